@@ -1,0 +1,1 @@
+"""Our ROS interfaces (msg/) outside of ROS: rosbags type registration and core-type <-> message conversion."""

@@ -1,0 +1,89 @@
+"""Named simulation presets (``mars-sim --list``): plain overrides of the SimConfig defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Mapping, Union
+
+import yaml
+
+from mars_camera.rig import ConfigError
+from mars_sim.config import SimConfig, merge_dicts, sim_config_from_dict
+
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "quick": {
+        "description": "seconds: 1 row x 8 m, RTK fixed, 3 cameras; for tests",
+        "field": {"rows": 1, "row_length_m": 8.0},
+        "drive": {"headland_m": 0.8},
+    },
+    "field": {
+        "description": "a realistic pass: 3 cameras, 4 rows x 100 m, RTK fixed, IMU heading",
+        "field": {"rows": 4, "row_length_m": 100.0},
+    },
+    "field-gnss": {
+        "description": "the 'field' pass with plain GNSS (metres, wandering bias) and no IMU heading",
+        "field": {"rows": 4, "row_length_m": 100.0},
+        "gnss": {"mode": "gnss", "rate_hz": 5.0},
+        "heading": {"source": "none"},
+    },
+    "hard": {
+        "description": "dense look-alike flowers, GNSS dropouts, RTK float, and a second pass over the same "
+                       "rows in the opposite direction: 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "flowers": {"per_plant_mean": 1.0, "clustering_k": 0.3, "appearance_prototypes": 3,
+                    "appearance_spread": 0.12},
+        "drive": {"passes": 2, "second_pass_lateral_offset_m": 0.08},
+        "gnss": {"mode": "rtk_float", "dropouts_per_minute": 2.0, "dropout_duration_s": 4.0},
+        "detection": {"false_positives_per_frame": 0.6, "detect_probability": 0.85, "occlusion_base": 0.25},
+        "camera_timing": {"cam_left": {"offset_s": 0.0, "jitter_s": 0.004},
+                          "cam_center": {"offset_s": 0.013, "jitter_s": 0.004},
+                          "cam_right": {"offset_s": 0.027, "jitter_s": 0.004}},
+    },
+}
+
+
+def preset_names() -> Dict[str, str]:
+    """Preset name -> one-line description."""
+    return {name: data["description"] for name, data in PRESETS.items()}
+
+
+def preset_config(name: str, overrides: Mapping[str, Any] | None = None) -> SimConfig:
+    """The SimConfig of a named preset, optionally deep-merged with overrides."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset '{name}'; presets are {sorted(PRESETS)}")
+    data = merge_dicts(PRESETS[name], {"name": name})
+    if overrides:
+        data = merge_dicts(data, overrides)
+    return sim_config_from_dict(data, where=f"preset {name}")
+
+
+def load_sim_config(path: Union[str, Path]) -> SimConfig:
+    """A SimConfig from a YAML file; a top-level ``preset: NAME`` key starts from that preset."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read simulation config {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"simulation config {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"simulation config {path} must be a mapping at the top level")
+    preset = data.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"{path}: unknown preset '{preset}'; presets are {sorted(PRESETS)}")
+        data = merge_dicts(merge_dicts(PRESETS[preset], {"name": preset}), data)
+    return sim_config_from_dict(data, where=str(path))
+
+
+def resolve_config(preset_or_config: Union[str, Path, SimConfig, Mapping[str, Any]]) -> SimConfig:
+    """A SimConfig from a preset name, a YAML path, a plain dict or a SimConfig."""
+    if isinstance(preset_or_config, SimConfig):
+        return preset_or_config
+    if isinstance(preset_or_config, Mapping):
+        return sim_config_from_dict(preset_or_config)
+    if isinstance(preset_or_config, str) and preset_or_config in PRESETS:
+        return preset_config(preset_or_config)
+    path = Path(preset_or_config)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_sim_config(path)
+    raise ConfigError(f"'{preset_or_config}' is neither a preset ({sorted(PRESETS)}) nor a YAML file")

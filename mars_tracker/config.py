@@ -1,0 +1,132 @@
+"""The tracker's settings: one frozen, validated dataclass; the defaults live only here."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Mapping, Tuple
+
+
+def _setting(default: Any, description: str) -> Any:
+    """A dataclass field carrying a description (the ROS node declares its parameters from these)."""
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Settings of one camera's tracker. Times are seconds of stamp time, sizes are relative to the box size."""
+
+    high_score_threshold: float = _setting(
+        0.5, "detections scoring at least this are matched first (motion + appearance) and may start tracks")
+    low_score_threshold: float = _setting(
+        0.1, "detections below this are ignored; between low and high they only extend existing tracks")
+    new_track_score_threshold: float = _setting(
+        0.6, "an unmatched high-score detection starts a new track only from this score up")
+    min_hits: int = _setting(3, "matched frames before a track is confirmed (and counted)")
+    max_lost_seconds: float = _setting(
+        1.0, "a confirmed track not matched for longer than this is removed")
+    max_tentative_lost_seconds: float = _setting(
+        0.0, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
+    match_cost_threshold: float = _setting(
+        0.75, "largest association cost (0..1) accepted in the first, high-score stage")
+    low_match_cost_threshold: float = _setting(
+        0.6, "largest motion cost (0..1) accepted in the second, low-score stage")
+    gate_mahalanobis: float = _setting(
+        13.28, "squared Mahalanobis distance gate of box innovations (chi-square, 4 dof; 13.28 = 99 %)")
+    appearance_weight: float = _setting(
+        0.5, "weight of the appearance cost against the motion cost when appearance is informative")
+    adaptive_appearance: bool = _setting(
+        True, "lower the appearance weight for pairs whose embeddings do not tell candidates apart")
+    appearance_gap_reference: float = _setting(
+        0.15, "cosine-distance gap between best and second-best candidate that gives appearance full weight")
+    appearance_gate: float = _setting(
+        0.6, "pairs whose cosine distance exceeds this are never matched in the high-score stage")
+    embedding_momentum: float = _setting(
+        0.9, "exponential smoothing of a track's embedding: new = m * old + (1 - m) * detection")
+    measurement_noise: float = _setting(
+        0.05, "standard deviation of a detected box centre, as a fraction of the box size")
+    size_measurement_noise: float = _setting(
+        0.08, "standard deviation of a detected box width/height, as a fraction of the box size")
+    acceleration_noise: float = _setting(
+        4.0, "standard deviation of a track's centre acceleration, box sizes per second squared")
+    size_change_noise: float = _setting(
+        1.0, "standard deviation of a track's size acceleration, box sizes per second squared")
+    initial_velocity_std: float = _setting(
+        8.0, "standard deviation of a new track's velocity around the ego-motion guess, box sizes per second")
+    estimate_ego_motion: bool = _setting(
+        True, "without a motion prior, estimate the global image motion from matched tracks")
+    ego_min_tracks: int = _setting(3, "matched confirmed tracks needed to estimate the global image motion")
+    ego_inlier_fraction: float = _setting(
+        0.6, "fraction of tracks that must agree with the median motion for the estimate to be used")
+    ego_inlier_tolerance: float = _setting(
+        1.5, "velocity difference (box sizes per second) within which a track agrees with the median")
+    oc_reupdate: bool = _setting(
+        True, "re-run the Kalman filter along a virtual trajectory when a lost track is recovered (OC-SORT)")
+    match_across_classes: bool = _setting(
+        False, "allow a track to match a detection of another class")
+    counting_line: Tuple[float, ...] = _setting(
+        (), "optional counting line x1, y1, x2, y2 in image pixels; empty = count every confirmed track")
+
+    def __post_init__(self) -> None:
+        def fail(name: str, rule: str) -> None:
+            raise ValueError(f"TrackerConfig.{name} {rule}, got {getattr(self, name)!r}")
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    fail(f.name, "must be true or false")
+            elif isinstance(f.default, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    fail(f.name, "must be an integer")
+            elif isinstance(f.default, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    fail(f.name, "must be a finite number")
+                object.__setattr__(self, f.name, float(value))
+        for name in ("high_score_threshold", "low_score_threshold", "new_track_score_threshold",
+                     "ego_inlier_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                fail(name, "must lie in [0, 1]")
+        if self.low_score_threshold > self.high_score_threshold:
+            fail("low_score_threshold", f"must not exceed high_score_threshold ({self.high_score_threshold})")
+        for name in ("match_cost_threshold", "low_match_cost_threshold", "appearance_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                fail(name, "must lie in [0, 1]")
+        if not 0.0 <= self.embedding_momentum < 1.0:
+            fail("embedding_momentum", "must lie in [0, 1)")
+        if not 0.0 < self.appearance_gate <= 2.0:
+            fail("appearance_gate", "must lie in (0, 2] (cosine distance)")
+        if self.min_hits < 1:
+            fail("min_hits", "must be at least 1")
+        if self.ego_min_tracks < 1:
+            fail("ego_min_tracks", "must be at least 1")
+        for name in ("max_lost_seconds", "max_tentative_lost_seconds"):
+            if getattr(self, name) < 0.0:
+                fail(name, "must not be negative")
+        for name in ("gate_mahalanobis", "appearance_gap_reference", "measurement_noise", "size_measurement_noise",
+                     "acceleration_noise", "size_change_noise", "initial_velocity_std", "ego_inlier_tolerance"):
+            if getattr(self, name) <= 0.0:
+                fail(name, "must be positive")
+        line = self.counting_line
+        try:
+            line = tuple(float(v) for v in line)
+        except (TypeError, ValueError):
+            fail("counting_line", "must be a list of numbers")
+        if len(line) not in (0, 4) or not all(math.isfinite(v) for v in line):
+            fail("counting_line", "must be empty or four finite numbers x1, y1, x2, y2")
+        if len(line) == 4 and line[0:2] == line[2:4]:
+            fail("counting_line", "must join two different points")
+        object.__setattr__(self, "counting_line", line)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "tracker config") -> "TrackerConfig":
+        """Build from a mapping (e.g. a YAML section), naming unknown keys and the source on error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown tracker setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(values))
+
+    @staticmethod
+    def descriptions() -> Dict[str, str]:
+        """Each setting's description, by name."""
+        return {f.name: str(f.metadata.get("description", "")) for f in fields(TrackerConfig)}
