@@ -35,7 +35,7 @@ test: setup
 	$(VPY) -m pytest test -q
 
 demo: setup
-	$(VPY) -m mars_camera.demo
+	$(VPY) -m mars_pipeline.smoke_demo
 
 clean:
 	rm -rf build $(VENV)

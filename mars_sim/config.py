@@ -72,7 +72,7 @@ class DriveConfig:
     turn_radius_m: float = 1.0
     passes: int = 1                      # 2 = a second pass over the same rows in the opposite direction
     second_pass_lateral_offset_m: float = 0.0
-    lateral_wander_m: float = 0.03       # steering wander around the row centre line
+    lateral_wander_m: float = 0.03       # sd of the smooth steering wander around the row centre line
     rows_to_drive: Optional[Tuple[int, ...]] = None   # None = all rows
     start_time_ns: int = 1_784_127_600_000_000_000    # 2026-07-15 15:00 UTC (flowering season)
 
@@ -279,7 +279,7 @@ def sim_config_from_dict(data: Mapping[str, Any], where: str = "sim",
     sections: Dict[str, Type[Any]] = {"datum": DatumConfig, "field": FieldConfig, "flowers": FlowerConfig,
                                       "drive": DriveConfig, "gnss": GnssConfig, "heading": HeadingConfig,
                                       "detection": DetectionModelConfig, "render": RenderConfig}
-    allowed = set(sections) | {"name", "description", "camera_timing", "rig", "duration_s"}
+    allowed = set(sections) | {"name", "description", "camera_timing", "rig", "duration_s", "seed"}  # seed: recorded, not used
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(allowed)}")

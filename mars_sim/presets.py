@@ -13,6 +13,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "quick": {
         "description": "seconds: 1 row x 8 m, RTK fixed, 3 cameras; for tests",
         "field": {"rows": 1, "row_length_m": 8.0},
+        "flowers": {"per_plant_mean": 0.8},
         "drive": {"headland_m": 0.8},
     },
     "field": {
@@ -29,7 +30,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "description": "dense look-alike flowers, GNSS dropouts, RTK float, and a second pass over the same "
                        "rows in the opposite direction: 2 rows x 30 m",
         "field": {"rows": 2, "row_length_m": 30.0},
-        "flowers": {"per_plant_mean": 1.0, "clustering_k": 0.3, "appearance_prototypes": 3,
+        "flowers": {"per_plant_mean": 1.5, "clustering_k": 0.3, "appearance_prototypes": 3,
                     "appearance_spread": 0.12},
         "drive": {"passes": 2, "second_pass_lateral_offset_m": 0.08},
         "gnss": {"mode": "rtk_float", "dropouts_per_minute": 2.0, "dropout_duration_s": 4.0},

@@ -29,7 +29,7 @@ class TrackerConfig:
     match_cost_threshold: float = _setting(
         0.75, "largest association cost (0..1) accepted in the first, high-score stage")
     low_match_cost_threshold: float = _setting(
-        0.6, "largest motion cost (0..1) accepted in the second, low-score stage")
+        0.5, "largest 1 - IoU accepted in the second, low-score stage (ByteTrack: 0.5)")
     gate_mahalanobis: float = _setting(
         13.28, "squared Mahalanobis distance gate of box innovations (chi-square, 4 dof; 13.28 = 99 %)")
     appearance_weight: float = _setting(

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+import rclpy.logging
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
 
@@ -89,7 +90,9 @@ class DetectionRecorderNode(Node):
     def close(self) -> None:
         """Finish the bag so it is readable (metadata written)."""
         self._writer.close()
-        self.get_logger().info(f"wrote {self._writer.messages_written} messages to {self.config.output_path}")
+        # Not the node logger: after SIGINT the context (and /rosout) is already gone.
+        rclpy.logging.get_logger("mars.detection_recorder").info(
+            f"wrote {self._writer.messages_written} messages to {self.config.output_path}")
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -85,12 +85,25 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+QuantPair = Optional[Tuple[float, float]]  # (scale, zero_point): real = (q - zero_point) * scale
+
+
+def _dequantize(q: np.ndarray, quant: QuantPair) -> np.ndarray:
+    if quant is None:
+        return q.astype(np.float32, copy=False)
+    return (q.astype(np.float32) - np.float32(quant[1])) * np.float32(quant[0])
+
+
 def decode_raw_heads(box_maps: Sequence[np.ndarray], class_maps: Sequence[np.ndarray], strides: Sequence[int],
                      scores_are_logits: bool = True, score_threshold: float = 0.0,
+                     box_quant: Optional[Sequence[QuantPair]] = None,
+                     class_quant: Optional[Sequence[QuantPair]] = None,
                      reg_max: int = REG_MAX) -> BoxCandidates:
     """Per-scale raw YOLOv8 heads in NHWC ((H, W, 4*reg_max) box and (H, W, C) class maps) -> candidates.
 
     Only anchors whose best class score exceeds score_threshold are DFL-decoded (the expensive part).
+    Quantized (uint8/uint16) maps are dequantized with their (scale, zero_point), box maps only at the kept
+    anchors.
     Scales are concatenated in the given order (stride 8, 16, 32 matches the stock export's anchor order).
     """
     # Compare logits against logit(threshold): sigmoid is monotonic, so no exp over every anchor.
@@ -104,7 +117,10 @@ def decode_raw_heads(box_maps: Sequence[np.ndarray], class_maps: Sequence[np.nda
                          f"{len(class_maps)}, {len(strides)}")
     boxes: List[np.ndarray] = []
     scores: List[np.ndarray] = []
-    for box_map, class_map, stride in zip(box_maps, class_maps, strides):
+    nscale = len(strides)
+    box_quant = list(box_quant) if box_quant is not None else [None] * nscale
+    class_quant = list(class_quant) if class_quant is not None else [None] * nscale
+    for box_map, class_map, stride, bq, cq in zip(box_maps, class_maps, strides, box_quant, class_quant):
         box_map = np.asarray(box_map)
         class_map = np.asarray(class_map)
         if box_map.ndim == 4:
@@ -116,10 +132,10 @@ def decode_raw_heads(box_maps: Sequence[np.ndarray], class_maps: Sequence[np.nda
             raise ValueError(f"box head at stride {stride} has {ch} channels, expected {4 * reg_max} (DFL)")
         if class_map.shape[:2] != (h, w):
             raise ValueError(f"class head {class_map.shape} and box head {box_map.shape} differ at stride {stride}")
-        cls = class_map.reshape(h * w, -1)
+        cls = _dequantize(class_map.reshape(h * w, -1), cq)
         keep = np.flatnonzero(cls.max(axis=1) > raw_threshold)
-        cls = cls[keep].astype(np.float32, copy=False)
-        dist = dfl_distances(box_map.reshape(h * w, ch)[keep], reg_max) * np.float32(stride)
+        cls = cls[keep]
+        dist = dfl_distances(_dequantize(box_map.reshape(h * w, ch)[keep], bq), reg_max) * np.float32(stride)
         centres = make_anchor_grid(h, w, int(stride))[keep]
         xyxy = np.concatenate([centres - dist[:, 0:2], centres + dist[:, 2:4]], axis=1)
         boxes.append(xyxy)

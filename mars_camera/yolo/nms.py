@@ -53,15 +53,21 @@ def class_aware_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(-scores, kind="stable")
     boxes = xyxy[order].astype(np.float32) + (class_ids[order].astype(np.float32) * np.float32(MAX_WH))[:, None]
-    # One vectorised IoU matrix, then a greedy sweep over rows: N is small after the score filter.
-    iou = box_iou(boxes, boxes)
-    suppressed = np.zeros(n, dtype=bool)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    # Greedy sweep: one vectorised IoU row per KEPT box against the survivors (iterations <= kept boxes).
+    remaining = np.arange(n)
     keep = []
-    for i in range(n):
-        if suppressed[i]:
-            continue
+    while remaining.size and len(keep) < max_detections:
+        i = remaining[0]
         keep.append(i)
-        if len(keep) >= max_detections:
+        rest = remaining[1:]
+        if rest.size == 0:
             break
-        suppressed |= iou[i] > iou_threshold
+        b = boxes[rest]
+        iw = np.minimum(boxes[i, 2], b[:, 2]) - np.maximum(boxes[i, 0], b[:, 0])
+        ih = np.minimum(boxes[i, 3], b[:, 3]) - np.maximum(boxes[i, 1], b[:, 1])
+        inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+        union = areas[i] + areas[rest] - inter
+        iou = np.where(union > 0, inter / np.maximum(union, np.float32(1e-12)), np.float32(0.0))
+        remaining = rest[iou <= iou_threshold]
     return order[np.asarray(keep, dtype=np.int64)]

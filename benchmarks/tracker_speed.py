@@ -1,0 +1,84 @@
+"""Tracker speed: frames per second on one core at 30 and 100 detections per frame with 64-D features.
+
+Our CameraTracker (appearance on, hand-tuned and learned scorers) against the Roboflow `trackers` ByteTrack
+on the same synthetic detections, in the same process; inputs are built before timing for both.
+Run: .venv/bin/python benchmarks/tracker_speed.py [--frames 600]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one core: the figure is per core
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, List  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mars_camera.detections import DetectionFrame  # noqa: E402
+from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, OnnxAssociationScorer  # noqa: E402
+from mars_tracker.camera_tracker import CameraTracker  # noqa: E402
+from mars_tracker.synthetic_stream import FieldStreamSpec, field_stream  # noqa: E402
+
+
+def frames_with(n_dets: int, n_frames: int, seed: int) -> List[DetectionFrame]:
+    """A field stream whose frames carry about n_dets detections each (64-D features)."""
+    spec = FieldStreamSpec(density=n_dets / (1280 * 0.92), feature_dim=64, frame_drop_probability=0.0)
+    return [f for f, _ in field_stream(spec, seed, n_frames)]
+
+
+def best_fps(run: Callable[[], None], n_frames: int, repeats: int = 3) -> float:
+    """Frames per second of the fastest of a few runs."""
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return n_frames / best
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=600)
+    args = parser.parse_args()
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    print(f"{'dets/frame':>10s} {'tracker':34s} {'fps':>8s} {'ms/frame':>9s} {'vs trackers':>11s}")
+    for n in (30, 100):
+        frames = frames_with(n, args.frames, seed=n)
+        mean_dets = np.mean([len(f.detections) for f in frames])
+        sv_dets = [sv.Detections(xyxy=f.detections.xyxy.astype(np.float64),
+                                 confidence=f.detections.scores.astype(np.float64),
+                                 class_id=f.detections.class_ids) for f in frames]
+
+        def ours(scorer_factory: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                tracker = CameraTracker(scorer=scorer_factory())  # type: ignore[arg-type]
+                for f in frames:
+                    tracker.update(f)
+            return run
+
+        def theirs() -> None:
+            tracker = ByteTrackTracker(frame_rate=30.0)
+            for d, f in zip(sv_dets, frames):
+                tracker.update(d, timestamp=f.stamp_ns * 1e-9)
+
+        ref = best_fps(theirs, len(frames))
+        rows = [("trackers ByteTrack (no appearance)", ref),
+                ("mars CameraTracker hand-tuned+app", best_fps(ours(lambda: None), len(frames)))]
+        if DEFAULT_MODEL_PATH.is_file():
+            rows.append(("mars CameraTracker learned ONNX", best_fps(ours(OnnxAssociationScorer), len(frames))))
+        for name, fps in rows:
+            print(f"{mean_dets:10.1f} {name:34s} {fps:8.1f} {1000.0 / fps:9.2f} {fps / ref:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()

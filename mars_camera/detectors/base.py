@@ -1,0 +1,130 @@
+"""The backend interface: letterboxed RGB uint8 in, model outputs (one of three layouts) + feature map out."""
+from __future__ import annotations
+
+import abc
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+
+class DetectorError(RuntimeError):
+    """Inference failed (the node reports it in diagnostics and continues with the next frame)."""
+
+
+class InferenceTimeoutError(DetectorError):
+    """The accelerator did not answer within the configured timeout."""
+
+
+class ModelMismatchError(DetectorError):
+    """The model/HEF disagrees with the configuration (input size, outputs, architecture): fix the config."""
+
+
+class BackendUnavailableError(DetectorError):
+    """The backend's runtime or device is not present on this machine."""
+
+
+LAYOUT_DECODED = "decoded"            # stock ultralytics export: (1, 4+C, A), boxes decoded in input pixels
+LAYOUT_RAW_HEADS = "raw_heads"        # per-scale DFL box (4*reg_max ch) + class maps, NHWC
+LAYOUT_NMS_BY_CLASS = "nms_by_class"  # Hailo on-chip NMS: list per class of (n, 5) [y0, x0, y1, x1, score]
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """real = (q - zero_point) * scale."""
+
+    scale: float
+    zero_point: float
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """Float32 values of a quantized array."""
+        return (q.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
+
+
+@dataclass
+class ModelOutputs:
+    """What a backend returns for one frame, before decoding."""
+
+    layout: str
+    decoded: Optional[np.ndarray] = None
+    box_maps: List[np.ndarray] = field(default_factory=list)
+    class_maps: List[np.ndarray] = field(default_factory=list)
+    box_quant: List[Optional[QuantParams]] = field(default_factory=list)
+    class_quant: List[Optional[QuantParams]] = field(default_factory=list)
+    strides: List[int] = field(default_factory=list)
+    scores_are_logits: bool = True
+    nms_by_class: Optional[Sequence[np.ndarray]] = None
+    feature_map: Optional[np.ndarray] = None
+    feature_channels_last: bool = True
+    inference_s: float = 0.0
+
+
+class PendingInference(abc.ABC):
+    """A submitted frame; result() blocks (raising InferenceTimeoutError / DetectorError on failure)."""
+
+    @abc.abstractmethod
+    def result(self) -> ModelOutputs:
+        """The outputs of the submitted frame."""
+
+
+@dataclass(frozen=True)
+class FeatureMapInfo:
+    """Shape facts of the feature output, for building the feature extractor."""
+
+    channels: int
+    stride: int
+
+
+class DetectorBackend(abc.ABC):
+    """One model on one runtime. submit() may overlap with the caller's pre/post-processing."""
+
+    name: str = "backend"
+
+    @property
+    @abc.abstractmethod
+    def input_size(self) -> Tuple[int, int]:
+        """(width, height) of the model input."""
+
+    @property
+    @abc.abstractmethod
+    def num_classes(self) -> int:
+        """Detector classes."""
+
+    @property
+    @abc.abstractmethod
+    def feature_info(self) -> Optional[FeatureMapInfo]:
+        """The feature output's channels and stride, or None when the model has none."""
+
+    @abc.abstractmethod
+    def submit(self, letterboxed_rgb: np.ndarray) -> PendingInference:
+        """Start inference on an (H, W, 3) uint8 RGB letterboxed image."""
+
+    def infer(self, letterboxed_rgb: np.ndarray) -> ModelOutputs:
+        """Synchronous inference."""
+        return self.submit(letterboxed_rgb).result()
+
+    @abc.abstractmethod
+    def describe(self) -> Dict[str, Any]:
+        """Facts for logs and diagnostics (runtime, model, providers/device, outputs)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the runtime/device (idempotent)."""
+
+    def __enter__(self) -> "DetectorBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def model_id_for(path: str) -> str:
+    """'<file stem>-<first 12 hex of sha256>': changes whenever the weights change."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{p.stem}-{digest.hexdigest()[:12]}"

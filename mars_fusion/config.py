@@ -1,0 +1,191 @@
+"""The fusion configuration: one frozen, validated dataclass whose field metadata describes each parameter.
+
+The ROS node declares its parameters from ``FusionConfig`` (name, default, ``description``); defaults live
+only here. ``fusion_config_from_dict`` validates plain data (a YAML ``fusion`` section or ROS parameters)
+and every error names the offending field.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Dict, Mapping, Optional
+
+from mars_camera.rig import ConfigError
+
+HEADING_SOURCES = ("auto", "imu", "course_over_ground")
+HEADING_CONVENTIONS = ("enu", "compass")
+MAP_PROJECTIONS = ("enu", "utm")
+
+
+def _param(default: Any, description: str) -> Any:
+    return field(default=default, metadata={"description": description})
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """All fusion parameters (units in the names: _m metres, _s seconds, _rad radians, _px pixels)."""
+
+    # --- map frame
+    datum_latitude: Optional[float] = _param(None, "WGS-84 latitude (deg) of the map origin; null = first good fix")
+    datum_longitude: Optional[float] = _param(None, "WGS-84 longitude (deg) of the map origin; null = first good fix")
+    datum_altitude: Optional[float] = _param(None, "ellipsoidal height (m) of the map origin; null = first good fix")
+    map_projection: str = _param("enu", "map frame: 'enu' (topocentric at the datum) or 'utm' (UTM grid shifted to "
+                                        "the datum)")
+    # --- GNSS
+    min_fix_status: int = _param(0, "lowest NavSatFix status accepted (-1 no fix, 0 fix, 1 SBAS, 2 GBAS/RTK)")
+    default_fix_sd_m: float = _param(3.0, "horizontal sd (m) assumed when a fix reports no covariance")
+    max_fix_sd_m: float = _param(20.0, "fixes reporting a larger horizontal sd (m) are rejected")
+    outlier_gate_sigma: float = _param(5.0, "a fix further than this many sd from the predicted track is suspect")
+    outlier_min_gate_m: float = _param(0.15, "suspect-fix gate never below this distance (m)")
+    jump_confirm_fixes: int = _param(3, "consecutive mutually consistent suspect fixes that confirm a GNSS jump")
+    max_speed_mps: float = _param(3.0, "robot speed limit used to bound fix-to-fix motion (m/s)")
+    smoothing_window_s: float = _param(1.0, "width (s) of the local linear fit that smooths positions")
+    max_fix_gap_s: float = _param(6.0, "no pose is interpolated across a longer gap between good fixes (s)")
+    max_extrapolation_s: float = _param(0.3, "poses are extrapolated at most this far beyond the fixes (s)")
+    # --- heading
+    heading_source: str = _param("auto", "'imu' (heading topic), 'course_over_ground', or 'auto' (heading topic "
+                                         "when recent, else course over ground)")
+    heading_convention: str = _param("enu", "heading input: 'enu' (REP-103 yaw, 0 = east, CCW) or 'compass' "
+                                            "(0 = north, clockwise)")
+    heading_offset_rad: float = _param(0.0, "added to the heading input (sensor mounting yaw)")
+    heading_max_age_s: float = _param(0.5, "a heading sample older than this (s) counts as absent")
+    cog_window_s: float = _param(6.0, "window (s) of the fit that gives course over ground")
+    cog_min_speed_mps: float = _param(0.1, "course over ground is used only above this speed (m/s)")
+    # --- time
+    reorder_delay_s: float = _param(0.5, "messages are processed in stamp order once this much later data arrived (s)")
+    time_jump_back_s: float = _param(1.0, "a stream going back in time by more (s) starts a new session (bag loop)")
+    track_timeout_s: float = _param(3.0, "an open track not updated for this long (s) is ended")
+    # --- geometry
+    canopy_height_m: float = _param(0.75, "height (m) above ground of the canopy plane rays are intersected with")
+    canopy_height_sd_m: float = _param(0.25, "sd (m) of flower heights around canopy_height_m (height prior)")
+    min_flower_height_m: float = _param(0.1, "lowest plausible flower height (m) above ground")
+    max_flower_height_m: float = _param(1.5, "highest plausible flower height (m) above ground")
+    pixel_sd_px: float = _param(3.0, "sd (px) of a box centre")
+    relative_pose_sd_m: float = _param(0.01, "sd (m) of the smoothed pose relative to itself over a track")
+    heading_sd_rad: float = _param(0.01, "sd (rad) of the heading used in the position covariance")
+    swath_half_width_m: Optional[float] = _param(None, "map only flowers within this lateral distance (m) of the "
+                                                       "robot centre line (e.g. half the row spacing); null = all")
+    # --- tracks and map
+    min_track_observations: int = _param(2, "confirmed tracks with fewer matched observations are not mapped")
+    dedup_max_dt_s: float = _param(0.02, "observations of two cameras within this time (s) are simultaneous")
+    dedup_ray_gate_m: float = _param(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
+    dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
+    merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
+    merge_max_distance_m: float = _param(0.5, "a track never merges with a flower further than this (m)")
+    same_pass_gap_s: float = _param(20.0, "a flower last seen less than this long ago (s) is in the current pass")
+    appearance_max_distance: Optional[float] = _param(None, "cosine distance above which two tracks' embeddings "
+                                                            "veto a merge; null = appearance unused")
+    grid_cell_m: float = _param(1.0, "cell size (m) of the map's spatial hash grid")
+    # --- summaries and output
+    row_segment_length_m: float = _param(10.0, "length (m) of a row segment when no plots are given")
+    plot_id_property: str = _param("plot_id", "GeoJSON feature property holding the plot id")
+    path_decimation_m: float = _param(0.5, "robot path points kept for the map picture at this spacing (m)")
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain data accepted by fusion_config_from_dict."""
+        return asdict(self)
+
+    @staticmethod
+    def descriptions() -> Dict[str, str]:
+        """Field name -> description (for ROS parameter descriptors)."""
+        return {f.name: str(f.metadata.get("description", "")) for f in fields(FusionConfig)}
+
+
+_POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_min_gate_m", "max_speed_mps",
+             "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
+             "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
+             "dedup_ray_gate_m", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
+             "row_segment_length_m", "path_decimation_m", "heading_sd_rad")
+_NON_NEGATIVE = ("max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
+
+
+def _validate(cfg: FusionConfig) -> None:
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"fusion.{f.name} must be finite, got {value}")
+    for name in _POSITIVE:
+        if not getattr(cfg, name) > 0:
+            raise ConfigError(f"fusion.{name} must be positive, got {getattr(cfg, name)}")
+    for name in _NON_NEGATIVE:
+        if not getattr(cfg, name) >= 0:
+            raise ConfigError(f"fusion.{name} must be >= 0, got {getattr(cfg, name)}")
+    datum = (cfg.datum_latitude, cfg.datum_longitude)
+    if (datum[0] is None) != (datum[1] is None):
+        raise ConfigError("fusion.datum_latitude and fusion.datum_longitude must be given together")
+    if cfg.datum_latitude is not None and not -90.0 <= cfg.datum_latitude <= 90.0:
+        raise ConfigError(f"fusion.datum_latitude must lie in [-90, 90], got {cfg.datum_latitude}")
+    if cfg.datum_longitude is not None and not -180.0 <= cfg.datum_longitude <= 180.0:
+        raise ConfigError(f"fusion.datum_longitude must lie in [-180, 180], got {cfg.datum_longitude}")
+    if cfg.map_projection not in MAP_PROJECTIONS:
+        raise ConfigError(f"fusion.map_projection must be one of {list(MAP_PROJECTIONS)}, got {cfg.map_projection!r}")
+    if cfg.heading_source not in HEADING_SOURCES:
+        raise ConfigError(f"fusion.heading_source must be one of {list(HEADING_SOURCES)}, got {cfg.heading_source!r}")
+    if cfg.heading_convention not in HEADING_CONVENTIONS:
+        raise ConfigError(f"fusion.heading_convention must be one of {list(HEADING_CONVENTIONS)}, "
+                          f"got {cfg.heading_convention!r}")
+    if cfg.min_fix_status not in (-1, 0, 1, 2):
+        raise ConfigError(f"fusion.min_fix_status must be -1, 0, 1 or 2, got {cfg.min_fix_status}")
+    if cfg.jump_confirm_fixes < 1:
+        raise ConfigError(f"fusion.jump_confirm_fixes must be >= 1, got {cfg.jump_confirm_fixes}")
+    if cfg.min_track_observations < 1 or cfg.dedup_min_pairs < 1:
+        raise ConfigError("fusion.min_track_observations and fusion.dedup_min_pairs must be >= 1, got "
+                          f"{cfg.min_track_observations}, {cfg.dedup_min_pairs}")
+    if not cfg.min_flower_height_m < cfg.canopy_height_m < cfg.max_flower_height_m:
+        raise ConfigError("fusion.canopy_height_m must lie between min_flower_height_m and max_flower_height_m, got "
+                          f"{cfg.min_flower_height_m} < {cfg.canopy_height_m} < {cfg.max_flower_height_m}")
+    if cfg.swath_half_width_m is not None and not cfg.swath_half_width_m > 0:
+        raise ConfigError(f"fusion.swath_half_width_m must be positive or null, got {cfg.swath_half_width_m}")
+    if cfg.appearance_max_distance is not None and not 0 < cfg.appearance_max_distance <= 2:
+        raise ConfigError(f"fusion.appearance_max_distance must lie in (0, 2] or be null, "
+                          f"got {cfg.appearance_max_distance}")
+    if not cfg.plot_id_property:
+        raise ConfigError("fusion.plot_id_property must not be empty")
+
+
+def _coerce(name: str, value: Any, default: Any, optional_float: bool) -> Any:
+    where = f"fusion.{name}"
+    if optional_float:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number or null, got {value!r}")
+        return float(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def fusion_config_from_dict(data: Optional[Mapping[str, Any]]) -> FusionConfig:
+    """Validate plain data (e.g. the ``fusion`` section of config/mars_rig.yaml) into a FusionConfig."""
+    if data is None:
+        return FusionConfig()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"fusion section must be a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(FusionConfig)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"fusion: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    kwargs: Dict[str, Any] = {}
+    for name, value in data.items():
+        f = known[name]
+        default = f.default if f.default is not MISSING else None
+        kwargs[name] = _coerce(name, value, default, optional_float=f.type in ("Optional[float]",))
+    return FusionConfig(**kwargs)

@@ -1,0 +1,356 @@
+"""The de-duplicated flower map: columnar flower store, spatial hash, track-to-flower association.
+
+A geolocated track joins an existing flower or creates one. Candidates come from the grid (flat cost at any
+map size). For a flower of the current pass (seen within ``same_pass_gap_s``) the recent member tracks are
+kept: a member of the SAME camera overlapping in time forbids the merge (two simultaneous tracks of one
+camera are two flowers); members of OTHER cameras overlapping in time are compared by the closest approach
+of simultaneous rays (GNSS-free); otherwise positions are compared with the covariance of the measurement
+alone (GNSS error is shared within a pass). A flower of an earlier pass is compared with the full
+covariance including GNSS (multi-pass merge).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from mars_fusion.config import FusionConfig
+from mars_fusion.flower_map.grid_index import GridIndex
+from mars_fusion.flower_map.ray_matching import ray_distances, simultaneous_pairs
+from mars_fusion.geolocation.track_position import TrackEstimate
+
+_COLUMNS = {
+    "ids": ((), np.int64), "xyz": ((3,), np.float64), "info": ((3,), np.float64), "info_vec": ((2,), np.float64),
+    "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_weight": ((), np.float64),
+    "n_obs": ((), np.int64), "n_tracks": ((), np.int64), "first_ns": ((), np.int64), "last_ns": ((), np.int64),
+    "camera_mask": ((), np.int64), "alive": ((), bool),
+}
+
+
+@dataclass(frozen=True)
+class FlowerTable:
+    """The live flowers as columns: id, position (N, 3), covariance (N, 2, 2), support, cameras, times."""
+
+    ids: np.ndarray
+    xyz: np.ndarray
+    cov: np.ndarray
+    n_obs: np.ndarray
+    n_tracks: np.ndarray
+    camera_mask: np.ndarray
+    first_ns: np.ndarray
+    last_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def _sym(c: np.ndarray) -> np.ndarray:
+    """(…, 3) packed xx, xy, yy -> (…, 2, 2)."""
+    return np.stack([np.stack([c[..., 0], c[..., 1]], -1), np.stack([c[..., 1], c[..., 2]], -1)], -2)
+
+
+def _pack(m: np.ndarray) -> np.ndarray:
+    return np.array([m[0, 0], 0.5 * (m[0, 1] + m[1, 0]), m[1, 1]])
+
+
+class FlowerMap:
+    """All flowers with incremental association of geolocated tracks and a final consolidation."""
+
+    def __init__(self, config: FusionConfig, camera_names: Sequence[str]) -> None:
+        if len(camera_names) > 62:
+            raise ValueError(f"at most 62 cameras are supported, got {len(camera_names)}")
+        self.config = config
+        self.camera_names = tuple(camera_names)
+        self.counters: Counter = Counter()
+        self.grid = GridIndex(config.grid_cell_m)
+        self._n = 0
+        self._alive_count = 0
+        self.next_id = 1
+        self._cap = 0
+        self._cols: Dict[str, np.ndarray] = {}
+        self._grow(1024)
+        self._recent: Dict[int, List[TrackEstimate]] = {}
+        self._recent_sweep_ns = 0
+        self._gap_ns = int(config.same_pass_gap_s * 1e9)
+
+    # ------------------------------------------------------------------ storage
+    def _grow(self, capacity: int) -> None:
+        for name, (shape, dtype) in _COLUMNS.items():
+            old = self._cols.get(name)
+            new = np.zeros((capacity,) + shape, dtype=dtype)
+            if old is not None:
+                new[:self._n] = old[:self._n]
+            self._cols[name] = new
+        self._cap = capacity
+
+    def _col(self, name: str) -> np.ndarray:
+        return self._cols[name]
+
+    def __len__(self) -> int:
+        return self._alive_count
+
+    def count(self) -> int:
+        """Number of (de-duplicated) flowers."""
+        return self._alive_count
+
+    def _new_flower(self, est: TrackEstimate) -> int:
+        if self._n == self._cap:
+            self._grow(2 * self._cap)
+        i = self._n
+        self._n += 1
+        c = self._cols
+        c["ids"][i] = self.next_id
+        self.next_id += 1
+        c["alive"][i] = True
+        c["xyz"][i] = est.xyz
+        info = np.linalg.inv(est.cov)
+        c["info"][i] = _pack(info)
+        c["info_vec"][i] = info @ est.xyz[:2]
+        c["meas_info"][i] = _pack(np.linalg.inv(est.cov_meas))
+        c["gnss_var"][i] = est.gnss_var
+        c["z_weight"][i] = est.n_obs
+        c["n_obs"][i] = est.n_obs
+        c["n_tracks"][i] = 1
+        c["first_ns"][i] = est.t_first
+        c["last_ns"][i] = est.t_last
+        c["camera_mask"][i] = 1 << est.camera_index
+        self._alive_count += 1
+        self.grid.insert(i, float(est.xyz[0]), float(est.xyz[1]))
+        return i
+
+    def _merge_into(self, i: int, est: TrackEstimate) -> None:
+        c = self._cols
+        old_xy = (float(c["xyz"][i, 0]), float(c["xyz"][i, 1]))
+        info_e = np.linalg.inv(est.cov)
+        info = _sym(c["info"][i]) + info_e
+        vec = c["info_vec"][i] + info_e @ est.xyz[:2]
+        xy = np.linalg.solve(info, vec)
+        c["info"][i] = _pack(info)
+        c["info_vec"][i] = vec
+        c["meas_info"][i] = _pack(_sym(c["meas_info"][i]) + np.linalg.inv(est.cov_meas))
+        c["gnss_var"][i] = min(c["gnss_var"][i], est.gnss_var)
+        zw = c["z_weight"][i]
+        c["xyz"][i, 2] = (c["xyz"][i, 2] * zw + est.xyz[2] * est.n_obs) / (zw + est.n_obs)
+        c["z_weight"][i] = zw + est.n_obs
+        c["xyz"][i, :2] = xy
+        c["n_obs"][i] += est.n_obs
+        c["n_tracks"][i] += 1
+        c["first_ns"][i] = min(c["first_ns"][i], est.t_first)
+        c["last_ns"][i] = max(c["last_ns"][i], est.t_last)
+        c["camera_mask"][i] |= 1 << est.camera_index
+        self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
+
+    # ------------------------------------------------------------------ association
+    def add_track(self, est: TrackEstimate) -> int:
+        """Associate one geolocated track: returns the id of the flower it joined or created."""
+        cfg = self.config
+        c = self._cols
+        cand = self.grid.query(float(est.xyz[0]), float(est.xyz[1]), cfg.merge_max_distance_m)
+        best, best_score = -1, np.inf
+        if cand.shape[0]:
+            cand = cand[c["alive"][cand]]
+            delta = c["xyz"][cand, :2] - est.xyz[:2]
+            near = np.hypot(delta[:, 0], delta[:, 1]) <= cfg.merge_max_distance_m
+            for f, d in zip(cand[near].tolist(), delta[near]):
+                score = self._match_score(est, f, d)
+                if score is not None and score < best_score:
+                    best, best_score = f, score
+        if best < 0:
+            best = self._new_flower(est)
+            self.counters["flowers_created"] += 1
+        else:
+            self._merge_into(best, est)
+            self.counters["tracks_merged"] += 1
+        self._recent.setdefault(best, []).append(est)
+        self._sweep_recent(est.t_last)
+        return int(c["ids"][best])
+
+    def _match_score(self, est: TrackEstimate, f: int, delta: np.ndarray) -> Optional[float]:
+        cfg = self.config
+        members = self._recent.get(f)
+        if cfg.appearance_max_distance is not None and members and est.embedding is not None:
+            dists = [_cosine_distance(est.embedding, m.embedding) for m in members
+                     if m.embedding is not None and m.embedding_model_id == est.embedding_model_id]
+            if dists and min(dists) > cfg.appearance_max_distance:
+                self.counters["appearance_vetoes"] += 1
+                return None
+        c = self._cols
+        if members:
+            ray_d: List[np.ndarray] = []
+            for m in members:
+                overlap = m.t_first <= est.t_last and est.t_first <= m.t_last
+                if not overlap:
+                    continue
+                if m.camera_index == est.camera_index:
+                    self.counters["cannot_link_same_camera"] += 1
+                    return None
+                ia, ib = simultaneous_pairs(est.stamps_ns, m.stamps_ns, int(cfg.dedup_max_dt_s * 1e9))
+                if ia.shape[0]:
+                    dist, _ = ray_distances(est.ray_origins[ia], est.ray_dirs[ia], m.ray_origins[ib], m.ray_dirs[ib])
+                    ray_d.append(dist)
+            if ray_d:
+                dist = np.concatenate(ray_d)
+                if dist.shape[0] >= cfg.dedup_min_pairs:
+                    med = float(np.median(dist))
+                    if med <= cfg.dedup_ray_gate_m:
+                        return med / cfg.dedup_ray_gate_m
+                    self.counters["ray_test_rejections"] += 1
+                    return None
+            rel = 2.0 * cfg.relative_pose_sd_m
+            s = est.cov_meas + np.linalg.inv(_sym(c["meas_info"][f])) + rel * rel * np.eye(2)
+            d = float(np.sqrt(delta @ np.linalg.solve(s, delta)))
+            return 1.0 + d / cfg.merge_gate_sigma if d <= cfg.merge_gate_sigma else None
+        if est.t_first - c["last_ns"][f] < self._gap_ns:
+            # Current pass but its member tracks were forgotten (e.g. resumed map): measurement-only test.
+            s = est.cov_meas + np.linalg.inv(_sym(c["meas_info"][f])) + (2.0 * cfg.relative_pose_sd_m) ** 2 * np.eye(2)
+        else:
+            s = est.cov + np.linalg.inv(_sym(c["info"][f]))
+        d = float(np.sqrt(delta @ np.linalg.solve(s, delta)))
+        if d <= cfg.merge_gate_sigma:
+            self.counters["multi_pass_candidates"] += 1
+            return 2.0 + d / cfg.merge_gate_sigma
+        return None
+
+    def _sweep_recent(self, now_ns: int) -> None:
+        if now_ns - self._recent_sweep_ns < self._gap_ns // 4:
+            return
+        self._recent_sweep_ns = now_ns
+        last = self._cols["last_ns"]
+        stale = [f for f, members in self._recent.items() if now_ns - max(m.t_last for m in members) > self._gap_ns
+                 or not self._cols["alive"][f] or last[f] < now_ns - self._gap_ns]
+        for f in stale:
+            del self._recent[f]
+
+    def forget_recent(self) -> None:
+        """Drop the per-pass member tracks (new session: nothing of the new session is simultaneous with them)."""
+        self._recent.clear()
+
+    # ------------------------------------------------------------------ bulk and output
+    def insert_many(self, xyz: np.ndarray, cov: np.ndarray, n_obs: np.ndarray, first_ns: np.ndarray,
+                    last_ns: np.ndarray, camera_mask: np.ndarray, ids: Optional[np.ndarray] = None,
+                    n_tracks: Optional[np.ndarray] = None, gnss_var: Optional[np.ndarray] = None) -> None:
+        """Add flowers in bulk (map resume, benchmarks): positions (N, 3) and covariances (N, 2, 2)."""
+        n = int(xyz.shape[0])
+        if n == 0:
+            return
+        if not np.all(np.isfinite(xyz)) or not np.all(np.isfinite(cov)):
+            raise ValueError("insert_many: flower positions and covariances must be finite")
+        while self._n + n > self._cap:
+            self._grow(2 * self._cap)
+        sl = slice(self._n, self._n + n)
+        c = self._cols
+        if ids is None:
+            ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
+        c["ids"][sl] = ids
+        self.next_id = max(self.next_id, int(np.max(ids)) + 1)
+        c["xyz"][sl] = xyz
+        info = np.linalg.inv(cov)
+        c["info"][sl] = np.stack([info[:, 0, 0], info[:, 0, 1], info[:, 1, 1]], axis=1)
+        c["info_vec"][sl] = np.einsum("nij,nj->ni", info, xyz[:, :2])
+        g = np.zeros(n) if gnss_var is None else np.asarray(gnss_var, dtype=np.float64)
+        meas = cov - g[:, None, None] * np.eye(2)[None]
+        meas = meas + 1e-8 * np.eye(2)[None]
+        mi = np.linalg.inv(meas)
+        c["meas_info"][sl] = np.stack([mi[:, 0, 0], mi[:, 0, 1], mi[:, 1, 1]], axis=1)
+        c["gnss_var"][sl] = g
+        c["z_weight"][sl] = n_obs
+        c["n_obs"][sl] = n_obs
+        c["n_tracks"][sl] = 1 if n_tracks is None else n_tracks
+        c["first_ns"][sl] = first_ns
+        c["last_ns"][sl] = last_ns
+        c["camera_mask"][sl] = camera_mask
+        c["alive"][sl] = True
+        self.grid.insert_many(np.arange(self._n, self._n + n), xyz[:, :2])
+        self._n += n
+        self._alive_count += n
+
+    def flowers(self) -> FlowerTable:
+        """Copies of the live flowers' columns, ordered by id."""
+        c = self._cols
+        alive = np.flatnonzero(c["alive"][:self._n])
+        alive = alive[np.argsort(c["ids"][alive], kind="stable")]
+        return FlowerTable(c["ids"][alive].copy(), c["xyz"][alive].copy(), np.linalg.inv(_sym(c["info"][alive])),
+                           c["n_obs"][alive].copy(), c["n_tracks"][alive].copy(), c["camera_mask"][alive].copy(),
+                           c["first_ns"][alive].copy(), c["last_ns"][alive].copy())
+
+    def gnss_var(self) -> np.ndarray:
+        """GNSS variance per live flower (ordered as flowers())."""
+        c = self._cols
+        alive = np.flatnonzero(c["alive"][:self._n])
+        alive = alive[np.argsort(c["ids"][alive], kind="stable")]
+        return c["gnss_var"][alive].copy()
+
+    def cameras_of(self, mask: int) -> List[str]:
+        """Camera names in a camera bitmask."""
+        return [name for i, name in enumerate(self.camera_names) if mask >> i & 1]
+
+    # ------------------------------------------------------------------ consolidation
+    def consolidate(self) -> int:
+        """Merge leftover multi-pass duplicates (flowers of different passes agreeing within uncertainty).
+
+        Pairs of one pass were already compared with better (ray) evidence while driving and are left alone.
+        Returns the number of flowers removed.
+        """
+        cfg = self.config
+        c = self._cols
+        alive = np.flatnonzero(c["alive"][:self._n])
+        if alive.shape[0] < 2:
+            return 0
+        tree = cKDTree(c["xyz"][alive, :2])
+        pairs = tree.query_pairs(cfg.merge_max_distance_m, output_type="ndarray")
+        if pairs.shape[0] == 0:
+            return 0
+        a, b = alive[pairs[:, 0]], alive[pairs[:, 1]]
+        gap = np.maximum(c["first_ns"][a] - c["last_ns"][b], c["first_ns"][b] - c["last_ns"][a])
+        keep = gap > self._gap_ns
+        a, b = a[keep], b[keep]
+        dist = np.hypot(*(c["xyz"][a, :2] - c["xyz"][b, :2]).T)
+        removed = 0
+        for i, j in zip(a[np.argsort(dist)].tolist(), b[np.argsort(dist)].tolist()):
+            if not (c["alive"][i] and c["alive"][j]):
+                continue
+            delta = c["xyz"][j, :2] - c["xyz"][i, :2]
+            s = np.linalg.inv(_sym(c["info"][i])) + np.linalg.inv(_sym(c["info"][j]))
+            if float(np.sqrt(delta @ np.linalg.solve(s, delta))) > cfg.merge_gate_sigma:
+                continue
+            self._absorb(i, j)
+            removed += 1
+        self.counters["consolidation_merges"] += removed
+        return removed
+
+    def _absorb(self, i: int, j: int) -> None:
+        """Merge flower j into flower i and retire j."""
+        c = self._cols
+        old_xy = (float(c["xyz"][i, 0]), float(c["xyz"][i, 1]))
+        info = _sym(c["info"][i]) + _sym(c["info"][j])
+        vec = c["info_vec"][i] + c["info_vec"][j]
+        xy = np.linalg.solve(info, vec)
+        c["info"][i], c["info_vec"][i] = _pack(info), vec
+        c["meas_info"][i] = _pack(_sym(c["meas_info"][i]) + _sym(c["meas_info"][j]))
+        wi, wj = c["z_weight"][i], c["z_weight"][j]
+        c["xyz"][i, 2] = (c["xyz"][i, 2] * wi + c["xyz"][j, 2] * wj) / max(wi + wj, 1e-12)
+        c["z_weight"][i] = wi + wj
+        c["xyz"][i, :2] = xy
+        for name in ("n_obs", "n_tracks"):
+            c[name][i] += c[name][j]
+        c["first_ns"][i] = min(c["first_ns"][i], c["first_ns"][j])
+        c["last_ns"][i] = max(c["last_ns"][i], c["last_ns"][j])
+        c["camera_mask"][i] |= c["camera_mask"][j]
+        c["gnss_var"][i] = min(c["gnss_var"][i], c["gnss_var"][j])
+        c["alive"][j] = False
+        self._alive_count -= 1
+        self.grid.remove(j, float(c["xyz"][j, 0]), float(c["xyz"][j, 1]))
+        self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
+        self._recent.pop(j, None)
+
+
+def _cosine_distance(a: np.ndarray, b: Optional[np.ndarray]) -> float:
+    if b is None:
+        return 0.0
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0 or nb == 0:
+        return 0.0
+    return 1.0 - float(np.dot(a, b)) / (na * nb)

@@ -1,0 +1,100 @@
+"""Collects the matched observations of every open track until it ends (REMOVED, listed as ended, or idle)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from mars_fusion.observations import STATUS_REMOVED, TrackFrame
+
+
+@dataclass
+class FinishedTrack:
+    """All matched observations of one ended track: stamps (k,), box centres (k, 2) px, box sizes (k, 2) px."""
+
+    camera: str
+    track_id: int
+    stamps_ns: np.ndarray
+    centres_px: np.ndarray
+    sizes_px: np.ndarray
+    scores: np.ndarray
+    confirmed: bool
+    embedding: Optional[np.ndarray]
+    embedding_model_id: str
+
+
+class _OpenTrack:
+    __slots__ = ("stamps", "rows", "confirmed", "embedding", "model_id", "last_ns")
+
+    def __init__(self) -> None:
+        self.stamps: List[int] = []
+        self.rows: List[Tuple[float, float, float, float, float]] = []
+        self.confirmed = False
+        self.embedding: Optional[np.ndarray] = None
+        self.model_id = ""
+        self.last_ns = 0
+
+
+class TrackAccumulator:
+    """Open tracks keyed by (camera, track id); ends them on request, on REMOVED status or after a timeout."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_ns = int(timeout_s * 1e9)
+        self._open: Dict[Tuple[str, int], _OpenTrack] = {}
+        self.counters: Counter = Counter()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def add(self, frame: TrackFrame, ended_track_ids: Optional[np.ndarray] = None) -> List[FinishedTrack]:
+        """Record a frame's matched observations; returns the tracks that ended with it."""
+        observed = frame.observed
+        cam = frame.camera_name
+        for i in np.flatnonzero(observed):
+            key = (cam, int(frame.track_ids[i]))
+            track = self._open.get(key)
+            if track is None:
+                track = self._open[key] = _OpenTrack()
+            if track.stamps and frame.stamp_ns <= track.stamps[-1]:
+                self.counters["duplicate_observations"] += 1
+                continue
+            x, y, w, h = frame.boxes_xywh[i]
+            track.stamps.append(frame.stamp_ns)
+            track.rows.append((float(x), float(y), float(w), float(h), float(frame.scores[i])))
+            track.confirmed = track.confirmed or bool(frame.confirmed[i])
+            track.last_ns = frame.stamp_ns
+            if frame.embeddings is not None:
+                track.embedding = frame.embeddings[i].copy()
+                track.model_id = frame.embedding_model_id
+        for i in np.flatnonzero(~observed):
+            track = self._open.get((cam, int(frame.track_ids[i])))
+            if track is not None:
+                track.confirmed = track.confirmed or bool(frame.confirmed[i])
+        ended = set(int(v) for v in frame.track_ids[frame.status == STATUS_REMOVED])
+        if ended_track_ids is not None:
+            ended.update(int(v) for v in np.asarray(ended_track_ids).reshape(-1))
+        out = [t for t in (self._finish((cam, tid)) for tid in sorted(ended)) if t is not None]
+        return out
+
+    def expire(self, now_ns: int) -> List[FinishedTrack]:
+        """End tracks not updated for longer than the timeout."""
+        stale = [k for k, t in self._open.items() if now_ns - t.last_ns > self.timeout_ns]
+        self.counters["timed_out_tracks"] += len(stale)
+        return [t for t in (self._finish(k) for k in stale) if t is not None]
+
+    def finish_all(self) -> List[FinishedTrack]:
+        """End every open track (shutdown, end of bag, new session)."""
+        return [t for t in (self._finish(k) for k in list(self._open)) if t is not None]
+
+    def _finish(self, key: Tuple[str, int]) -> Optional[FinishedTrack]:
+        track = self._open.pop(key, None)
+        if track is None:
+            return None
+        if not track.confirmed:
+            self.counters["unconfirmed_tracks_dropped"] += 1
+            return None
+        rows = np.asarray(track.rows, dtype=np.float64).reshape(-1, 5)
+        return FinishedTrack(key[0], key[1], np.asarray(track.stamps, dtype=np.int64), rows[:, :2].copy(),
+                             rows[:, 2:4].copy(), rows[:, 4].copy(), True, track.embedding, track.model_id)

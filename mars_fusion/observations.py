@@ -1,0 +1,95 @@
+"""ROS-free inputs of the fusion: the tracks of one camera frame, GNSS fixes and heading samples.
+
+The ROS node (and the offline bag counter) map FlowerTrackArray, NavSatFix and Imu messages into these.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+# FlowerTrack.msg status values.
+STATUS_NEW = 0
+STATUS_TRACKED = 1
+STATUS_LOST = 2
+STATUS_REMOVED = 3
+
+# sensor_msgs/NavSatStatus and NavSatFix covariance types.
+FIX_STATUS_NO_FIX = -1
+COVARIANCE_TYPE_UNKNOWN = 0
+
+
+@dataclass(frozen=True)
+class TrackFrame:
+    """The tracks of one camera after one frame, row-aligned numpy columns.
+
+    ``boxes_xywh`` are centre x, centre y, width, height in original-image pixels. Only rows whose status is
+    NEW or TRACKED carry a matched detection this frame; LOST rows are predictions and are not observations.
+    """
+
+    camera_name: str
+    stamp_ns: int
+    track_ids: np.ndarray
+    boxes_xywh: np.ndarray
+    scores: np.ndarray
+    confirmed: np.ndarray
+    status: np.ndarray
+    embeddings: Optional[np.ndarray] = None
+    embedding_model_id: str = ""
+
+    def __post_init__(self) -> None:
+        ids = np.asarray(self.track_ids, dtype=np.uint64).reshape(-1)
+        n = ids.shape[0]
+        boxes = np.asarray(self.boxes_xywh, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        confirmed = np.asarray(self.confirmed, dtype=bool).reshape(-1)
+        status = np.asarray(self.status, dtype=np.uint8).reshape(-1)
+        if not (boxes.shape[0] == scores.shape[0] == confirmed.shape[0] == status.shape[0] == n):
+            raise ValueError(f"TrackFrame of {self.camera_name!r}: columns disagree: {n} ids, {boxes.shape[0]} boxes, "
+                             f"{scores.shape[0]} scores, {confirmed.shape[0]} confirmed, {status.shape[0]} status")
+        emb = self.embeddings
+        if emb is not None:
+            emb = np.asarray(emb, dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != n:
+                raise ValueError(f"TrackFrame of {self.camera_name!r}: embeddings must be (N={n}, D), got {emb.shape}")
+            if emb.shape[1] == 0:
+                emb = None
+        object.__setattr__(self, "stamp_ns", int(self.stamp_ns))
+        object.__setattr__(self, "track_ids", ids)
+        object.__setattr__(self, "boxes_xywh", boxes)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "confirmed", confirmed)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "embeddings", emb)
+
+    def __len__(self) -> int:
+        return int(self.track_ids.shape[0])
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Rows matched to a detection in this frame (NEW or TRACKED) with a finite box."""
+        return (((self.status == STATUS_NEW) | (self.status == STATUS_TRACKED))
+                & np.all(np.isfinite(self.boxes_xywh[:, :2]), axis=1))
+
+
+@dataclass(frozen=True)
+class GnssFix:
+    """One sensor_msgs/NavSatFix: WGS-84 degrees, ellipsoidal altitude, status, covariance (row-major ENU m^2)."""
+
+    stamp_ns: int
+    latitude: float
+    longitude: float
+    altitude: float
+    status: int = 0
+    position_covariance: Tuple[float, ...] = (0.0,) * 9
+    covariance_type: int = COVARIANCE_TYPE_UNKNOWN
+
+
+@dataclass(frozen=True)
+class HeadingSample:
+    """A heading measurement (radians, convention as configured) with its variance (rad^2, 0 = unknown)."""
+
+    stamp_ns: int
+    heading: float
+    variance: float = 0.0

@@ -1,0 +1,68 @@
+"""Heading samples (IMU / dual antenna) in REP-103 yaw, interpolated on the circle."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+
+def yaw_from_compass(heading_rad: np.ndarray) -> np.ndarray:
+    """REP-103 yaw (0 = east, counter-clockwise) of a compass heading (0 = north, clockwise)."""
+    return wrap_angle(np.pi / 2.0 - np.asarray(heading_rad, dtype=np.float64))
+
+
+def wrap_angle(angle: np.ndarray) -> np.ndarray:
+    """Angles wrapped to (-pi, pi]."""
+    a = np.asarray(angle, dtype=np.float64)
+    return np.pi - np.mod(np.pi - a, 2.0 * np.pi)
+
+
+class HeadingTrack:
+    """Time series of yaw samples; yaw at any stamp by interpolation of the unwrapped angle."""
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_ns = int(max_age_s * 1e9)
+        self._t: list = []
+        self._yaw: list = []
+        self._cache: Tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def add(self, stamp_ns: int, yaw: float) -> None:
+        """Append a REP-103 yaw sample (samples older than the last one are inserted in order)."""
+        if not np.isfinite(yaw):
+            raise ValueError(f"heading sample at {stamp_ns} ns is not finite: {yaw}")
+        if self._t and stamp_ns < self._t[-1]:
+            idx = int(np.searchsorted(np.asarray(self._t), stamp_ns))
+            self._t.insert(idx, int(stamp_ns))
+            self._yaw.insert(idx, float(yaw))
+        else:
+            self._t.append(int(stamp_ns))
+            self._yaw.append(float(yaw))
+        self._cache = (np.zeros(0, np.int64), np.zeros(0))
+
+    def _arrays(self) -> Tuple[np.ndarray, np.ndarray]:
+        if self._cache[0].shape[0] != len(self._t):
+            self._cache = (np.asarray(self._t, dtype=np.int64), np.unwrap(np.asarray(self._yaw)))
+        return self._cache
+
+    def yaw_at(self, stamps_ns: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Yaw (rad) at stamps and a mask of stamps with a sample within max_age on both sides (or at an end)."""
+        stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+        t, yaw = self._arrays()
+        if t.shape[0] == 0:
+            return np.full(stamps.shape, np.nan), np.zeros(stamps.shape, dtype=bool)
+        tf = (t - t[0]).astype(np.float64)
+        out = np.interp((stamps - t[0]).astype(np.float64), tf, yaw)
+        idx = np.searchsorted(t, stamps)
+        before = t[np.clip(idx - 1, 0, t.shape[0] - 1)]
+        after = t[np.clip(idx, 0, t.shape[0] - 1)]
+        near = np.minimum(np.abs(stamps - before), np.abs(after - stamps)) <= self.max_age_ns
+        return wrap_angle(out), near
+
+    def clear(self) -> None:
+        """Forget all samples (new session)."""
+        self._t.clear()
+        self._yaw.clear()
+        self._cache = (np.zeros(0, np.int64), np.zeros(0))

@@ -1,0 +1,73 @@
+"""The local ``map`` frame at a datum: WGS-84 <-> metres, with pyproj.
+
+'enu' is the topocentric East-North-Up frame at the datum (REP-105 ``map``); 'utm' is the UTM grid of the
+datum's zone shifted so that the datum is the origin (what mars_sim's truth files use).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Tuple
+
+import numpy as np
+from pyproj import CRS, Transformer
+
+
+def _utm_epsg(latitude: float, longitude: float) -> int:
+    zone = int((longitude + 180.0) // 6.0) % 60 + 1
+    return (32600 if latitude >= 0 else 32700) + zone
+
+
+@dataclass(frozen=True)
+class MapFrame:
+    """Converts between geodetic coordinates and map metres for one datum and projection."""
+
+    latitude: float
+    longitude: float
+    altitude: float = 0.0
+    projection: str = "enu"
+    _forward: Any = field(default=None, init=False, repr=False, compare=False)
+    _origin: Tuple[float, float] = field(default=(0.0, 0.0), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.latitude) and np.isfinite(self.longitude) and np.isfinite(self.altitude)):
+            raise ValueError(f"map datum must be finite, got {self.latitude}, {self.longitude}, {self.altitude}")
+        if not -90.0 <= self.latitude <= 90.0 or not -180.0 <= self.longitude <= 180.0:
+            raise ValueError(f"map datum outside WGS-84 range: lat {self.latitude}, lon {self.longitude}")
+        if self.projection == "enu":
+            forward = Transformer.from_pipeline(
+                f"+proj=pipeline +step +proj=cart +ellps=WGS84 +step +proj=topocentric +ellps=WGS84 "
+                f"+lat_0={self.latitude!r} +lon_0={self.longitude!r} +h_0={self.altitude!r}")
+            origin = (0.0, 0.0)
+        elif self.projection == "utm":
+            forward = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(_utm_epsg(self.latitude, self.longitude)),
+                                           always_xy=True)
+            e0, n0 = forward.transform(self.longitude, self.latitude)
+            origin = (float(e0), float(n0))
+        else:
+            raise ValueError(f"map projection must be 'enu' or 'utm', got {self.projection!r}")
+        object.__setattr__(self, "_forward", forward)
+        object.__setattr__(self, "_origin", origin)
+
+    def map_from_geodetic(self, latitude: np.ndarray, longitude: np.ndarray, altitude: np.ndarray
+                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Map x (east), y (north), z (up) in metres of WGS-84 points."""
+        lat = np.asarray(latitude, dtype=np.float64)
+        lon = np.asarray(longitude, dtype=np.float64)
+        alt = np.broadcast_to(np.asarray(altitude, dtype=np.float64), lat.shape)
+        if self.projection == "enu":
+            x, y, z = self._forward.transform(lon, lat, alt)
+            return np.asarray(x, float), np.asarray(y, float), np.asarray(z, float)
+        e, n = self._forward.transform(lon, lat)
+        return np.asarray(e, float) - self._origin[0], np.asarray(n, float) - self._origin[1], alt - self.altitude
+
+    def geodetic_from_map(self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Latitude, longitude (deg) and ellipsoidal altitude (m) of map points."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        z = np.broadcast_to(np.asarray(z, dtype=np.float64), x.shape)
+        if self.projection == "enu":
+            lon, lat, alt = self._forward.transform(x, y, z, direction="INVERSE")
+            return np.asarray(lat, float), np.asarray(lon, float), np.asarray(alt, float)
+        lon, lat = self._forward.transform(x + self._origin[0], y + self._origin[1], direction="INVERSE")
+        return np.asarray(lat, float), np.asarray(lon, float), z + self.altitude

@@ -1,0 +1,317 @@
+"""The robot pose at any stamp from GNSS fixes and heading: outlier and jump handling, smoothing, lever arm.
+
+Fixes are gated against a constant-velocity prediction; a single fix outside the gate is held as suspect and
+rejected as an outlier when the next fix agrees with the track again, while ``jump_confirm_fixes``
+mutually consistent suspects confirm a GNSS jump and start a new segment (no smoothing across it).
+Positions are smoothed by a local linear fit over ``smoothing_window_s`` within a segment; course over ground
+comes from the slope of a longer fit. Poses between fixes are interpolated; the antenna lever arm is
+removed with the heading at that stamp.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from mars_fusion.config import FusionConfig
+from mars_fusion.pose.heading import HeadingTrack, wrap_angle
+
+
+@dataclass(frozen=True)
+class PoseSamples:
+    """base_link poses in map at N stamps: position (N, 3), yaw (N,), horizontal sd (N,), valid mask (N,)."""
+
+    xyz: np.ndarray
+    yaw: np.ndarray
+    sd_h: np.ndarray
+    valid: np.ndarray
+
+
+class _Columns:
+    """Append-only float/int columns with amortised growth (fix history of a session)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.t = np.zeros(256, np.int64)
+        self.p = np.zeros((256, 3))
+        self.sd = np.zeros(256)
+        self.seg = np.zeros(256, np.int64)
+
+    def append(self, t: int, p: Sequence[float], sd: float, seg: int) -> None:
+        if self.n == self.t.shape[0]:
+            cap = 2 * self.n
+            self.t = np.resize(self.t, cap)
+            self.p = np.resize(self.p, (cap, 3))
+            self.sd = np.resize(self.sd, cap)
+            self.seg = np.resize(self.seg, cap)
+        self.t[self.n], self.p[self.n], self.sd[self.n], self.seg[self.n] = t, p, sd, seg
+        self.n += 1
+
+
+def local_linear_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarray, window_s: float,
+                     rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value, slope (per s) and support of a linear fit over +-window/2 within the segment, at each row.
+
+    Vectorised over rows; loops only over window offsets. Slope is NaN with fewer than 2 distinct stamps.
+    """
+    half = int(window_s * 0.5e9)
+    tr = t_ns[rows]
+    lo = np.searchsorted(t_ns, tr - half, "left")
+    hi = np.searchsorted(t_ns, tr + half, "right")
+    seg_lo = np.searchsorted(segment, segment[rows], "left")    # segments are non-decreasing
+    seg_hi = np.searchsorted(segment, segment[rows], "right")
+    lo = np.maximum(lo, seg_lo)
+    hi = np.minimum(hi, seg_hi)
+    dims = values.shape[1]
+    s0 = np.zeros(rows.shape[0])
+    st = np.zeros(rows.shape[0])
+    stt = np.zeros(rows.shape[0])
+    sx = np.zeros((rows.shape[0], dims))
+    stx = np.zeros((rows.shape[0], dims))
+    width = int((hi - lo).max()) if rows.shape[0] else 0
+    for k in range(width):
+        j = lo + k
+        use = j < hi
+        jj = np.where(use, j, rows)
+        dt = np.where(use, (t_ns[jj] - tr) * 1e-9, 0.0)
+        w = use.astype(np.float64)
+        s0 += w
+        st += w * dt
+        stt += w * dt * dt
+        sx += w[:, None] * values[jj]
+        stx += (w * dt)[:, None] * values[jj]
+    den = s0 * stt - st * st
+    ok = den > 1e-9 * np.maximum(s0 * s0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(ok[:, None], (s0[:, None] * stx - st[:, None] * sx) / np.where(ok, den, 1.0)[:, None], np.nan)
+        value = np.where(ok[:, None], (sx - np.nan_to_num(slope) * st[:, None]) / s0[:, None], sx / s0[:, None])
+    return value, slope, s0
+
+
+class PoseTrack:
+    """Smoothed base_link pose in map from antenna fixes (map metres) and optional heading samples."""
+
+    def __init__(self, config: FusionConfig, antenna_xyz: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
+        self.config = config
+        self.antenna_xyz = np.asarray(antenna_xyz, dtype=np.float64).reshape(3)
+        self.headings = HeadingTrack(config.heading_max_age_s)
+        self.counters: Counter = Counter()
+        self._pending: List[Tuple[int, np.ndarray, float]] = []
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget all fixes and headings (new session); counters are kept."""
+        self._fixes = _Columns()
+        self._segment = 0
+        self._pending = []
+        self._dirty_from = 0
+        self._smooth = np.zeros((0, 3))
+        self._velocity = np.zeros((0, 2))
+        self._cog = np.zeros(0)
+        self._resid_sd = float("nan")
+        self.headings.clear()
+
+    # ------------------------------------------------------------------ input
+    @property
+    def fix_count(self) -> int:
+        """Accepted fixes of this session."""
+        return self._fixes.n
+
+    @property
+    def last_stamp_ns(self) -> Optional[int]:
+        """Stamp of the newest accepted fix."""
+        return int(self._fixes.t[self._fixes.n - 1]) if self._fixes.n else None
+
+    def add_heading(self, stamp_ns: int, yaw: float) -> None:
+        """A REP-103 yaw sample of base_link (already converted and offset)."""
+        self.headings.add(stamp_ns, yaw)
+
+    def add_fix(self, stamp_ns: int, antenna_map_xyz: Sequence[float], sd_h: float) -> str:
+        """Offer an antenna fix in map metres; returns 'accepted', 'suspect', 'late' or 'jump'."""
+        p = np.asarray(antenna_map_xyz, dtype=np.float64).reshape(3)
+        f = self._fixes
+        if f.n and stamp_ns <= f.t[f.n - 1]:
+            self.counters["late_or_duplicate_fix"] += 1
+            return "late"
+        if f.n == 0 or (stamp_ns - f.t[f.n - 1]) * 1e-9 > self.config.max_fix_gap_s:
+            if f.n:
+                self._segment += 1
+                self.counters["gap_segments"] += 1
+            self._drop_pending()
+            self._accept(stamp_ns, p, sd_h)
+            return "accepted"
+        if self._within_gate(stamp_ns, p, sd_h):
+            self._drop_pending()
+            self._accept(stamp_ns, p, sd_h)
+            return "accepted"
+        self._pending.append((int(stamp_ns), p, float(sd_h)))
+        return self._resolve_pending()
+
+    def _drop_pending(self) -> None:
+        if self._pending:
+            self.counters["outlier_fixes"] += len(self._pending)
+            self._pending = []
+
+    def _accept(self, stamp_ns: int, p: np.ndarray, sd_h: float) -> None:
+        self._fixes.append(int(stamp_ns), p, sd_h, self._segment)
+        start = int(np.searchsorted(self._fixes.t[:self._fixes.n],
+                                    stamp_ns - int(max(self.config.smoothing_window_s, self.config.cog_window_s) * 0.5e9)))
+        self._dirty_from = min(self._dirty_from, start)
+
+    def _predict(self, stamp_ns: int) -> Tuple[np.ndarray, float]:
+        f = self._fixes
+        last = f.n - 1
+        t_last = f.t[last]
+        first = int(np.searchsorted(f.t[:f.n], t_last - 1_000_000_000))
+        first = max(first, int(np.searchsorted(f.seg[:f.n], f.seg[last])))
+        velocity = np.zeros(3)
+        if last - first >= 1 and f.t[last] > f.t[first]:
+            velocity = (f.p[last] - f.p[first]) / ((f.t[last] - f.t[first]) * 1e-9)
+        dt = (stamp_ns - t_last) * 1e-9
+        return f.p[last] + velocity * dt, dt
+
+    def _gate(self, sd_a: float, sd_b: float, dt: float) -> float:
+        c = self.config
+        return max(c.outlier_gate_sigma * float(np.hypot(sd_a, sd_b)), c.outlier_min_gate_m) + 0.5 * dt * dt
+
+    def _within_gate(self, stamp_ns: int, p: np.ndarray, sd_h: float) -> bool:
+        pred, dt = self._predict(stamp_ns)
+        f = self._fixes
+        return float(np.hypot(*(p[:2] - pred[:2]))) <= self._gate(sd_h, float(f.sd[f.n - 1]), dt)
+
+    def _resolve_pending(self) -> str:
+        need = self.config.jump_confirm_fixes
+        while len(self._pending) >= need:
+            chain = self._pending[:need]
+            consistent = all(
+                float(np.hypot(*(b[1][:2] - a[1][:2])))
+                <= self._gate(a[2], b[2], (b[0] - a[0]) * 1e-9) + self.config.max_speed_mps * (b[0] - a[0]) * 1e-9
+                for a, b in zip(chain[:-1], chain[1:]))
+            if consistent:
+                self._segment += 1
+                self.counters["gnss_jumps"] += 1
+                pending, self._pending = self._pending, []
+                for t, p, sd in pending:
+                    self._accept(t, p, sd)
+                return "jump"
+            self._pending.pop(0)
+            self.counters["outlier_fixes"] += 1
+        return "suspect"
+
+    # ------------------------------------------------------------------ smoothing
+    def _update_smoothing(self) -> None:
+        f = self._fixes
+        n = f.n
+        if self._smooth.shape[0] == n and self._dirty_from >= n:
+            return
+        start = min(self._dirty_from, self._smooth.shape[0])
+        rows = np.arange(start, n)
+        t, p, seg = f.t[:n], f.p[:n], f.seg[:n]
+        value, _, _ = local_linear_fit(t, p, seg, self.config.smoothing_window_s, rows)
+        _, slope, _ = local_linear_fit(t, p[:, :2], seg, self.config.cog_window_s, rows)
+        smooth = np.empty((n, 3))
+        smooth[:start] = self._smooth[:start]
+        smooth[start:] = value
+        velocity = np.empty((n, 2))
+        velocity[:start] = self._velocity[:start]
+        velocity[start:] = slope
+        self._smooth, self._velocity = smooth, velocity
+        speed = np.hypot(velocity[:, 0], velocity[:, 1])
+        cog = np.where(speed >= max(self.config.cog_min_speed_mps, 1e-6),
+                       np.arctan2(velocity[:, 1], velocity[:, 0]), np.nan)
+        self._cog = _hold_last(cog)
+        resid = np.hypot(*(p[:, :2] - smooth[:, :2]).T)
+        self._resid_sd = float(np.sqrt(np.mean(resid[-2000:] ** 2) / 2.0)) if n >= 3 else float("nan")
+        self._dirty_from = n
+
+    def smoothed_noise_sd(self) -> float:
+        """Estimated sd (m) of the smoothed position's short-term noise (white noise / sqrt(fixes per window))."""
+        self._update_smoothing()
+        f = self._fixes
+        if f.n < 3 or not np.isfinite(self._resid_sd):
+            return 0.0
+        span = (f.t[f.n - 1] - f.t[0]) * 1e-9
+        per_window = max(1.0, (f.n - 1) / max(span, 1e-9) * self.config.smoothing_window_s)
+        return self._resid_sd / float(np.sqrt(per_window))
+
+    # ------------------------------------------------------------------ queries
+    def pose_at(self, stamps_ns: np.ndarray) -> PoseSamples:
+        """base_link poses at stamps (vectorised); invalid where no fix brackets the stamp closely enough."""
+        stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+        m = stamps.shape[0]
+        f = self._fixes
+        if f.n == 0:
+            return PoseSamples(np.full((m, 3), np.nan), np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool))
+        self._update_smoothing()
+        t = f.t[:f.n]
+        idx = np.searchsorted(t, stamps, "right")
+        i0 = np.clip(idx - 1, 0, f.n - 1)
+        i1 = np.clip(idx, 0, f.n - 1)
+        t0, t1 = t[i0], t[i1]
+        span = (t1 - t0).astype(np.float64)
+        w = np.where(span > 0, (stamps - t0) / np.where(span > 0, span, 1.0), 0.0)
+        w = np.clip(w, 0.0, 1.0)
+        ant = self._smooth[i0] * (1 - w)[:, None] + self._smooth[i1] * w[:, None]
+        # Beyond either end: extrapolate along the smoothed velocity (bounded by max_extrapolation_s).
+        outside = (stamps < t[0]) | (stamps > t[-1])
+        if outside.any():
+            end = np.where(stamps < t[0], 0, f.n - 1)
+            vel = np.nan_to_num(self._velocity[end])
+            dt = (stamps - t[end]) * 1e-9
+            ant[outside, :2] = self._smooth[end][outside, :2] + vel[outside] * dt[outside, None]
+            ant[outside, 2] = self._smooth[end][outside, 2]
+        max_gap = self.config.max_fix_gap_s * 1e9
+        max_ext = self.config.max_extrapolation_s * 1e9
+        valid = np.where(outside, np.minimum(np.abs(stamps - t[0]), np.abs(stamps - t[-1])) <= max_ext,
+                         span <= max_gap)
+        yaw = self._yaw_at(stamps, i0, i1, w)
+        valid &= np.isfinite(yaw)
+        c, s = np.cos(yaw), np.sin(yaw)
+        ax, ay, az = self.antenna_xyz
+        base = np.stack([ant[:, 0] - (c * ax - s * ay), ant[:, 1] - (s * ax + c * ay), ant[:, 2] - az], axis=1)
+        sd = f.sd[i0] * (1 - w) + f.sd[i1] * w
+        return PoseSamples(base, yaw, sd, valid)
+
+    def _yaw_at(self, stamps: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray) -> np.ndarray:
+        src = self.config.heading_source
+        yaw = np.full(stamps.shape, np.nan)
+        have = np.zeros(stamps.shape, dtype=bool)
+        if src in ("imu", "auto") and len(self.headings):
+            yaw_h, near = self.headings.yaw_at(stamps)
+            yaw = np.where(near, yaw_h, np.nan)
+            have = near
+        if src == "course_over_ground" or (src == "auto" and not have.all()):
+            a0, a1 = self._cog[i0], self._cog[i1]
+            cog = wrap_angle(a0 + w * wrap_angle(a1 - a0))
+            yaw = np.where(have, yaw, cog)
+            if src == "auto":
+                self.counters["course_over_ground_poses"] += int((~have).sum())
+        return yaw
+
+    def path(self) -> np.ndarray:
+        """Smoothed antenna path (N, 3) of this session, for pictures and row segments."""
+        self._update_smoothing()
+        return self._smooth.copy()
+
+    def path_stamps(self) -> np.ndarray:
+        """Stamps (N,) of path()."""
+        return self._fixes.t[:self._fixes.n].copy()
+
+    def counts(self) -> Dict[str, int]:
+        """Counters: outliers, jumps, gap segments, late fixes."""
+        return dict(self.counters)
+
+
+def _hold_last(values: np.ndarray) -> np.ndarray:
+    """Forward-fill NaNs with the last finite value, then back-fill the leading NaNs."""
+    ok = np.isfinite(values)
+    if not ok.any():
+        return values.copy()
+    idx = np.where(ok, np.arange(values.shape[0]), 0)
+    np.maximum.accumulate(idx, out=idx)
+    out = values[idx]
+    first = int(np.argmax(ok))
+    out[:first] = values[first]
+    return out

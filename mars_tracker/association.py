@@ -1,0 +1,124 @@
+"""Pairwise geometry of predicted tracks and detections, the inputs of a scorer, and optimal assignment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import lap
+import numpy as np
+
+# Costs above every threshold mark pairs that must never be matched (lap needs finite numbers).
+FORBIDDEN_COST = 1e6
+
+
+def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    half_w, half_h = xywh[:, 2] * 0.5, xywh[:, 3] * 0.5
+    return xywh[:, 0] - half_w, xywh[:, 1] - half_h, xywh[:, 0] + half_w, xywh[:, 1] + half_h
+
+
+def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
+    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
+    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
+    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None)
+    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
+    inter = iw * ih
+    union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
+    iou = inter / np.maximum(union, 1e-9)
+    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
+    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
+    centre_d2 = (a_xywh[:, None, 0] - b_xywh[None, :, 0]) ** 2 + (a_xywh[:, None, 1] - b_xywh[None, :, 1]) ** 2
+    diou = iou - centre_d2 / np.maximum(hull_w ** 2 + hull_h ** 2, 1e-9)
+    return iou, diou
+
+
+@dataclass(frozen=True)
+class AssociationInputs:
+    """Everything a scorer may use about the candidate (track, detection) pairs of one stage of one frame.
+
+    Track columns (T rows) describe the tracks' PREDICTED state (ego-motion applied); detection columns (D)
+    the frame's detections. Pair matrices are (T, D). ``appearance_distance`` is the cosine distance of the
+    track's smoothed embedding to the detection's feature, NaN where either has none (None when no pair has).
+    ``allowed`` marks the pairs that passed the gates; a scorer must give every other pair FORBIDDEN_COST.
+    """
+
+    track_ids: np.ndarray
+    track_xywh: np.ndarray
+    track_hits: np.ndarray
+    track_seconds_since_update: np.ndarray
+    det_xywh: np.ndarray
+    det_scores: np.ndarray
+    iou: np.ndarray
+    diou: np.ndarray
+    mahalanobis: np.ndarray
+    appearance_distance: Optional[np.ndarray]
+    allowed: np.ndarray
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """(tracks, detections)."""
+        return int(self.track_xywh.shape[0]), int(self.det_xywh.shape[0])
+
+
+def motion_cost(inputs: AssociationInputs) -> np.ndarray:
+    """Geometric cost in [0, 1] of every pair: (1 - DIoU) / 2, so boxes that do not overlap still rank by distance."""
+    return (1.0 - inputs.diou) * 0.5
+
+
+PAIR_FEATURE_NAMES: Tuple[str, ...] = (
+    "appearance_distance", "has_appearance", "iou", "motion_cost", "dx_rel", "dy_rel", "log_w_ratio",
+    "log_h_ratio", "mahalanobis", "seconds_since_update", "det_score", "log_track_hits",
+    "appearance_minus_row_best", "appearance_minus_col_best", "motion_minus_row_best", "motion_minus_col_best")
+
+
+def _minus_best(values: np.ndarray, allowed: np.ndarray, axis: int) -> np.ndarray:
+    """Each allowed pair's value minus the best (smallest) allowed value of its row (axis=1) or column (axis=0)."""
+    masked = np.where(allowed, values, np.inf)
+    best = masked.min(axis=axis, keepdims=True)
+    return np.where(np.isfinite(best), values - best, 0.0)
+
+
+def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Feature rows (P, len(PAIR_FEATURE_NAMES)) float32 of the pairs (rows[i], cols[i]) for a learned scorer."""
+    t_xywh = inputs.track_xywh[rows]
+    d_xywh = inputs.det_xywh[cols]
+    size = np.maximum(0.5 * (t_xywh[:, 2] + t_xywh[:, 3]), 1.0)
+    motion = motion_cost(inputs)
+    if inputs.appearance_distance is not None:
+        app_full = inputs.appearance_distance
+        has_full = np.isfinite(app_full)
+        app_clean = np.where(has_full, app_full, 0.0)
+        app_allowed = inputs.allowed & has_full
+        app_row = _minus_best(app_clean, app_allowed, 1)[rows, cols]
+        app_col = _minus_best(app_clean, app_allowed, 0)[rows, cols]
+        app = app_clean[rows, cols]
+        has = has_full[rows, cols].astype(np.float64)
+        app_row, app_col = app_row * has, app_col * has
+    else:
+        app = np.zeros(rows.shape[0])
+        has = np.zeros(rows.shape[0])
+        app_row = app_col = app
+    out = np.stack([
+        app, has, inputs.iou[rows, cols], motion[rows, cols],
+        (d_xywh[:, 0] - t_xywh[:, 0]) / size, (d_xywh[:, 1] - t_xywh[:, 1]) / size,
+        np.log(np.maximum(d_xywh[:, 2], 1.0) / np.maximum(t_xywh[:, 2], 1.0)),
+        np.log(np.maximum(d_xywh[:, 3], 1.0) / np.maximum(t_xywh[:, 3], 1.0)),
+        np.sqrt(np.maximum(inputs.mahalanobis[rows, cols], 0.0)),
+        np.minimum(inputs.track_seconds_since_update[rows], 5.0),
+        inputs.det_scores[cols], np.log1p(inputs.track_hits[rows].astype(np.float64)),
+        app_row, app_col,
+        _minus_best(motion, inputs.allowed, 1)[rows, cols], _minus_best(motion, inputs.allowed, 0)[rows, cols],
+    ], axis=1)
+    return out.astype(np.float32)
+
+
+def assign(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost one-to-one matching (lap.lapjv); returns matched (rows, cols) with cost <= cost_limit."""
+    n_rows, n_cols = cost.shape
+    if n_rows == 0 or n_cols == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    _, x, _ = lap.lapjv(np.ascontiguousarray(cost, dtype=np.float64), extend_cost=True, cost_limit=cost_limit)
+    rows = np.nonzero(x >= 0)[0]
+    cols = x[rows]
+    keep = cost[rows, cols] <= cost_limit
+    return rows[keep].astype(np.intp), cols[keep].astype(np.intp)

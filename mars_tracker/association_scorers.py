@@ -1,0 +1,131 @@
+"""Pluggable scoring of (track, detection) pairs: the hand-tuned motion + appearance cost, or a learned ONNX model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Protocol, Union
+
+import numpy as np
+
+from mars_tracker.association import (
+    FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)
+
+# The shipped learned model (trained by models/association/train_association_scorer.py).
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "association" / "association_scorer.onnx"
+
+
+class AssociationScorer(Protocol):
+    """Turns the candidate pairs of one association stage into costs in [0, 1] (FORBIDDEN_COST where not allowed).
+
+    ``cost_threshold`` (None = use TrackerConfig.match_cost_threshold) is the largest cost that may be matched.
+    """
+
+    name: str
+    cost_threshold: Optional[float]
+
+    def cost(self, inputs: AssociationInputs) -> np.ndarray:
+        """Cost matrix (T, D)."""
+        ...
+
+
+class HandTunedScorer:
+    """Motion cost blended with cosine appearance distance, appearance down-weighted when it cannot discriminate.
+
+    For each pair the appearance weight is ``appearance_weight * min(1, gap / gap_reference)``, where gap is the
+    smaller of the row's and the column's distance between best and second-best appearance candidate: among
+    look-alike flowers (all distances equal) the cost falls back to motion alone.
+    """
+
+    name = "hand_tuned"
+    cost_threshold: Optional[float] = None
+
+    def __init__(self, appearance_weight: float = 0.5, adaptive: bool = True, gap_reference: float = 0.15) -> None:
+        self.appearance_weight = float(appearance_weight)
+        self.adaptive = bool(adaptive)
+        self.gap_reference = float(gap_reference)
+
+    def cost(self, inputs: AssociationInputs) -> np.ndarray:
+        """Cost matrix (T, D)."""
+        motion = motion_cost(inputs)
+        cost = motion
+        app = inputs.appearance_distance
+        if app is not None and self.appearance_weight > 0.0 and app.size:
+            has = np.isfinite(app)
+            weight = np.full(app.shape, self.appearance_weight)
+            if self.adaptive:
+                weight *= np.minimum(1.0, self._gap(app, inputs.allowed & has) / self.gap_reference)
+            weight = np.where(has, weight, 0.0)
+            cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
+        return np.where(inputs.allowed, cost, FORBIDDEN_COST)
+
+    @staticmethod
+    def _gap(app: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Per pair: min over its row and column of (second-best - best) allowed appearance distance."""
+        masked = np.where(allowed, app, np.inf)
+
+        def gap_along(axis: int) -> np.ndarray:
+            n = masked.shape[axis]
+            if n < 2:
+                return np.full(masked.shape[1 - axis], np.inf)
+            two = np.partition(masked, 1, axis=axis)
+            best, second = np.take(two, 0, axis=axis), np.take(two, 1, axis=axis)
+            # A single candidate has nothing to be confused with: appearance only confirms it.
+            with np.errstate(invalid="ignore"):
+                return np.where(np.isfinite(second), second - best, np.inf)
+
+        return np.minimum(gap_along(1)[:, None], gap_along(0)[None, :])
+
+
+class OnnxAssociationScorer:
+    """A learned pair classifier (ONNX, run with onnxruntime): cost = 1 - P(same object).
+
+    All allowed pairs of a stage are scored in ONE session.run. The model must declare the feature names it
+    was trained on (metadata ``mars.pair_features``) and they must equal PAIR_FEATURE_NAMES.
+    """
+
+    name = "learned_onnx"
+
+    def __init__(self, model_path: Union[str, Path] = DEFAULT_MODEL_PATH) -> None:
+        import onnxruntime as ort  # lazy: only needed when the learned scorer is chosen
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"association model not found: {path}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1   # one core per camera; the pair batch is small
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        meta = self._session.get_modelmeta().custom_metadata_map
+        names = tuple(json.loads(meta.get("mars.pair_features", "[]")))
+        if names != PAIR_FEATURE_NAMES:
+            raise ValueError(f"association model {path} was trained on pair features {list(names)}, this tracker "
+                             f"computes {list(PAIR_FEATURE_NAMES)}: retrain it with "
+                             f"models/association/train_association_scorer.py")
+        self.cost_threshold: Optional[float] = float(meta["mars.cost_threshold"]) \
+            if "mars.cost_threshold" in meta else None
+        self._input_name = self._session.get_inputs()[0].name
+        outputs = [o.name for o in self._session.get_outputs()]
+        self._output_name = "probabilities" if "probabilities" in outputs else outputs[-1]
+        self.model_path = path
+
+    def cost(self, inputs: AssociationInputs) -> np.ndarray:
+        """Cost matrix (T, D)."""
+        out = np.full(inputs.shape, FORBIDDEN_COST)
+        rows, cols = np.nonzero(inputs.allowed)
+        if rows.size == 0:
+            return out
+        features = pair_features(inputs, rows, cols)
+        probabilities = self._session.run([self._output_name], {self._input_name: features})[0]
+        p_same = np.asarray(probabilities, dtype=np.float64).reshape(rows.size, -1)[:, -1]
+        out[rows, cols] = 1.0 - p_same
+        return out
+
+
+def scorer_from_name(name: str, appearance_weight: float = 0.5, adaptive: bool = True,
+                     gap_reference: float = 0.15, model_path: Union[str, Path, None] = None) -> AssociationScorer:
+    """A scorer by name: 'hand_tuned', 'learned' (ONNX at model_path or the shipped model)."""
+    if name == "hand_tuned":
+        return HandTunedScorer(appearance_weight, adaptive, gap_reference)
+    if name in ("learned", "learned_onnx"):
+        return OnnxAssociationScorer(model_path if model_path is not None else DEFAULT_MODEL_PATH)
+    raise ValueError(f"unknown association scorer '{name}' (choose 'hand_tuned' or 'learned')")

@@ -1,0 +1,441 @@
+"""One camera's multi-object tracker: Kalman boxes, ego-motion, two-stage association, lifecycle, counting.
+
+A ROS node calls ``CameraTracker.update(frame, motion_prior)`` once per detection message and publishes the
+returned ``TrackUpdate``; offline tools do exactly the same, so live and bag counts agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from mars_camera.detections import DetectionFrame
+from mars_camera.feature_codec import FeatureMismatchError, check_compatible
+from mars_camera.geometry import CameraModel
+from mars_tracker.association import AssociationInputs, assign, iou_and_diou
+from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
+from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis
+from mars_tracker.config import TrackerConfig
+from mars_tracker.counting_line import crossed, line_side
+from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
+from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
+from mars_tracker.track_table import TrackTable
+
+_NS = 1e-9
+
+
+@dataclass(frozen=True)
+class TrackUpdate:
+    """The result of one frame: live tracks, tracks removed in this frame (reported once) and the counts."""
+
+    camera_name: str
+    stamp_ns: int
+    frame_number: int
+    image_width: int
+    image_height: int
+    tracks: TrackSnapshot           # NEW, TRACKED and LOST tracks after this frame
+    removed: TrackSnapshot          # tracks that ended in this frame (status REMOVED)
+    confirmed_count: int            # tracks confirmed since the tracker started (one per flower)
+    line_count: int                 # confirmed tracks that crossed the counting line (0 without a line)
+    count: int                      # the count to publish: line_count with a counting line, else confirmed_count
+    feature_model_id: str = ""
+    warnings: Tuple[str, ...] = field(default_factory=tuple)
+    was_reset: bool = False         # the camera's tracks were dropped before this frame (time went backwards)
+
+
+def _normalise_rows(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.maximum(norm, 1e-12)
+
+
+class CameraTracker:
+    """Tracks the detections of ONE camera. Not thread-safe: call update() from one thread per camera."""
+
+    def __init__(self, config: Optional[TrackerConfig] = None, feature_model_id: Optional[str] = None,
+                 feature_dim: Optional[int] = None, scorer: Optional[AssociationScorer] = None,
+                 camera_model: Optional[CameraModel] = None) -> None:
+        self.config = config if config is not None else TrackerConfig()
+        if (feature_model_id is None) != (feature_dim is None):
+            raise ValueError("give both feature_model_id and feature_dim, or neither (then the first frame with "
+                             "features sets them)")
+        if feature_dim is not None and feature_dim <= 0:
+            raise ValueError(f"feature_dim must be positive, got {feature_dim}")
+        self.feature_model_id = feature_model_id
+        self.feature_dim = feature_dim
+        self.scorer: AssociationScorer = scorer if scorer is not None else default_scorer(self.config)
+        self.camera_model = camera_model
+        c = self.config
+        self._kalman = BoxKalmanModel(c.measurement_noise, c.size_measurement_noise, c.acceleration_noise,
+                                      c.size_change_noise, c.initial_velocity_std)
+        self._tracks = TrackTable(feature_dim or 0)
+        self._next_id = 1
+        self.camera_name: Optional[str] = None
+        self.confirmed_count = 0
+        self.line_count = 0
+        self.reset_count = 0      # times the camera's state was dropped because time went backwards
+        self.warning_count = 0
+        self._last_stamp_ns: Optional[int] = None
+        self._global_velocity: Optional[np.ndarray] = None
+        self._global_velocity_ns = 0
+        self._ego_mode = "none"
+
+    # ------------------------------------------------------------------ public API
+    def reset(self, clear_counts: bool = False) -> TrackSnapshot:
+        """Drop every track (returned as REMOVED) and the time base; counts survive unless clear_counts.
+
+        Track ids keep increasing so that an id is never reused by this tracker.
+        """
+        removed = self._snapshot(np.ones(len(self._tracks), bool), removed=True)
+        self._tracks.clear()
+        self._last_stamp_ns = None
+        self._global_velocity = None
+        self._ego_mode = "none"
+        if clear_counts:
+            self.confirmed_count = 0
+            self.line_count = 0
+        return removed
+
+    @property
+    def track_count(self) -> int:
+        """Live tracks (any status but REMOVED)."""
+        return len(self._tracks)
+
+    def update(self, frame: DetectionFrame, motion_prior: Optional[MotionPrior] = None) -> TrackUpdate:
+        """Process one frame: predict to its stamp, associate, update, start and end tracks, count."""
+        self._check_frame(frame, motion_prior)
+        warnings: List[str] = []
+        removed_parts: List[TrackSnapshot] = []
+        was_reset = False
+        if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
+            self.warning_count += 1
+            if frame.stamp_ns == self._last_stamp_ns:
+                warnings.append(f"camera '{frame.camera_name}': frame {frame.frame_number} repeats stamp "
+                                f"{frame.stamp_ns} ns; ignored")
+                return self._make_update(frame, TrackSnapshot.empty(self._tracks.feature_dim), warnings, False)
+            warnings.append(f"camera '{frame.camera_name}': stamp went backwards ({frame.stamp_ns} ns < "
+                            f"{self._last_stamp_ns} ns, frame {frame.frame_number}; bag loop or reordered "
+                            f"messages): tracks reset, counts kept")
+            removed_parts.append(self.reset())
+            self.reset_count += 1
+            was_reset = True
+        dt = 0.0 if self._last_stamp_ns is None else (frame.stamp_ns - self._last_stamp_ns) * _NS
+        self._last_stamp_ns = frame.stamp_ns
+        self._lock_features(frame)
+
+        self._apply_ego_motion(frame, motion_prior)
+        t = self._tracks
+        t["x"], t["p"] = self._kalman.predict(t["x"], t["p"], dt)
+        if dt > 0:
+            t["age"] += np.uint32(1)
+        t["detection_index"][:] = -1
+
+        matched_rows, matched_cols = self._associate(frame)
+        self._update_matched(frame, matched_rows, matched_cols)
+        removed_parts.append(self._end_unmatched(frame, matched_rows))
+        self._start_tracks(frame, matched_cols, motion_prior)
+        self._estimate_ego_motion(frame, motion_prior)
+        removed = removed_parts[0] if len(removed_parts) == 1 else _concat(removed_parts)
+        return self._make_update(frame, removed, warnings, was_reset)
+
+    # ------------------------------------------------------------------ checks
+    def _check_frame(self, frame: DetectionFrame, motion_prior: Optional[MotionPrior]) -> None:
+        if self.camera_name is None:
+            self.camera_name = frame.camera_name
+        elif frame.camera_name != self.camera_name:
+            raise ValueError(f"CameraTracker of camera '{self.camera_name}' got a frame of camera "
+                             f"'{frame.camera_name}' (frame {frame.frame_number}); use one tracker per camera")
+        if motion_prior is not None and self.camera_model is None:
+            raise ValueError(f"camera '{frame.camera_name}': a motion prior needs the camera model; pass "
+                             f"camera_model= to CameraTracker")
+        det = frame.detections
+        if det.features is not None and self.feature_model_id is not None:
+            try:
+                check_compatible(self.feature_model_id, int(self.feature_dim or 0), det.feature_model_id,
+                                 det.feature_dim)
+            except FeatureMismatchError as err:
+                raise FeatureMismatchError(f"camera '{frame.camera_name}' frame {frame.frame_number}: {err}") \
+                    from None
+        if det.features is not None and not np.isfinite(det.features).all():
+            raise ValueError(f"camera '{frame.camera_name}' frame {frame.frame_number}: features contain NaN/inf")
+        if len(det) and not np.isfinite(det.xyxy).all():
+            raise ValueError(f"camera '{frame.camera_name}' frame {frame.frame_number}: boxes contain NaN/inf")
+
+    def _lock_features(self, frame: DetectionFrame) -> None:
+        det = frame.detections
+        if det.features is not None and self.feature_model_id is None:
+            self.feature_model_id = det.feature_model_id
+            self.feature_dim = det.feature_dim
+        if self.feature_dim and self._tracks.feature_dim != self.feature_dim:
+            self._tracks.set_feature_dim(self.feature_dim)
+
+    # ------------------------------------------------------------------ ego-motion
+    def _global_velocity_now(self, stamp_ns: int) -> Optional[np.ndarray]:
+        if self._global_velocity is None:
+            return None
+        if (stamp_ns - self._global_velocity_ns) * _NS > self.config.max_lost_seconds:
+            return None
+        return self._global_velocity
+
+    def _apply_ego_motion(self, frame: DetectionFrame, prior: Optional[MotionPrior]) -> None:
+        """Fold the change of ego image velocity since the last frame into the tracks' velocities."""
+        t = self._tracks
+        if prior is not None:
+            mode = "prior"
+            ego = expected_image_velocity(self.camera_model, prior, t["x"][:, 0:2])  # type: ignore[arg-type]
+            ok = np.isfinite(ego).all(axis=1)
+            ego = np.where(ok[:, None], ego, t["ego_velocity"])
+            stale = np.ones(len(t), bool)
+        else:
+            g = self._global_velocity_now(frame.stamp_ns) if self.config.estimate_ego_motion else None
+            mode = "estimate" if g is not None else "none"
+            ego = np.broadcast_to(g if g is not None else np.zeros(2), (len(t), 2))
+            # Matched tracks already carry the newest motion in their filtered velocity.
+            stale = t["frames_since_update"] > 0
+        if mode == self._ego_mode and mode != "none":
+            delta = np.where(stale[:, None], ego - t["ego_velocity"], 0.0)
+            t["x"][:, 4:6] += delta
+        # Switching source (or none): re-baseline without touching the velocities.
+        t["ego_velocity"] = np.array(ego, dtype=np.float64)
+        self._ego_mode = mode
+
+    def _estimate_ego_motion(self, frame: DetectionFrame, prior: Optional[MotionPrior]) -> None:
+        if prior is not None or not self.config.estimate_ego_motion:
+            return
+        t = self._tracks
+        use = (t["frames_since_update"] == 0) & t["confirmed"]
+        if use.sum() < self.config.ego_min_tracks:
+            return
+        c = self.config
+        g = robust_common_velocity(t["x"][use, 4:6], box_sizes(t["x"][use, 0:4]), c.ego_min_tracks,
+                                   c.ego_inlier_fraction, c.ego_inlier_tolerance)
+        if g is not None:
+            self._global_velocity = g
+            self._global_velocity_ns = frame.stamp_ns
+
+    def _ego_guess(self, frame: DetectionFrame, prior: Optional[MotionPrior], centres: np.ndarray) -> np.ndarray:
+        if prior is not None:
+            v = expected_image_velocity(self.camera_model, prior, centres)  # type: ignore[arg-type]
+            return np.where(np.isfinite(v), v, 0.0)
+        g = self._global_velocity_now(frame.stamp_ns) if self.config.estimate_ego_motion else None
+        return np.broadcast_to(g if g is not None else np.zeros(2), (centres.shape[0], 2)).copy()
+
+    # ------------------------------------------------------------------ association
+    def _inputs(self, rows: np.ndarray, cols: np.ndarray, det_xywh: np.ndarray, frame: DetectionFrame,
+                s: np.ndarray, with_appearance: bool) -> AssociationInputs:
+        t = self._tracks
+        c = self.config
+        predicted = t["x"][rows, 0:4]
+        boxes = det_xywh[cols]
+        maha = squared_mahalanobis(predicted, s[rows], boxes)
+        iou, diou = iou_and_diou(predicted, boxes)
+        allowed = maha <= c.gate_mahalanobis
+        det = frame.detections
+        if not c.match_across_classes:
+            allowed &= t["class_id"][rows][:, None] == det.class_ids[cols][None, :]
+        app = None
+        if with_appearance and det.features is not None and t.feature_dim and rows.size and cols.size:
+            feats = _normalise_rows(det.features[cols].astype(np.float64))
+            app = 1.0 - t["embedding"][rows].astype(np.float64) @ feats.T
+            app[~t["has_embedding"][rows]] = np.nan
+            allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
+        seconds = (frame.stamp_ns - t["last_update_ns"][rows]) * _NS
+        return AssociationInputs(t["track_id"][rows], predicted, t["hits"][rows], seconds, boxes,
+                                 det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed)
+
+    def _associate(self, frame: DetectionFrame) -> Tuple[np.ndarray, np.ndarray]:
+        """ByteTrack's two stages; returns matched track rows and detection indices."""
+        c = self.config
+        t = self._tracks
+        det = frame.detections
+        scores = det.scores
+        det_xywh = det.xywh.astype(np.float64)
+        high = np.nonzero(scores >= c.high_score_threshold)[0]
+        low = np.nonzero((scores >= c.low_score_threshold) & (scores < c.high_score_threshold))[0]
+        n = len(t)
+        if n == 0 or (high.size == 0 and low.size == 0):
+            return np.zeros(0, np.intp), np.zeros(0, np.intp)
+        s = self._kalman.innovation_covariance(t["x"], t["p"])
+        all_rows = np.arange(n)
+        # Stage 1: every track against the high-score detections, motion + appearance (pluggable scorer).
+        rows1 = np.zeros(0, np.intp)
+        cols1 = np.zeros(0, np.intp)
+        if high.size:
+            inputs = self._inputs(all_rows, high, det_xywh, frame, s, with_appearance=True)
+            cost = self.scorer.cost(inputs)
+            limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
+                else c.match_cost_threshold
+            r, k = assign(cost, limit)
+            rows1, cols1 = all_rows[r], high[k]
+        # Stage 2: confirmed tracks left over against low-score detections, on box overlap only.
+        left = np.ones(n, bool)
+        left[rows1] = False
+        rows_left = np.nonzero(left & t["confirmed"])[0]
+        rows2 = np.zeros(0, np.intp)
+        cols2 = np.zeros(0, np.intp)
+        if low.size and rows_left.size:
+            inputs = self._inputs(rows_left, low, det_xywh, frame, s, with_appearance=False)
+            cost = np.where(inputs.allowed, 1.0 - inputs.iou, 1e6)
+            r, k = assign(cost, c.low_match_cost_threshold)
+            rows2, cols2 = rows_left[r], low[k]
+        return np.concatenate([rows1, rows2]), np.concatenate([cols1, cols2])
+
+    # ------------------------------------------------------------------ lifecycle
+    def _update_matched(self, frame: DetectionFrame, rows: np.ndarray, cols: np.ndarray) -> None:
+        if rows.size == 0:
+            return
+        t = self._tracks
+        c = self.config
+        det = frame.detections
+        z = det.xywh[cols].astype(np.float64)
+        # One missed frame leaves no drift worth re-estimating; from two on, OC-SORT's re-update pays off.
+        recovered = (t["frames_since_update"][rows] >= 2) & c.oc_reupdate
+        plain = ~recovered
+        x, p = self._kalman.update(t["x"][rows[plain]], t["p"][rows[plain]], z[plain])
+        t["x"][rows[plain]] = x
+        t["p"][rows[plain]] = p
+        if recovered.any():
+            self._observation_centric_reupdate(rows[recovered], z[recovered], frame.stamp_ns)
+        t["hits"][rows] += np.uint32(1)
+        t["frames_since_update"][rows] = 0
+        t["last_update_ns"][rows] = frame.stamp_ns
+        t["score"][rows] = det.scores[cols]
+        t["class_id"][rows] = det.class_ids[cols]
+        t["detection_index"][rows] = cols
+        t["last_obs"][rows] = z
+        t["obs_x"][rows] = t["x"][rows]
+        t["obs_p"][rows] = t["p"][rows]
+        if det.features is not None and t.feature_dim:
+            feats = _normalise_rows(det.features[cols].astype(np.float64))
+            old = t["embedding"][rows].astype(np.float64)
+            had = t["has_embedding"][rows][:, None]
+            m = c.embedding_momentum
+            t["embedding"][rows] = _normalise_rows(np.where(had, m * old + (1.0 - m) * feats, feats))
+            t["has_embedding"][rows] = True
+        newly = ~t["confirmed"][rows] & (t["hits"][rows] >= c.min_hits)
+        self.confirmed_count += int(newly.sum())
+        t["confirmed"][rows] |= newly
+        t["status"][rows] = np.where(t["confirmed"][rows], TrackStatus.TRACKED, TrackStatus.NEW)
+        if c.counting_line:
+            self._count_line_crossings(rows)
+
+    def _observation_centric_reupdate(self, rows: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
+        """OC-SORT: re-run the filter from the last observation along a straight virtual track to z.
+
+        One virtual observation per frame the track missed plus the real one, equally spaced in time; all
+        recovered tracks step together (rows that have finished their steps are left alone).
+        """
+        t = self._tracks
+        steps = t["frames_since_update"][rows].astype(np.int64) + 1
+        step_dt = (stamp_ns - t["last_update_ns"][rows]) * _NS / steps
+        x = t["obs_x"][rows].copy()
+        p = t["obs_p"][rows].copy()
+        start = t["last_obs"][rows]
+        for i in range(1, int(steps.max()) + 1):
+            live = steps >= i
+            xs, ps = self._kalman.predict(x[live], p[live], step_dt[live])
+            virtual = start[live] + (z[live] - start[live]) * (i / steps[live])[:, None]
+            x[live], p[live] = self._kalman.update(xs, ps, virtual)
+        t["x"][rows] = x
+        t["p"][rows] = p
+
+    def _count_line_crossings(self, rows: np.ndarray) -> None:
+        t = self._tracks
+        side = line_side(self.config.counting_line, t["x"][rows, 0:2])
+        start = t["line_side"][rows]
+        start = np.where(start == 0, side, start)
+        t["line_side"][rows] = start
+        hit = t["confirmed"][rows] & ~t["line_counted"][rows] & crossed(start, side)
+        t["line_counted"][rows[hit]] = True
+        self.line_count += int(hit.sum())
+
+    def _end_unmatched(self, frame: DetectionFrame, matched_rows: np.ndarray) -> TrackSnapshot:
+        t = self._tracks
+        c = self.config
+        unmatched = np.ones(len(t), bool)
+        unmatched[matched_rows] = False
+        t["frames_since_update"][unmatched] += np.uint32(1)
+        t["status"][unmatched] = np.where(t["confirmed"][unmatched], TrackStatus.LOST, TrackStatus.NEW)
+        since = (frame.stamp_ns - t["last_update_ns"]) * _NS
+        limit = np.where(t["confirmed"], c.max_lost_seconds, c.max_tentative_lost_seconds)
+        gone = unmatched & (since > limit)
+        if frame.image_width > 0 and frame.image_height > 0:
+            # A predicted box wholly outside the image cannot be matched again.
+            xyxy = _xyxy(t["x"][:, 0:4])
+            outside = (xyxy[:, 2] < 0) | (xyxy[:, 3] < 0) | (xyxy[:, 0] > frame.image_width) \
+                | (xyxy[:, 1] > frame.image_height)
+            gone |= unmatched & outside
+        removed = self._snapshot(gone, removed=True)
+        t.keep(~gone)
+        return removed
+
+    def _start_tracks(self, frame: DetectionFrame, matched_cols: np.ndarray,
+                      prior: Optional[MotionPrior]) -> None:
+        c = self.config
+        det = frame.detections
+        free = np.ones(len(det), bool)
+        free[matched_cols] = False
+        new = np.nonzero(free & (det.scores >= c.high_score_threshold) & (det.scores >= c.new_track_score_threshold))[0]
+        if new.size == 0:
+            return
+        xywh = det.xywh[new].astype(np.float64)
+        velocity = self._ego_guess(frame, prior, xywh[:, 0:2])
+        x, p = self._kalman.initiate(xywh, velocity)
+        confirmed = np.full(new.size, c.min_hits <= 1)
+        rows = {
+            "track_id": np.arange(self._next_id, self._next_id + new.size, dtype=np.uint64),
+            "x": x, "p": p, "obs_x": x, "obs_p": p, "last_obs": xywh,
+            "status": np.where(confirmed, TrackStatus.TRACKED, TrackStatus.NEW).astype(np.uint8),
+            "confirmed": confirmed, "hits": np.ones(new.size), "last_update_ns": np.full(new.size, frame.stamp_ns),
+            "score": det.scores[new], "class_id": det.class_ids[new], "detection_index": new,
+            "ego_velocity": velocity,
+        }
+        if c.counting_line:
+            rows["line_side"] = line_side(c.counting_line, xywh[:, 0:2])
+        if det.features is not None and self._tracks.feature_dim:
+            rows["embedding"] = _normalise_rows(det.features[new].astype(np.float64))
+            rows["has_embedding"] = np.ones(new.size, bool)
+        self._next_id += new.size
+        self.confirmed_count += int(confirmed.sum())
+        self._tracks.append(rows, new.size)
+
+    # ------------------------------------------------------------------ output
+    def _snapshot(self, mask: np.ndarray, removed: bool = False) -> TrackSnapshot:
+        t = self._tracks
+        x = t["x"][mask]
+        status = np.full(x.shape[0], TrackStatus.REMOVED, np.uint8) if removed else t["status"][mask].copy()
+        return TrackSnapshot(t["track_id"][mask], status, t["confirmed"][mask], t["age"][mask],
+                             t["hits"][mask], t["frames_since_update"][mask], x[:, 0:4].astype(np.float32),
+                             x[:, 4:6].astype(np.float32), t["score"][mask], t["class_id"][mask],
+                             np.full(x.shape[0], -1, np.int32) if removed else t["detection_index"][mask],
+                             t.embeddings_or_none(mask))
+
+    def _make_update(self, frame: DetectionFrame, removed: TrackSnapshot, warnings: List[str],
+                     was_reset: bool) -> TrackUpdate:
+        tracks = self._snapshot(np.ones(len(self._tracks), bool))
+        count = self.line_count if self.config.counting_line else self.confirmed_count
+        return TrackUpdate(frame.camera_name, frame.stamp_ns, frame.frame_number, frame.image_width,
+                           frame.image_height, tracks, removed, self.confirmed_count, self.line_count, count,
+                           self.feature_model_id or "", tuple(warnings), was_reset)
+
+
+def _xyxy(xywh: np.ndarray) -> np.ndarray:
+    half = xywh[:, 2:4] * 0.5
+    return np.concatenate([xywh[:, 0:2] - half, xywh[:, 0:2] + half], axis=1)
+
+
+def _concat(parts: List[TrackSnapshot]) -> TrackSnapshot:
+    embeddings = [p.embeddings for p in parts]
+    if any(e is None for e in embeddings):
+        emb = None
+    else:
+        dims = {e.shape[1] for e in embeddings}  # type: ignore[union-attr]
+        emb = np.concatenate(embeddings) if len(dims) == 1 else None  # type: ignore[arg-type]
+    return TrackSnapshot(*(np.concatenate([getattr(p, name) for p in parts]) for name in (
+        "track_ids", "status", "confirmed", "age", "hits", "frames_since_update", "xywh", "velocity", "scores",
+        "class_ids", "detection_index")), embeddings=emb)
+
+
+def default_scorer(config: TrackerConfig) -> AssociationScorer:
+    """The association scorer used when none is given (the one that won on held-out simulated fields)."""
+    return HandTunedScorer(config.appearance_weight, config.adaptive_appearance, config.appearance_gap_reference)
