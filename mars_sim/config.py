@@ -42,7 +42,7 @@ class FieldConfig:
     origin_xy: Tuple[float, float] = (0.0, 0.0)   # start of the first row in map
     plant_spacing_m: float = 0.10
     plant_gap_probability: float = 0.05  # missing plants
-    leaves_per_plant: int = 4
+    leaves_per_plant: int = 8
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def generate_field(field: FieldConfig, flowers: FlowerConfig, rng: np.random.Gen
         occlusion_dirs=occ_dirs[order].astype(np.float32), occlusion_phase=occ_phase[order].astype(np.float32),
         occlusion_threshold=threshold[order].astype(np.float32), prototypes=protos.astype(np.float32),
         leaf_xyz=np.column_stack([leaf_xy, leaf_z]),
-        leaf_size_m=np.column_stack([rng.uniform(0.04, 0.08, n_leaves), rng.uniform(0.03, 0.06, n_leaves)]),
+        leaf_size_m=np.column_stack([rng.uniform(0.05, 0.09, n_leaves), rng.uniform(0.035, 0.065, n_leaves)]),
         leaf_angle=rng.uniform(0, np.pi, n_leaves), leaf_shade=rng.uniform(0, 1, n_leaves).astype(np.float32))
 
 

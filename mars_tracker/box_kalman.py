@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from filterpy.common import Q_discrete_white_noise
@@ -118,29 +118,29 @@ class BoxKalmanModel:
         """S = H P H' + R (N, 4, 4) of the predicted boxes."""
         return p[:, 0:4, 0:4] + self.measurement_covariance(box_sizes(x[:, 0:4]))
 
-    def update(self, x: np.ndarray, p: np.ndarray, z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def update(self, x: np.ndarray, p: np.ndarray, z: np.ndarray,
+               s_inv: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Posterior states and covariances after measuring boxes z (N, 4).
 
-        P = P - K S K' (equal to filterpy's Joseph form for the optimal gain, at a third of the cost).
+        ``s_inv`` may pass the inverse innovation covariances already computed for gating. P = P - K S K'
+        (equal to filterpy's Joseph form for the optimal gain, at a third of the cost).
         """
         if x.shape[0] == 0:
             return x.copy(), p.copy()
-        s = p[:, 0:4, 0:4] + self.measurement_covariance(box_sizes(x[:, 0:4]))
+        if s_inv is None:
+            s_inv = np.linalg.inv(self.innovation_covariance(x, p))
         ph = p[:, :, 0:4]                                            # P H'  (N, 8, 4)
-        k = np.swapaxes(np.linalg.solve(s, np.swapaxes(ph, 1, 2)), 1, 2)   # K = P H' S^-1 (S symmetric)
+        k = ph @ s_inv                                               # K = P H' S^-1
         y = z - x[:, 0:4]
-        x_new = x + np.einsum("nij,nj->ni", k, y)
+        x_new = x + (k @ y[:, :, None])[:, :, 0]
         p_new = p - k @ np.swapaxes(ph, 1, 2)                        # P - K H P
         p_new = 0.5 * (p_new + np.swapaxes(p_new, 1, 2))             # keep it exactly symmetric
         return x_new, p_new
 
 
-def squared_mahalanobis(predicted: np.ndarray, s: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Squared Mahalanobis distances (T, D) of detected boxes (D, 4) from predicted boxes (T, 4), S (T, 4, 4)."""
+def squared_mahalanobis(predicted: np.ndarray, s_inv: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distances (T, D) of detected boxes (D, 4) from predicted boxes (T, 4), S^-1 (T, 4, 4)."""
     if predicted.shape[0] == 0 or boxes.shape[0] == 0:
         return np.zeros((predicted.shape[0], boxes.shape[0]))
     diff = boxes[None, :, :] - predicted[:, None, :]                # (T, D, 4)
-    chol = np.linalg.cholesky(s)                                     # (T, 4, 4)
-    # Solve L a = diff' per track: ||a||^2 = diff' S^-1 diff.
-    a = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))               # (T, 4, D)
-    return np.einsum("tkd,tkd->td", a, a)
+    return ((diff @ s_inv) * diff).sum(axis=2)

@@ -23,6 +23,7 @@ from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
 from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
+_MAX_VIRTUAL_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class CameraTracker:
         self.reset_count = 0      # times the camera's state was dropped because time went backwards
         self.warning_count = 0
         self._last_stamp_ns: Optional[int] = None
+        self._s_inv = np.zeros((0, 4, 4))     # inverse innovation covariances of this frame's predictions
         self._global_velocity: Optional[np.ndarray] = None
         self._global_velocity_ns = 0
         self._ego_mode = "none"
@@ -222,12 +224,12 @@ class CameraTracker:
 
     # ------------------------------------------------------------------ association
     def _inputs(self, rows: np.ndarray, cols: np.ndarray, det_xywh: np.ndarray, frame: DetectionFrame,
-                s: np.ndarray, with_appearance: bool) -> AssociationInputs:
+                s_inv: np.ndarray, with_appearance: bool) -> AssociationInputs:
         t = self._tracks
         c = self.config
         predicted = t["x"][rows, 0:4]
         boxes = det_xywh[cols]
-        maha = squared_mahalanobis(predicted, s[rows], boxes)
+        maha = squared_mahalanobis(predicted, s_inv[rows], boxes)
         iou, diou = iou_and_diou(predicted, boxes)
         allowed = maha <= c.gate_mahalanobis
         det = frame.detections
@@ -255,13 +257,14 @@ class CameraTracker:
         n = len(t)
         if n == 0 or (high.size == 0 and low.size == 0):
             return np.zeros(0, np.intp), np.zeros(0, np.intp)
-        s = self._kalman.innovation_covariance(t["x"], t["p"])
+        s_inv = np.linalg.inv(self._kalman.innovation_covariance(t["x"], t["p"]))
+        self._s_inv = s_inv
         all_rows = np.arange(n)
         # Stage 1: every track against the high-score detections, motion + appearance (pluggable scorer).
         rows1 = np.zeros(0, np.intp)
         cols1 = np.zeros(0, np.intp)
         if high.size:
-            inputs = self._inputs(all_rows, high, det_xywh, frame, s, with_appearance=True)
+            inputs = self._inputs(all_rows, high, det_xywh, frame, s_inv, with_appearance=True)
             cost = self.scorer.cost(inputs)
             limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
                 else c.match_cost_threshold
@@ -274,7 +277,7 @@ class CameraTracker:
         rows2 = np.zeros(0, np.intp)
         cols2 = np.zeros(0, np.intp)
         if low.size and rows_left.size:
-            inputs = self._inputs(rows_left, low, det_xywh, frame, s, with_appearance=False)
+            inputs = self._inputs(rows_left, low, det_xywh, frame, s_inv, with_appearance=False)
             cost = np.where(inputs.allowed, 1.0 - inputs.iou, 1e6)
             r, k = assign(cost, c.low_match_cost_threshold)
             rows2, cols2 = rows_left[r], low[k]
@@ -291,7 +294,7 @@ class CameraTracker:
         # One missed frame leaves no drift worth re-estimating; from two on, OC-SORT's re-update pays off.
         recovered = (t["frames_since_update"][rows] >= 2) & c.oc_reupdate
         plain = ~recovered
-        x, p = self._kalman.update(t["x"][rows[plain]], t["p"][rows[plain]], z[plain])
+        x, p = self._kalman.update(t["x"][rows[plain]], t["p"][rows[plain]], z[plain], self._s_inv[rows[plain]])
         t["x"][rows[plain]] = x
         t["p"][rows[plain]] = p
         if recovered.any():
@@ -322,11 +325,12 @@ class CameraTracker:
     def _observation_centric_reupdate(self, rows: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
         """OC-SORT: re-run the filter from the last observation along a straight virtual track to z.
 
-        One virtual observation per frame the track missed plus the real one, equally spaced in time; all
+        One virtual observation per frame the track missed plus the real one, equally spaced in time, at most
+        _MAX_VIRTUAL_STEPS (a long gap is walked in fewer, longer steps: the filter has converged by then); all
         recovered tracks step together (rows that have finished their steps are left alone).
         """
         t = self._tracks
-        steps = t["frames_since_update"][rows].astype(np.int64) + 1
+        steps = np.minimum(t["frames_since_update"][rows].astype(np.int64) + 1, _MAX_VIRTUAL_STEPS)
         step_dt = (stamp_ns - t["last_update_ns"][rows]) * _NS / steps
         x = t["obs_x"][rows].copy()
         p = t["obs_p"][rows].copy()

@@ -23,15 +23,15 @@ class TrackerConfig:
         0.6, "an unmatched high-score detection starts a new track only from this score up")
     min_hits: int = _setting(3, "matched frames before a track is confirmed (and counted)")
     max_lost_seconds: float = _setting(
-        1.0, "a confirmed track not matched for longer than this is removed")
+        2.0, "a confirmed track not matched for longer than this is removed")
     max_tentative_lost_seconds: float = _setting(
-        0.0, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
+        0.2, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
     match_cost_threshold: float = _setting(
         0.75, "largest association cost (0..1) accepted in the first, high-score stage")
     low_match_cost_threshold: float = _setting(
         0.5, "largest 1 - IoU accepted in the second, low-score stage (ByteTrack: 0.5)")
     gate_mahalanobis: float = _setting(
-        13.28, "squared Mahalanobis distance gate of box innovations (chi-square, 4 dof; 13.28 = 99 %)")
+        25.0, "squared Mahalanobis distance gate of box innovations (chi-square, 4 dof; 13.28 = 99 %)")
     appearance_weight: float = _setting(
         0.5, "weight of the appearance cost against the motion cost when appearance is informative")
     adaptive_appearance: bool = _setting(

@@ -72,4 +72,4 @@ def robust_common_velocity(velocities: np.ndarray, sizes: np.ndarray, min_tracks
     inliers = np.linalg.norm(velocities - median, axis=1) <= tolerance * sizes
     if inliers.sum() < max(min_tracks, inlier_fraction * n):
         return None
-    return np.median(velocities[inliers], axis=0)
+    return velocities[inliers].mean(axis=0)

@@ -56,8 +56,9 @@ class CompileConfig:
 
     hw_arch: str = "hailo8"
     net_name: str = "mars_yolo"
-    # Input sizes (height, width) tried in order: a resource-allocation failure steps to the next one.
-    resolution_ladder: tuple[tuple[int, int], ...] = ((640, 640), (576, 576), (512, 512), (448, 448), (384, 384))
+    # Input sizes tried in order; a resource-allocation failure in compile steps to the next one. A number is a
+    # fraction of the ONNX input size (rounded down to a multiple of 32), [height, width] an absolute size.
+    resolution_ladder: tuple[float | tuple[int, int], ...] = (1.0, 0.9, 0.8, 0.7, 0.6)
     feature_output: str = "features"
     normalization_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     normalization_std: tuple[float, float, float] = (255.0, 255.0, 255.0)
@@ -70,7 +71,7 @@ class CompileConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (YAML/JSON friendly)."""
         d = dataclasses.asdict(self)
-        d["resolution_ladder"] = [list(r) for r in self.resolution_ladder]
+        d["resolution_ladder"] = [list(r) if isinstance(r, tuple) else r for r in self.resolution_ladder]
         d["normalization_mean"] = list(self.normalization_mean)
         d["normalization_std"] = list(self.normalization_std)
         return d
@@ -107,6 +108,40 @@ def _sub(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def _ladder(value: Any, where: str) -> tuple[float | tuple[int, int], ...]:
+    if not isinstance(value, list) or not value:
+        raise CompileConfigError(f"{where}: expected a non-empty list, got {value!r}")
+    out: list[float | tuple[int, int]] = []
+    for i, item in enumerate(value):
+        if isinstance(item, float) or (isinstance(item, int) and not isinstance(item, bool) and item <= 1):
+            if not 0.1 <= float(item) <= 1.0:
+                raise CompileConfigError(f"{where}[{i}]: a fraction of the ONNX input size must be in 0.1..1.0, "
+                                         f"got {item!r}")
+            out.append(float(item))
+        elif (isinstance(item, (list, tuple)) and len(item) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 and v % 32 == 0 for v in item)):
+            out.append((int(item[0]), int(item[1])))
+        else:
+            raise CompileConfigError(f"{where}[{i}]: expected a fraction (e.g. 0.8) or [height, width] in "
+                                     f"multiples of 32, got {item!r}")
+    return tuple(out)
+
+
+def resolve_ladder(ladder: tuple[float | tuple[int, int], ...], onnx_hw: tuple[int, int]) -> list[tuple[int, int]]:
+    """Concrete input sizes to try for an ONNX exported at onnx_hw: never larger than it, no repeats."""
+    out: list[tuple[int, int]] = []
+    for item in ladder:
+        if isinstance(item, tuple):
+            hw = item
+        else:
+            hw = (max(int(onnx_hw[0] * item) // 32 * 32, 32), max(int(onnx_hw[1] * item) // 32 * 32, 32))
+            if item == 1.0:
+                hw = onnx_hw  # the exported size itself, even if not a multiple of 32
+        if hw[0] <= onnx_hw[0] and hw[1] <= onnx_hw[1] and hw not in out:
+            out.append(hw)
+    return out or [onnx_hw]
+
+
 def _triple(value: Any, where: str) -> tuple[float, float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise CompileConfigError(f"{where}: expected 3 numbers, got {value!r}")
@@ -126,19 +161,7 @@ def compile_config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Co
         if key in data:
             kwargs[key] = _sub(cls, data[key], f"{source}:{key}")
     if "resolution_ladder" in data:
-        ladder = data["resolution_ladder"]
-        if not isinstance(ladder, list) or not ladder:
-            raise CompileConfigError(f"{source}:resolution_ladder: expected a non-empty list, got {ladder!r}")
-        sizes = []
-        for i, item in enumerate(ladder):
-            if isinstance(item, int):
-                item = [item, item]
-            if (not isinstance(item, (list, tuple)) or len(item) != 2
-                    or not all(isinstance(v, int) and v > 0 and v % 32 == 0 for v in item)):
-                raise CompileConfigError(
-                    f"{source}:resolution_ladder[{i}]: expected [height, width] multiples of 32, got {item!r}")
-            sizes.append((int(item[0]), int(item[1])))
-        kwargs["resolution_ladder"] = tuple(sizes)
+        kwargs["resolution_ladder"] = _ladder(data["resolution_ladder"], f"{source}:resolution_ladder")
     for key in ("normalization_mean", "normalization_std"):
         if key in data:
             kwargs[key] = _triple(data[key], f"{source}:{key}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mars_camera.hailo_compile.config import CompileConfig
+from mars_camera.hailo_compile.config import CompileConfig, resolve_ladder
 from mars_camera.hailo_compile.errors import HailoToolchainError, StageFailedError
 from mars_camera.hailo_compile.hef_validation import (HefDescription, HefExpectation, StreamInfo,
                                                       description_path)
@@ -105,6 +105,7 @@ class CompilePipeline:
             self.say(f"WARNING: {self.onnx} has no feature output {config.feature_output!r}; the HEF will carry "
                      "no features (run `mars-hailo export` first)")
         self.state_path = self.work / "state.json"
+        self.ladder = resolve_ladder(config.resolution_ladder, self.layout.input_hw)
 
     # ------------------------------------------------------------------ state
     def load_state(self) -> dict[str, Any]:
@@ -212,9 +213,9 @@ class CompilePipeline:
                  "  stage environment: " + " ".join(f"{k}={v}" for k, v in sorted(
                      thread_environment(self.cpu.cpus, {}).items()) if k.endswith("THREADS")),
                  f"  free RAM: {_gb(free_ram_gb())}, free VRAM: {_gb(free_vram_gb())}",
-                 "  resolution ladder: " + " -> ".join(_res_key(r) for r in c.resolution_ladder)]
+                 "  resolution ladder: " + " -> ".join(_res_key(r) for r in self.ladder)]
         start = None
-        for hw in c.resolution_ladder:
+        for hw in self.ladder:
             fps = self.stage_fingerprints(hw, inputs)
             if self._failed_on_resources(state, hw, fps["compile"]):
                 lines.append(f"  {_res_key(hw)}: skipped (compile failed on resources before: "
@@ -310,7 +311,7 @@ class CompilePipeline:
                            "config": c.to_dict()}
         self.say(f"compile: {self.cpu.cpus} CPU(s) allowed (limited by {self.cpu.source}); "
                  f"threads capped with OMP/TF/BLAS variables")
-        for hw in c.resolution_ladder:
+        for hw in self.ladder:
             fps = self.stage_fingerprints(hw, inputs)
             key = _res_key(hw)
             if self._failed_on_resources(state, hw, fps["compile"]):
@@ -332,7 +333,7 @@ class CompilePipeline:
                          "re-running from parse")
                 continue
         raise StageFailedError("every resolution in the ladder failed on resources: "
-                               + ", ".join(_res_key(r) for r in c.resolution_ladder)
+                               + ", ".join(_res_key(r) for r in self.ladder)
                                + f"; see {self.state_path}. Add smaller sizes to resolution_ladder or use a "
                                "smaller model")
 

@@ -84,18 +84,26 @@ def summarize_drift(reference: Sequence[FrameOutputs], quantized: Sequence[Frame
     return out
 
 
-def _postprocess(xyxy: np.ndarray, class_scores: np.ndarray, score_threshold: float, iou_threshold: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _postprocess(xyxy: np.ndarray, class_scores: np.ndarray, score_threshold: float, iou_threshold: float,
+                 input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-label per-class NMS like Hailo's NMS-by-class, then boxes clipped to the model input."""
     from mars_camera.yolo.nms import class_aware_nms
 
-    if len(xyxy) == 0:
+    anchors, classes = np.nonzero(class_scores > score_threshold)
+    if len(anchors) == 0:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
-    cls = class_scores.argmax(axis=1).astype(np.int32)
-    sc = class_scores.max(axis=1).astype(np.float32)
-    keep = sc > score_threshold
-    xyxy, sc, cls = xyxy[keep], sc[keep], cls[keep]
-    idx = class_aware_nms(xyxy, sc, cls, iou_threshold)
-    return xyxy[idx], sc[idx], cls[idx]
+    boxes = xyxy[anchors].astype(np.float32)
+    sc = class_scores[anchors, classes].astype(np.float32)
+    cls = classes.astype(np.int32)
+    idx = class_aware_nms(boxes, sc, cls, iou_threshold)
+    return _clip(boxes[idx], input_hw), sc[idx], cls[idx]
+
+
+def _clip(xyxy: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
+    out = xyxy.copy()
+    np.clip(out[:, 0::2], 0.0, float(input_hw[1]), out=out[:, 0::2])
+    np.clip(out[:, 1::2], 0.0, float(input_hw[0]), out=out[:, 1::2])
+    return out
 
 
 def run_onnx(onnx_path: str | Path, images_hwc: Sequence[np.ndarray], feature_output: str | None,
@@ -114,7 +122,8 @@ def run_onnx(onnx_path: str | Path, images_hwc: Sequence[np.ndarray], feature_ou
     for img in images_hwc:
         res = dict(zip(names, sess.run(None, {in_name: input_tensor_from_letterboxed(img)})))
         cand = decode_decoded_output(res[det_name], 0, score_threshold)
-        xyxy, sc, cls = _postprocess(cand.xyxy, cand.class_scores, score_threshold, iou_threshold)
+        hw = (int(img.shape[0]), int(img.shape[1]))
+        xyxy, sc, cls = _postprocess(cand.xyxy, cand.class_scores, score_threshold, iou_threshold, hw)
         feats = res[feature_output][0].transpose(1, 2, 0) if feature_output and feature_output in res else None
         out.append(FrameOutputs(xyxy, sc, cls, feats))
     return out
@@ -171,12 +180,13 @@ def _decode_hailo(res: dict[str, Any], roles: dict[str, StreamInfo], exp: HefExp
     nms = [n for n, s in roles.items() if s.role == "nms"]
     if nms:
         xyxy, sc, cls = parse_nms(_nms_buffer(res[nms[0]], exp.num_classes), w, h, score_threshold)
+        xyxy = _clip(xyxy, (h, w))
     else:
         box = sorted((s.stride or 0, n) for n, s in roles.items() if s.role == "box")
         cl = sorted((s.stride or 0, n) for n, s in roles.items() if s.role == "cls")
         cand = decode_raw([res[n] for _, n in box], [res[n] for _, n in cl], [s for s, _ in box],
                           scores_are_logits=False, reg_max=exp.reg_max)
-        xyxy, sc, cls = _postprocess(cand.xyxy, cand.class_scores, score_threshold, iou_threshold)
+        xyxy, sc, cls = _postprocess(cand.xyxy, cand.class_scores, score_threshold, iou_threshold, (h, w))
     return FrameOutputs(xyxy, sc, cls, feats)
 
 

@@ -150,13 +150,18 @@ class FlowerMap:
         c = self._cols
         cand = self.grid.query(float(est.xyz[0]), float(est.xyz[1]), cfg.merge_max_distance_m)
         best, best_score = -1, np.inf
+        ray_matched: List[int] = []
         if cand.shape[0]:
             cand = cand[c["alive"][cand]]
             delta = c["xyz"][cand, :2] - est.xyz[:2]
             near = np.hypot(delta[:, 0], delta[:, 1]) <= cfg.merge_max_distance_m
             for f, d in zip(cand[near].tolist(), delta[near]):
                 score = self._match_score(est, f, d)
-                if score is not None and score < best_score:
+                if score is None:
+                    continue
+                if score <= 1.0:
+                    ray_matched.append(f)
+                if score < best_score:
                     best, best_score = f, score
         if best < 0:
             best = self._new_flower(est)
@@ -165,6 +170,12 @@ class FlowerMap:
             self._merge_into(best, est)
             self.counters["tracks_merged"] += 1
         self._recent.setdefault(best, []).append(est)
+        # The track saw the same point as several flowers of the pass (by simultaneous rays): they are one
+        # flower split earlier (e.g. a track broken by occlusion), unless a camera saw two of them at once.
+        for f in ray_matched:
+            if f != best and c["alive"][f] and self._compatible(best, f):
+                self._absorb(best, f)
+                self.counters["transitive_merges"] += 1
         self._sweep_recent(est.t_last)
         return int(c["ids"][best])
 
@@ -213,6 +224,14 @@ class FlowerMap:
             self.counters["multi_pass_candidates"] += 1
             return 2.0 + d / cfg.merge_gate_sigma
         return None
+
+    def _compatible(self, f: int, g: int) -> bool:
+        """False when one camera saw members of both flowers at overlapping times (cannot-link)."""
+        for a in self._recent.get(f, []):
+            for b in self._recent.get(g, []):
+                if a.camera_index == b.camera_index and a.t_first <= b.t_last and b.t_first <= a.t_last:
+                    return False
+        return True
 
     def _sweep_recent(self, now_ns: int) -> None:
         if now_ns - self._recent_sweep_ns < self._gap_ns // 4:
@@ -344,7 +363,9 @@ class FlowerMap:
         self._alive_count -= 1
         self.grid.remove(j, float(c["xyz"][j, 0]), float(c["xyz"][j, 1]))
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
-        self._recent.pop(j, None)
+        moved = self._recent.pop(j, None)
+        if moved:
+            self._recent.setdefault(i, []).extend(moved)
 
 
 def _cosine_distance(a: np.ndarray, b: Optional[np.ndarray]) -> float:

@@ -21,6 +21,8 @@ from mars_fusion.geolocation.track_accumulator import FinishedTrack
 from mars_fusion.pose.pose_track import PoseTrack
 
 HUBER_K = 2.5
+BORDER_MARGIN_PX = 2.0
+CLIPPED_BOX_SIGMA_FACTOR = 10.0
 IRLS_ITERATIONS = 4
 
 
@@ -126,10 +128,12 @@ class TrackGeolocator:
         sizes = np.array([t.stamps_ns.shape[0] for t in tracks])
         stamps = np.concatenate([t.stamps_ns for t in tracks])
         pixels = np.concatenate([t.centres_px for t in tracks])
+        box_sizes = np.concatenate([t.sizes_px for t in tracks])
         cam_of_obs = np.repeat(np.array([self.camera_index[t.camera] for t in tracks]), sizes)
         origin_b = np.zeros((stamps.shape[0], 3))
         dir_b = np.zeros((stamps.shape[0], 3))
         focal = np.zeros(stamps.shape[0])
+        clipped = np.zeros(stamps.shape[0], dtype=bool)
         for name, ci in self.camera_index.items():
             sel = cam_of_obs == ci
             if not sel.any():
@@ -139,6 +143,11 @@ class TrackGeolocator:
             origin_b[sel] = o
             dir_b[sel] = d
             focal[sel] = 0.5 * (model.intrinsics.fx + model.intrinsics.fy)
+            # Boxes cut by the image border have a shifted centre: keep them, but with little weight.
+            lo = pixels[sel] - 0.5 * box_sizes[sel]
+            hi = pixels[sel] + 0.5 * box_sizes[sel]
+            size = np.array([model.intrinsics.width, model.intrinsics.height], dtype=np.float64)
+            clipped[sel] = np.any(lo <= BORDER_MARGIN_PX, axis=1) | np.any(hi >= size - BORDER_MARGIN_PX, axis=1)
         poses = pose_track.pose_at(stamps)
         # Plane point in base_link: depth for the pixel noise and the lateral offset for the swath test.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -150,6 +159,8 @@ class TrackGeolocator:
         dirs = _rotate_z(dir_b, poses.yaw)
         rel_sd = max(cfg.relative_pose_sd_m, pose_track.smoothed_noise_sd())
         sigma = np.hypot(cfg.pixel_sd_px * np.where(usable, t_plane, 1.0) / focal, rel_sd)
+        sigma = np.where(clipped, sigma * CLIPPED_BOX_SIGMA_FACTOR, sigma)
+        self.counters["observations_clipped_by_border"] += int(clipped.sum())
         track_of_obs = np.repeat(np.arange(len(tracks)), sizes)
         keep_track = np.bincount(track_of_obs, weights=usable, minlength=len(tracks)) >= cfg.min_track_observations
         self.counters["tracks_too_few_posed_observations"] += int((~keep_track).sum())

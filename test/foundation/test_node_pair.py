@@ -81,6 +81,27 @@ def test_replay_to_recorder_and_probe_over_dds(recorded_bag, tmp_path, probe, st
         np.testing.assert_allclose(g.detections.scores, w.detections.scores, atol=1e-6)
 
 
+def test_parameters_are_declared_with_descriptions_and_diagnostics_published(recorded_bag, tmp_path, probe):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rcl_interfaces.srv import DescribeParameters
+
+    probe.watch("/diagnostics", DiagnosticArray)
+    recorder = NodeProcess("mars_camera.nodes.detection_recorder", ros_args(
+        {"output_path": str(tmp_path / "out"), "topics": ["/cam_left/detections"]}))
+    with recorder:
+        client = probe.node.create_client(DescribeParameters, "/detection_recorder/describe_parameters")
+        assert client.wait_for_service(timeout_sec=15), recorder.output()
+        future = client.call_async(DescribeParameters.Request(names=["output_path", "storage", "qos"]))
+        wait_until(future.done, 10, what="describe_parameters response")
+        descriptors = {d.name: d for d in future.result().descriptors}
+        assert "New rosbag2 folder" in descriptors["output_path"].description
+        assert descriptors["output_path"].read_only and not descriptors["qos"].read_only
+        msgs = probe.wait_for("/diagnostics", 1, timeout=10)
+        status = [s for m in msgs for s in m.status if s.name.startswith("detection_recorder")]
+        assert status and {kv.key for kv in status[0].values} >= {"messages", "rate_hz", "invalid"}
+        assert recorder.interrupt() == 0, recorder.output()
+
+
 def test_bad_parameter_names_it_and_exits_nonzero(tmp_path):
     proc = NodeProcess("mars_camera.nodes.detection_replay", ros_args({"bag_path": str(tmp_path), "rate": -2.0}))
     with proc:

@@ -28,14 +28,16 @@ def _use_standin() -> None:
         sys.path.insert(0, str(STANDIN))
 
 
-def console_scripts() -> Dict[str, str]:
-    """executable name -> 'module:function' from setup.cfg (the one list)."""
+def node_executables() -> Dict[str, str]:
+    """ROS executable name -> 'module:function' from setup.cfg (the one list: mars.ros_nodes, console_scripts)."""
     cfg = configparser.ConfigParser()
     cfg.read(REPO_ROOT / "setup.cfg")
     out = {}
-    for line in cfg["options.entry_points"]["console_scripts"].strip().splitlines():
-        name, target = (part.strip() for part in line.split("=", 1))
-        out[name] = target
+    for group in ("mars.ros_nodes", "console_scripts"):
+        for line in cfg["options.entry_points"].get(group, "").strip().splitlines():
+            if "=" in line:
+                name, target = (part.strip() for part in line.split("=", 1))
+                out[name] = target
     return out
 
 
@@ -71,9 +73,9 @@ class NodeSpec:
 
     def module(self) -> str:
         """The Python module that implements the executable."""
-        scripts = console_scripts()
+        scripts = node_executables()
         if self.executable not in scripts:
-            raise LookupError(f"executable '{self.executable}' is not a console script in setup.cfg")
+            raise LookupError(f"executable '{self.executable}' is not a node executable in setup.cfg")
         return scripts[self.executable].split(":")[0]
 
     def ros_arguments(self) -> List[str]:

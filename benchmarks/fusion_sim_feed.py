@@ -1,0 +1,79 @@
+"""Feeds a mars_sim simulation into FlowerMapper (shared by the fusion benchmarks).
+
+Two track sources: ``truth`` (perfect association: one track per flower and camera, split where the
+flower is unseen for a while) and ``tracker`` (mars_tracker.CameraTracker on the simulated detections).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from mars_fusion import FlowerMapper, FusionConfig, GnssFix, HeadingSample, TrackFrame
+from mars_fusion.observations import STATUS_TRACKED
+
+
+def sim_messages(sim: Any, track_source: str = "truth", gap_frames: int = 10) -> List[Tuple[int, int, str, Any]]:
+    """All inputs as (stamp_ns, kind order, kind, payload), sorted by stamp (kind: fix, heading, tracks)."""
+    msgs: List[Tuple[int, int, str, Any]] = []
+    g = sim.gnss
+    for i in range(g.stamp_ns.shape[0]):
+        msgs.append((int(g.stamp_ns[i]), 0, "fix", GnssFix(int(g.stamp_ns[i]), float(g.latitude[i]),
+                                                           float(g.longitude[i]), float(g.altitude[i]),
+                                                           int(g.status[i]), tuple(g.covariance[i]),
+                                                           int(g.covariance_type[i]))))
+    if sim.heading is not None:
+        h = sim.heading
+        for i in range(h.stamp_ns.shape[0]):
+            msgs.append((int(h.stamp_ns[i]), 1, "heading", HeadingSample(int(h.stamp_ns[i]), float(h.yaw[i]))))
+    for name, stream in sim.cameras.items():
+        frames = truth_track_frames(stream, gap_frames) if track_source == "truth" else tracker_frames(stream)
+        for frame, ended in frames:
+            msgs.append((frame.stamp_ns, 2, "tracks", (frame, ended)))
+    msgs.sort(key=lambda m: (m[0], m[1]))
+    return msgs
+
+
+def truth_track_frames(stream: Any, gap_frames: int) -> List[Tuple[TrackFrame, np.ndarray]]:
+    """TrackFrames whose track ids come from the true flower ids (a new id after a gap of gap_frames)."""
+    out = []
+    last_seen: Dict[int, int] = {}
+    segment: Dict[int, int] = {}
+    for k, (frame, ids) in enumerate(zip(stream.frames, stream.truth_ids)):
+        keep = ids >= 0
+        fid = ids[keep].astype(np.int64)
+        track_ids = np.empty(fid.shape[0], np.uint64)
+        for j, f in enumerate(fid.tolist()):
+            if f in last_seen and k - last_seen[f] > gap_frames:
+                segment[f] = segment.get(f, 0) + 1
+            last_seen[f] = k
+            track_ids[j] = np.uint64(f * 1000 + segment.get(f, 0))
+        ended = [np.uint64(f * 1000 + segment.get(f, 0)) for f, s in list(last_seen.items()) if k - s == gap_frames + 1]
+        xyxy = frame.detections.xyxy[keep].astype(np.float64)
+        xywh = np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
+                                xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]])
+        feats = frame.detections.features[keep] if frame.detections.features is not None else None
+        n = fid.shape[0]
+        out.append((TrackFrame(stream.name, frame.stamp_ns, track_ids, xywh, frame.detections.scores[keep],
+                               np.ones(n, bool), np.full(n, STATUS_TRACKED, np.uint8), feats,
+                               frame.detections.feature_model_id), np.asarray(ended, np.uint64)))
+    return out
+
+
+def tracker_frames(stream: Any) -> List[Tuple[TrackFrame, np.ndarray]]:
+    """TrackFrames from mars_tracker's CameraTracker on the simulated detections."""
+    raise NotImplementedError("tracker source is wired in fusion_accuracy.py when mars_tracker is available")
+
+
+def run_mapper(sim: Any, config: FusionConfig, track_source: str = "truth") -> FlowerMapper:
+    """Feed every message in stamp order, finalize, return the mapper."""
+    mapper = FlowerMapper(config, sim.rig)
+    for _, _, kind, payload in sim_messages(sim, track_source):
+        if kind == "fix":
+            mapper.add_fix(payload)
+        elif kind == "heading":
+            mapper.add_heading(payload)
+        else:
+            mapper.add_tracks(*payload)
+    mapper.finalize()
+    return mapper

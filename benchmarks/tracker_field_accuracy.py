@@ -1,0 +1,141 @@
+"""Accuracy on simulated fields (mars_sim), detection level: count error per camera, IDF1, HOTA, MOTA.
+
+Our CameraTracker (hand-tuned and learned scorers) and the Roboflow `trackers` ByteTrack run on the SAME
+simulated detections in one run. Ground truth is the true flower id of every detection (false positives have
+none); a tracker output is a confirmed track matched to a detection in that frame. The true count of a camera
+is the number of flowers detected with a high score (>= 0.5) in at least min_hits (3) frames: the flowers any
+tracker with these settings could count.
+Run: .venv/bin/python benchmarks/tracker_field_accuracy.py [--presets quick,hard] [--seeds 1,2,3]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Dict, List, Optional, Sequence, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tracker_evaluation import SequenceFrames, evaluate  # noqa: E402
+
+from mars_camera.detections import DetectionFrame  # noqa: E402
+from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, AssociationScorer, OnnxAssociationScorer  # noqa: E402
+from mars_tracker.camera_tracker import CameraTracker  # noqa: E402
+from mars_tracker.config import TrackerConfig  # noqa: E402
+
+# (frames, truth ids per frame) of one camera
+Stream = Tuple[Sequence[DetectionFrame], Sequence[np.ndarray]]
+
+
+def true_count(truth: Sequence[np.ndarray], frames: Sequence[DetectionFrame], min_frames: int = 3,
+               min_score: float = 0.5) -> int:
+    """Flowers detected with score >= min_score in at least min_frames frames."""
+    ids = np.concatenate([t[f.detections.scores >= min_score] for t, f in zip(truth, frames)] or [np.zeros(0)])
+    ids = ids[ids >= 0].astype(np.int64)
+    if ids.size == 0:
+        return 0
+    _, counts = np.unique(ids, return_counts=True)
+    return int((counts >= min_frames).sum())
+
+
+def run_ours(stream: Stream, scorer: Optional[AssociationScorer] = None,
+             config: Optional[TrackerConfig] = None) -> Tuple[SequenceFrames, int]:
+    """Detection-level frames and the final count of our tracker."""
+    frames, truth = stream
+    tracker = CameraTracker(config, scorer=scorer)
+    seq = SequenceFrames()
+    count = 0
+    for frame, ids in zip(frames, truth):
+        update = tracker.update(frame)
+        tr = update.tracks
+        out = (tr.detection_index >= 0) & tr.confirmed
+        seq.add(*_detection_level(ids, tr.detection_index[out], tr.track_ids[out].astype(np.int64)))
+        count = update.count
+    return seq, count
+
+
+def run_bytetrack(stream: Stream) -> Tuple[SequenceFrames, int]:
+    """Detection-level frames and the count (distinct ids) of trackers.ByteTrackTracker."""
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    frames, truth = stream
+    tracker = ByteTrackTracker(frame_rate=30.0)
+    seq = SequenceFrames()
+    ids_seen: set = set()
+    for frame, ids in zip(frames, truth):
+        d = frame.detections
+        res = tracker.update(sv.Detections(xyxy=d.xyxy.astype(np.float64), confidence=d.scores.astype(np.float64),
+                                           class_id=d.class_ids, data={"row": np.arange(len(d))}),
+                             timestamp=frame.stamp_ns * 1e-9)
+        rows = np.asarray(res.data["row"], dtype=np.int64) if len(res) else np.zeros(0, np.int64)
+        tids = np.asarray(res.tracker_id, dtype=np.int64) if len(res) else np.zeros(0, np.int64)
+        keep = tids >= 0
+        ids_seen.update(tids[keep].tolist())
+        seq.add(*_detection_level(ids, rows[keep], tids[keep]))
+    return seq, len(ids_seen)
+
+
+def _detection_level(truth: np.ndarray, det_rows: np.ndarray, track_ids: np.ndarray
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gt_rows = np.nonzero(truth >= 0)[0]
+    sim = (gt_rows[:, None] == det_rows[None, :]).astype(np.float64)
+    return truth[gt_rows], track_ids, sim
+
+
+def sim_streams(preset: str, seed: int) -> Dict[str, Stream]:
+    """Per-camera (frames, truth ids) of a mars_sim run."""
+    from mars_sim.simulation import simulate
+
+    result = simulate(preset, seed)
+    return {name: (s.frames, s.truth_ids) for name, s in result.cameras.items()}
+
+
+def main() -> None:
+    """Print per-camera lines and the averages."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="quick,hard")
+    parser.add_argument("--seeds", default="1,2,3")
+    args = parser.parse_args()
+    runners: Dict[str, Callable[[Stream], Tuple[SequenceFrames, int]]] = {
+        "trackers ByteTrack": run_bytetrack,
+        "mars hand-tuned": lambda s: run_ours(s),
+    }
+    if DEFAULT_MODEL_PATH.is_file():
+        learned = OnnxAssociationScorer()
+        runners["mars learned ONNX"] = lambda s: run_ours(s, learned)
+    totals: Dict[str, List[List[float]]] = {k: [] for k in runners}
+    print(f"{'preset':7s} {'seed':>4s} {'camera':11s} {'tracker':20s} {'true':>5s} {'count':>6s} {'err%':>6s} "
+          f"{'IDF1':>6s} {'HOTA':>6s} {'MOTA':>6s} {'IDsw':>5s}")
+    for preset in args.presets.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            t0 = time.time()
+            streams = sim_streams(preset, seed)
+            for cam, stream in streams.items():
+                truth_n = true_count(stream[1], stream[0])
+                for name, run in runners.items():
+                    seq, count = run(stream)
+                    m = evaluate(seq)
+                    err = 100.0 * (count - truth_n) / max(truth_n, 1)
+                    totals[name].append([abs(err), m["idf1"], m["hota"], m["mota"]])
+                    print(f"{preset:7s} {seed:4d} {cam:11s} {name:20s} {truth_n:5d} {count:6d} {err:6.1f} "
+                          f"{m['idf1']:6.3f} {m['hota']:6.3f} {m['mota']:6.3f} {int(m['num_switches']):5d}",
+                          flush=True)
+            print(f"# {preset} seed {seed}: {time.time() - t0:.1f} s", flush=True)
+    print("\nmean over cameras/seeds/presets: |count error| %, IDF1, HOTA, MOTA (max |count error| %)")
+    for name, rows in totals.items():
+        a = np.asarray(rows)
+        print(f"  {name:20s} {a[:, 0].mean():6.2f} {a[:, 1].mean():6.3f} {a[:, 2].mean():6.3f} {a[:, 3].mean():6.3f}"
+              f"   (max {a[:, 0].max():.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""`mars-hailo` end to end: inspect -> calib (simulated bag) -> compile --dry-run -> compile -> validate."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from mars_camera.hailo_compile.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS = sorted((ROOT / "models" / "detector").glob("*.onnx"))
+
+
+def _flow(onnx: Path, bag: Path, tmp: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main(["inspect", str(onnx), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert len(info["end_node_names"]) == 7 and info["feature_node"] is not None
+    h, w = info["input_shape"][2:]
+    assert main(["calib", str(bag), "-o", str(tmp / "calib"), "--onnx", str(onnx), "--count", "6"]) == 0
+    capsys.readouterr()
+    calib = tmp / "calib" / f"calib_{h}x{w}.npy"
+    assert np.load(calib).shape == (6, h, w, 3)
+    cfg = tmp / "compile.yaml"
+    cfg.write_text("resolution_ladder: [1.0, 0.5]\noptimize:\n  calibset_size: 6\n")
+    args = ["compile", str(onnx), "--calib", str(calib), "--work-dir", str(tmp / "work"), "--config", str(cfg)]
+    assert main(args + ["--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "parse    RUN" in plan and not (tmp / "work").exists()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "HEF:" in out
+    hef = tmp / "work" / "mars_yolo.hef"
+    assert main(["validate", str(hef), "--onnx", str(onnx), "--config", str(cfg), "--no-hailort"]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["validate", str(hef), "--no-hailort", "--hw-arch", "hailo8l"]) == 1
+    assert "does not run on a hailo8l" in capsys.readouterr().out
+    return info
+
+
+def test_cli_flow_on_a_yolov8_export(fake_dfc: Path, v8_onnx: Path, camera_bag: Callable[..., Path],
+                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    info = _flow(v8_onnx, camera_bag(frames=4, duplicates=1), tmp_path, capsys)
+    assert info["family"] == "yolov8"
+
+
+@pytest.mark.skipif(not DEFAULT_MODELS, reason="the default detector model is not built yet")
+def test_cli_flow_on_the_default_model(fake_dfc: Path, camera_bag: Callable[..., Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    onnx = tmp_path / DEFAULT_MODELS[0].name
+    shutil.copy(DEFAULT_MODELS[0], onnx)
+    if main(["inspect", str(onnx), "--json"]) == 0 and json.loads(capsys.readouterr().out)["feature_node"] is None:
+        h = 320
+        assert main(["export", str(DEFAULT_MODELS[0]), "-o", str(onnx), "--imgsz", str(h), str(h)]) == 0
+        capsys.readouterr()
+    info = _flow(onnx, camera_bag(frames=4, duplicates=1), tmp_path, capsys)
+    assert info["family"] in ("yolov8", "yolo11") and info["feature_stride"] == 8
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tmp_path / "missing.onnx")]) == 2
+    assert "missing.onnx does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optimize:\n  batch_sise: 4\n")
+    assert main(["compile", str(tmp_path / "m.onnx"), "--work-dir", str(tmp_path), "--config", str(bad)]) == 2
+    assert "batch_sise" in capsys.readouterr().err
