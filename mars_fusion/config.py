@@ -69,6 +69,8 @@ class FusionConfig:
     min_track_observations: int = _param(2, "confirmed tracks with fewer matched observations are not mapped")
     dedup_max_dt_s: float = _param(0.02, "observations of two cameras within this time (s) are simultaneous")
     dedup_ray_gate_m: float = _param(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
+    dedup_joint_residual_sigma: float = _param(2.0, "two tracks are one flower only if all their rays fit one point "
+                                                    "with a median residual below this many ray sd")
     dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
     merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
     merge_max_distance_m: float = _param(0.5, "a track never merges with a flower further than this (m)")
@@ -97,7 +99,7 @@ class FusionConfig:
 _POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_min_gate_m", "max_speed_mps",
              "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
              "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
-             "dedup_ray_gate_m", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
+             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
              "row_segment_length_m", "path_decimation_m", "heading_sd_rad")
 _NON_NEGATIVE = ("max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
 

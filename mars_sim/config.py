@@ -143,12 +143,15 @@ class DetectionModelConfig:
     min_box_px: float = 8.0
     min_in_image_fraction: float = 0.5   # drop boxes mostly outside the image
     box_jitter_fraction: float = 0.04    # sd of centre/size noise relative to the box size
-    false_positives_per_frame: float = 0.2
+    false_positives_per_frame: float = 0.2   # random one-frame false positives
+    distractors_per_m: float = 0.1       # persistent flower-like objects per metre of row (false tracks)
+    distractor_detect_probability: float = 0.5
     feature_view_noise: float = 0.12     # per-view noise on the latent appearance
     feature_view_gain: float = 0.25      # smooth view-dependent appearance change
     feature_model_id: str = "sim-appearance-v1"
     score_tp_beta: Tuple[float, float] = (8.0, 2.0)
     score_fp_beta: Tuple[float, float] = (2.0, 4.0)
+    score_distractor_beta: Tuple[float, float] = (3.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ class RenderConfig:
     brightness_range: Tuple[float, float] = (0.75, 1.2)
     blur_sigma_max_px: float = 1.5
     motion_blur_max_px: float = 4.0
-    image_every_n_frames: int = 1        # images in the bag for every n-th frame
+    image_every_n_frames: int = 3        # images in the bag for every n-th frame (30 fps -> 10 Hz)
 
 
 @dataclass(frozen=True)
@@ -339,10 +342,12 @@ def _validate(cfg: SimConfig, where: str) -> None:
     if h.source not in HEADING_SOURCES:
         raise ConfigError(f"{where}.heading.source must be one of {list(HEADING_SOURCES)}, got {h.source!r}")
     _positive(h.rate_hz, f"{where}.heading.rate_hz")
-    for key in ("detect_probability", "occlusion_base", "occlusion_depth_gain", "min_in_image_fraction"):
+    for key in ("detect_probability", "occlusion_base", "occlusion_depth_gain", "min_in_image_fraction",
+                "distractor_detect_probability"):
         _probability(getattr(det, key), f"{where}.detection.{key}")
-    if det.false_positives_per_frame < 0:
-        raise ConfigError(f"{where}.detection.false_positives_per_frame must be >= 0")
+    if det.false_positives_per_frame < 0 or det.distractors_per_m < 0:
+        raise ConfigError(f"{where}.detection: false_positives_per_frame and distractors_per_m must be >= 0, got "
+                          f"{det.false_positives_per_frame}, {det.distractors_per_m}")
     if not det.feature_model_id:
         raise ConfigError(f"{where}.detection.feature_model_id must not be empty")
     _positive(cfg.render.scale, f"{where}.render.scale")

@@ -3,7 +3,8 @@
 For all frames of a camera at once (in chunks), flowers near each frame's footprint are found with a
 KD-tree (the spatial pre-filter), projected with the rig's CameraModel, and turned into detections:
 in-image and size checks, view-dependent occlusion by leaves (smooth in the viewing direction, so it
-comes in runs of frames), random misses, box jitter, scores, false positives, and per-detection
+comes in runs of frames), random misses, box jitter, scores, one-frame false positives, persistent
+flower-like distractors (detected in runs, look-alike features: they make false tracks), and per-detection
 appearance features = the flower's latent vector + a smooth view-dependent term + per-view noise.
 The true boxes of every visible (in-image, unoccluded) flower form the tracking ground truth.
 """
@@ -105,12 +106,12 @@ class _Projected:
     view: np.ndarray            # (M, 3) unit flower -> camera in map
 
 
-def project_flowers(model: CameraModel, field: FlowerField, flower_index: np.ndarray, poses: RobotPoses,
-                    frame: np.ndarray, det: DetectionModelConfig) -> _Projected:
-    """Project flowers (one per pair) seen from the pose of the pair's frame; decide visibility."""
+def project_discs(model: CameraModel, xyz: np.ndarray, diameter: np.ndarray, poses: RobotPoses, frame: np.ndarray,
+                  det: DetectionModelConfig) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (M, 4), usable mask, in-image fraction and unit view vectors of upward-facing discs seen from
+    the pose of each row's frame."""
     intr = model.intrinsics
     x, y, yaw = poses.x[frame], poses.y[frame], poses.yaw[frame]
-    xyz = field.xyz[flower_index]
     base = _to_base(xyz, x, y, yaw)
     optical = model.base_to_optical(base)
     depth = optical[:, 2]
@@ -122,7 +123,7 @@ def project_flowers(model: CameraModel, field: FlowerField, flower_index: np.nda
     # A flower is a disc facing up: oblique views shrink its box.
     foreshorten = 0.55 + 0.45 * np.clip(view[:, 2], 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        half = 0.5 * field.diameter_m[flower_index] * intr.fx / depth * foreshorten
+        half = 0.5 * diameter * intr.fx / depth * foreshorten
     box = np.column_stack([uv[:, 0] - half, uv[:, 1] - half, uv[:, 0] + half, uv[:, 1] + half])
     ok = (depth > 0.05) & np.all(np.isfinite(box), axis=1)
     clipped = np.column_stack([np.clip(box[:, 0], 0, intr.width), np.clip(box[:, 1], 0, intr.height),
@@ -131,10 +132,18 @@ def project_flowers(model: CameraModel, field: FlowerField, flower_index: np.nda
     inside = np.where(ok, (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1]) / np.maximum(area, 1e-9),
                       0.0)
     ok &= (inside >= det.min_in_image_fraction) & (2 * np.nan_to_num(half) >= det.min_box_px)
+    return box, ok, inside.astype(np.float32), view
+
+
+def project_flowers(model: CameraModel, field: FlowerField, flower_index: np.ndarray, poses: RobotPoses,
+                    frame: np.ndarray, det: DetectionModelConfig) -> _Projected:
+    """Project flowers (one per pair) seen from the pose of the pair's frame; decide visibility."""
+    box, ok, inside, view = project_discs(model, field.xyz[flower_index], field.diameter_m[flower_index], poses,
+                                          frame, det)
     occ = occlusion_value(field.occlusion_dirs[flower_index], field.occlusion_phase[flower_index], view,
                           det.occlusion_smoothness)
     visible = ok & (occ <= field.occlusion_threshold[flower_index])
-    return _Projected(frame, flower_index, box, visible, inside.astype(np.float32), view)
+    return _Projected(frame, flower_index, box, visible, inside, view)
 
 
 def candidate_pairs(tree: cKDTree, centres_xy: np.ndarray, radius: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -151,7 +160,7 @@ def candidate_pairs(tree: cKDTree, centres_xy: np.ndarray, radius: float) -> Tup
 
 
 def simulate_camera(camera: RigCamera, timing: CameraTimingConfig, field: FlowerField, tree: cKDTree,
-                    trajectory: Trajectory, end_time_ns: int, det: DetectionModelConfig,
+                    distractor_tree: cKDTree, trajectory: Trajectory, end_time_ns: int, det: DetectionModelConfig,
                     height_range: Tuple[float, float], view_basis: np.ndarray,
                     rng: np.random.Generator) -> CameraStream:
     """All frames of one camera along the drive."""
@@ -183,7 +192,8 @@ def simulate_camera(camera: RigCamera, timing: CameraTimingConfig, field: Flower
         centre = 0.5 * (tp_box[:, 0:2] + tp_box[:, 2:4]) + rng.normal(0, det.box_jitter_fraction, size.shape) * size
         size = size * np.exp(rng.normal(0, det.box_jitter_fraction, size.shape))
         tp_xyxy = np.column_stack([centre - 0.5 * size, centre + 0.5 * size])
-        tp_score = rng.beta(*det.score_tp_beta, tp_frame.size)
+        # Partly visible flowers (image border) score lower, as with a real detector.
+        tp_score = rng.beta(*det.score_tp_beta, tp_frame.size) * (0.7 + 0.3 * proj.in_fraction[hit])
         tp_feat = (field.latent[tp_flower] + det.feature_view_gain * (tp_view @ view_basis)
                    + rng.normal(0, det.feature_view_noise / np.sqrt(dim), (tp_frame.size, dim)))
         # False positives: Poisson per frame, flower-sized boxes anywhere, flower-like features.
@@ -196,13 +206,27 @@ def simulate_camera(camera: RigCamera, timing: CameraTimingConfig, field: Flower
         fp_score = rng.beta(*det.score_fp_beta, m)
         fp_proto = field.prototypes[rng.integers(0, field.prototypes.shape[0], m)] if m else np.zeros((0, dim))
         fp_feat = fp_proto + rng.normal(0, 1.0, (m, dim)) / np.sqrt(dim)
-        all_frame = np.concatenate([tp_frame, fp_frame])
-        all_xyxy = np.concatenate([tp_xyxy, fp_xyxy]).astype(np.float32)
+        # Distractors: persistent flower-like objects, detected in runs of frames with look-alike features.
+        d_frame, d_index = candidate_pairs(distractor_tree, centres[lo:hi, :2], radius)
+        d_frame = d_frame + lo
+        d_box, d_ok, _, d_view = project_discs(model, field.distractor_xyz[d_index], field.distractor_size_m[d_index],
+                                               poses, d_frame, det)
+        d_hit = d_ok & (rng.random(d_ok.size) < det.distractor_detect_probability)
+        d_frame, d_index, d_box, d_view = d_frame[d_hit], d_index[d_hit], d_box[d_hit], d_view[d_hit]
+        d_size = d_box[:, 2:4] - d_box[:, 0:2]
+        d_centre = 0.5 * (d_box[:, 0:2] + d_box[:, 2:4]) + rng.normal(0, det.box_jitter_fraction, d_size.shape) * d_size
+        d_xyxy = np.column_stack([d_centre - 0.5 * d_size, d_centre + 0.5 * d_size])
+        d_score = rng.beta(*det.score_distractor_beta, d_frame.size)
+        d_feat = (field.distractor_latent[d_index] + det.feature_view_gain * (d_view @ view_basis)
+                  + rng.normal(0, det.feature_view_noise / np.sqrt(dim), (d_frame.size, dim)))
+        m_d = d_frame.size
+        all_frame = np.concatenate([tp_frame, fp_frame, d_frame])
+        all_xyxy = np.concatenate([tp_xyxy, fp_xyxy, d_xyxy]).astype(np.float32)
         all_xyxy[:, 0::2] = np.clip(all_xyxy[:, 0::2], 0, intr.width)
         all_xyxy[:, 1::2] = np.clip(all_xyxy[:, 1::2], 0, intr.height)
-        all_score = np.concatenate([tp_score, fp_score]).astype(np.float32)
-        all_id = np.concatenate([field.ids[tp_flower], np.full(m, -1, np.int64)])
-        all_feat = np.concatenate([tp_feat, fp_feat]).astype(np.float32)
+        all_score = np.concatenate([tp_score, fp_score, d_score]).astype(np.float32)
+        all_id = np.concatenate([field.ids[tp_flower], np.full(m + m_d, -1, np.int64)])
+        all_feat = np.concatenate([tp_feat, fp_feat, d_feat]).astype(np.float32)
         all_feat /= np.maximum(np.linalg.norm(all_feat, axis=1, keepdims=True), 1e-12)
         order = np.lexsort((-all_score, all_frame))   # per frame, best score first (like a detector)
         all_frame, all_xyxy, all_score, all_id, all_feat = (all_frame[order], all_xyxy[order], all_score[order],

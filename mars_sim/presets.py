@@ -9,6 +9,11 @@ import yaml
 from mars_camera.rig import ConfigError
 from mars_sim.config import SimConfig, merge_dicts, sim_config_from_dict
 
+# Free-running Raspberry Pi cameras: each starts at its own phase of the 30 fps period.
+UNSYNCHRONISED_CAMERAS = {"cam_left": {"offset_s": 0.0, "jitter_s": 0.002},
+                          "cam_center": {"offset_s": 0.011, "jitter_s": 0.002},
+                          "cam_right": {"offset_s": 0.022, "jitter_s": 0.002}}
+
 PRESETS: Dict[str, Dict[str, Any]] = {
     "quick": {
         "description": "seconds: 1 row x 8 m, RTK fixed, 3 cameras; for tests",
@@ -19,10 +24,12 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "field": {
         "description": "a realistic pass: 3 cameras, 4 rows x 100 m, RTK fixed, IMU heading",
         "field": {"rows": 4, "row_length_m": 100.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
     },
     "field-gnss": {
         "description": "the 'field' pass with plain GNSS (metres, wandering bias) and no IMU heading",
         "field": {"rows": 4, "row_length_m": 100.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
         "gnss": {"mode": "gnss", "rate_hz": 5.0},
         "heading": {"source": "none"},
     },
@@ -34,7 +41,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
                     "appearance_spread": 0.12},
         "drive": {"passes": 2, "second_pass_lateral_offset_m": 0.08},
         "gnss": {"mode": "rtk_float", "dropouts_per_minute": 2.0, "dropout_duration_s": 4.0},
-        "detection": {"false_positives_per_frame": 0.6, "detect_probability": 0.85, "occlusion_base": 0.25},
+        "detection": {"false_positives_per_frame": 0.6, "detect_probability": 0.85, "occlusion_base": 0.25,
+                      "distractors_per_m": 0.5, "distractor_detect_probability": 0.6},
         "camera_timing": {"cam_left": {"offset_s": 0.0, "jitter_s": 0.004},
                           "cam_center": {"offset_s": 0.013, "jitter_s": 0.004},
                           "cam_right": {"offset_s": 0.027, "jitter_s": 0.004}},

@@ -1,10 +1,10 @@
 """Image level: camera images rendered from the same world as the detection level, with exact labels.
 
 Per frame (numpy + OpenCV, CPU only): soil texture evaluated where each pixel's ray meets the ground
-(procedural value noise in map coordinates, so it moves consistently with the robot), a canopy of leaf
-ellipses behind the flowers, flowers as 5-petal shapes (cream/white/pink, size from the projection),
-and for flowers the detection level calls occluded (the same view-dependent occlusion pattern) a leaf in
-front of them. Then per-frame lighting, Gaussian and motion blur, and sensor noise. All projection goes
+(a periodic value-noise tile in map coordinates, so it moves consistently with the robot), a canopy of
+leaf ellipses behind the flowers, flower-like distractors (whitish blobs, never labelled), flowers as
+5-petal shapes (cream/white/pink, size from the projection), and for flowers the detection level calls
+occluded (the same view-dependent occlusion pattern) a leaf in front of them. Then per-frame lighting, Gaussian and motion blur, and sensor noise. All projection goes
 through the rig's CameraModel. Labels are the detection level's true boxes of that frame (visible,
 unoccluded flowers), so images, YOLO labels and gt.txt agree.
 """
@@ -196,6 +196,7 @@ class FrameRenderer:
                 colour = (45.0 * f, 125.0 * f, 55.0 * f)
                 cv2.ellipse(img, (int(uv[j, 0] * sc * _ONE), int(uv[j, 1] * sc * _ONE)),
                             (int(a * _ONE), int(max(b, 0.5) * _ONE)), angle, 0, 360, colour, -1, cv2.LINE_AA, _SHIFT)
+        self._draw_distractors(img, model, px, py, pyaw)
         # Flowers near the camera, far first; occluded ones get a leaf in front.
         fnear = np.flatnonzero(np.hypot(field.xyz[:, 0] - px, field.xyz[:, 1] - py) < 3.0)
         if fnear.size == 0:
@@ -212,7 +213,10 @@ class FrameRenderer:
             radius = 0.5 * field.diameter_m[fnear] * fx / depth * foreshorten
         occ = occlusion_value(field.occlusion_dirs[fnear], field.occlusion_phase[fnear], view,
                               self.result.config.detection.occlusion_smoothness) > field.occlusion_threshold[fnear]
-        for j in np.argsort(-depth):
+        # Occluded flowers with their leaves first, then the unoccluded ones on top: a labelled flower is
+        # never hidden by another flower's leaf (labels = the detection level's truth).
+        by_depth = np.argsort(-depth)
+        for j in np.concatenate([by_depth[occ[by_depth]], by_depth[~occ[by_depth]]]):
             if not (depth[j] > 0.05 and np.isfinite(radius[j]) and np.all(np.isfinite(uv[j]))):
                 continue
             r = radius[j] * sc
@@ -235,6 +239,30 @@ class FrameRenderer:
                 cv2.ellipse(img, (int((cx + off[0]) * _ONE), int((cy + off[1]) * _ONE)),
                             (int(1.25 * r * _ONE) + 1, int(0.95 * r * _ONE) + 1), float(rng.uniform(0, 180)), 0, 360,
                             (40, 120, 50), -1, cv2.LINE_AA, _SHIFT)
+
+    def _draw_distractors(self, img: np.ndarray, model: CameraModel, px: float, py: float, pyaw: float) -> None:
+        """Whitish irregular blobs (lint, debris, bright bolls): hard negatives, never labelled."""
+        field = self.result.field
+        near = np.flatnonzero(np.hypot(field.distractor_xyz[:, 0] - px, field.distractor_xyz[:, 1] - py) < 3.0)
+        if near.size == 0:
+            return
+        n = near.size
+        base = _to_base(field.distractor_xyz[near], np.full(n, px), np.full(n, py), np.full(n, pyaw))
+        uv, depth = model.project_base(base)
+        sc = self.scale
+        for j in np.argsort(-depth):
+            if not (depth[j] > 0.05 and np.all(np.isfinite(uv[j]))):
+                continue
+            r = 0.5 * field.distractor_size_m[near[j]] * model.intrinsics.fx / depth[j] * sc
+            cx, cy = uv[j] * sc
+            if r < 0.5 or cx < -r or cy < -r or cx > img.shape[1] + r or cy > img.shape[0] + r:
+                continue
+            lobes = np.random.default_rng(int(near[j])).uniform(-0.5, 0.5, (3, 3))   # fixed shape per object
+            grey = 200.0 + 30.0 * float(lobes[0, 2])
+            for dx, dy, e in lobes:
+                cv2.ellipse(img, (int((cx + dx * r) * _ONE), int((cy + dy * r) * _ONE)),
+                            (int((0.6 + 0.3 * e) * r * _ONE) + 1, int((0.45 + 0.2 * e) * r * _ONE) + 1),
+                            float(e * 180.0), 0, 360, (grey, grey, grey - 5.0), -1, cv2.LINE_AA, _SHIFT)
 
     def _motion_blur(self, img: np.ndarray, model: CameraModel, poses, k: int, length: float) -> np.ndarray:
         """Blur along the image motion of the canopy (direction from the robot's travel)."""

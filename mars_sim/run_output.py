@@ -128,6 +128,11 @@ def write_bag(result: SimulationResult, bag_dir: Union[str, Path], images: bool 
         events.extend((s, 2, "", k) for k, (s, _) in enumerate(imu))
         events.sort()
         every = result.config.render.image_every_n_frames
+        progress = None
+        if renderer is not None:
+            from tqdm import tqdm
+            total = sum((len(s.frames) + every - 1) // every for s in result.cameras.values())
+            progress = tqdm(total=total, desc="rendering images", unit="img", disable=total < 200)
         for stamp, kind, name, k in events:
             if kind == 0:
                 frame = result.cameras[name].frames[k]
@@ -136,6 +141,7 @@ def write_bag(result: SimulationResult, bag_dir: Union[str, Path], images: bool 
                           camera_info_msg(result, name, stamp, types))
                 if renderer is not None and k % every == 0:
                     jpeg = renderer.render_jpeg(name, k)
+                    progress.update(1)
                     bag.write(f"/{name}/image/compressed", "sensor_msgs/msg/CompressedImage", stamp,
                               types["sensor_msgs/msg/CompressedImage"](
                                   header=_header(types, stamp, f"{name}_optical_frame"), format="jpeg",
@@ -144,6 +150,8 @@ def write_bag(result: SimulationResult, bag_dir: Union[str, Path], images: bool 
                 bag.write("/gnss/fix", "sensor_msgs/msg/NavSatFix", stamp, gnss[k][1])
             else:
                 bag.write("/imu/data", "sensor_msgs/msg/Imu", stamp, imu[k][1])
+        if progress is not None:
+            progress.close()
     return bag_dir
 
 

@@ -67,7 +67,7 @@ def simulate(preset_or_config: Union[str, Path, SimConfig, Mapping[str, Any]], s
     rng_world, rng_drive, rng_gnss, rng_heading, rng_basis = (np.random.default_rng(s) for s in streams[:5])
     datum = MapDatum(config.datum.latitude, config.datum.longitude, config.datum.altitude)
     field = generate_field(config.field, config.flowers, rng_world, config.detection.occlusion_base,
-                           config.detection.occlusion_depth_gain)
+                           config.detection.occlusion_depth_gain, config.detection.distractors_per_m)
     trajectory = build_trajectory(config.field, config.drive, rng_drive)
     start = trajectory.start_time_ns
     end = start + int(round(trajectory.duration_s * 1e9))
@@ -78,10 +78,11 @@ def simulate(preset_or_config: Union[str, Path, SimConfig, Mapping[str, Any]], s
     heading = simulate_heading(config.heading, trajectory, rng_heading, end)
     dim = field.latent.shape[1]
     view_basis = rng_basis.normal(size=(3, dim)) / np.sqrt(dim)
-    tree = cKDTree(field.xyz[:, :2]) if len(field) else cKDTree(np.zeros((0, 2)))
+    tree = cKDTree(field.xyz[:, :2].reshape(-1, 2))
+    distractor_tree = cKDTree(field.distractor_xyz[:, :2].reshape(-1, 2))
     cameras: Dict[str, CameraStream] = {}
     for cam, ss in zip(rig.cameras, streams[5:]):
-        cameras[cam.name] = simulate_camera(cam, config.timing(cam.name), field, tree, trajectory, end,
+        cameras[cam.name] = simulate_camera(cam, config.timing(cam.name), field, tree, distractor_tree, trajectory, end,
                                             config.detection, config.flowers.height_range_m, view_basis,
                                             np.random.default_rng(ss))
     return SimulationResult(config, int(seed), rig, datum, field, trajectory, trajectory.poses(pose_stamps), gnss,

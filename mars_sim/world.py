@@ -36,6 +36,9 @@ class FlowerField:
     leaf_size_m: np.ndarray    # (L, 2) float64 half-axes
     leaf_angle: np.ndarray     # (L,) float64 orientation of the leaf in the ground plane (rad)
     leaf_shade: np.ndarray     # (L,) float32 0..1
+    distractor_xyz: np.ndarray      # (K, 3) float64: flower-like non-flowers (lint, debris, bright bolls)
+    distractor_size_m: np.ndarray   # (K,) float64
+    distractor_latent: np.ndarray   # (K, D) float32 unit rows, drawn like flowers' (they look alike)
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -67,7 +70,7 @@ def occlusion_value(dirs: np.ndarray, phase: np.ndarray, view: np.ndarray, smoot
 
 
 def generate_field(field: FieldConfig, flowers: FlowerConfig, rng: np.random.Generator,
-                   occlusion_base: float, occlusion_depth_gain: float) -> FlowerField:
+                   occlusion_base: float, occlusion_depth_gain: float, distractors_per_m: float = 0.0) -> FlowerField:
     """Draw plants, flowers and leaves of a field."""
     along, across = row_axes(field)
     n_plants_row = max(1, int(field.row_length_m / field.plant_spacing_m))
@@ -116,6 +119,16 @@ def generate_field(field: FieldConfig, flowers: FlowerConfig, rng: np.random.Gen
     leaf_xy = (plant_xy[leaf_owner] + rng.normal(0, 0.05, n_leaves)[:, None] * along[None, :]
                + rng.normal(0, 0.16, n_leaves)[:, None] * across[None, :])
     leaf_z = rng.uniform(0.15, hi * 1.05, n_leaves)
+    # Distractors: uniformly along the rows, anywhere in the canopy or on the ground.
+    n_dis = int(rng.poisson(distractors_per_m * field.rows * field.row_length_m))
+    dis_row = rng.integers(0, field.rows, n_dis)
+    dis_s = rng.uniform(0.0, field.row_length_m, n_dis)
+    dis_xy = (np.asarray(field.origin_xy)[None, :] + dis_s[:, None] * along[None, :]
+              + (dis_row[:, None] * field.row_spacing_m + rng.normal(0.0, 0.2, n_dis)[:, None]) * across[None, :])
+    dis_z = np.where(rng.random(n_dis) < 0.3, 0.0, rng.uniform(lo, hi, n_dis))
+    dis_latent = protos[rng.integers(0, flowers.appearance_prototypes, n_dis)] \
+        + flowers.appearance_spread * rng.normal(size=(n_dis, dim)) / np.sqrt(dim)
+    dis_latent /= np.maximum(np.linalg.norm(dis_latent, axis=1, keepdims=True), 1e-12)
     order = np.lexsort((xyz[:, 1], xyz[:, 0], plant_rows[owner] if n else np.zeros(0)))
     return FlowerField(
         ids=np.arange(1, n + 1, dtype=np.int64), xyz=xyz[order], diameter_m=diameter[order],
@@ -125,7 +138,10 @@ def generate_field(field: FieldConfig, flowers: FlowerConfig, rng: np.random.Gen
         occlusion_threshold=threshold[order].astype(np.float32), prototypes=protos.astype(np.float32),
         leaf_xyz=np.column_stack([leaf_xy, leaf_z]),
         leaf_size_m=np.column_stack([rng.uniform(0.05, 0.09, n_leaves), rng.uniform(0.035, 0.065, n_leaves)]),
-        leaf_angle=rng.uniform(0, np.pi, n_leaves), leaf_shade=rng.uniform(0, 1, n_leaves).astype(np.float32))
+        leaf_angle=rng.uniform(0, np.pi, n_leaves), leaf_shade=rng.uniform(0, 1, n_leaves).astype(np.float32),
+        distractor_xyz=np.column_stack([dis_xy, dis_z]).reshape(-1, 3),
+        distractor_size_m=rng.uniform(0.5, 1.2, n_dis) * flowers.diameter_mean_m,
+        distractor_latent=dis_latent.astype(np.float32).reshape(-1, dim))
 
 
 def _normal_quantile(p: np.ndarray) -> np.ndarray:

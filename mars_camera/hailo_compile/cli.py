@@ -67,7 +67,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     cfg = load_compile_config(a.config)
     if a.hw_arch:
         cfg = dataclasses.replace(cfg, hw_arch=a.hw_arch)
-    pipe = CompilePipeline(a.onnx, a.calib, a.work_dir, cfg, say=_say)
+    pipe = CompilePipeline(a.onnx, a.calib, a.work_dir, cfg, say=_say, echo=_say)
     if a.dry_run:
         print(pipe.plan())
         return 0

@@ -35,12 +35,14 @@ class StreamInfo:
     stride: int | None = None
     nms_classes: int | None = None
     nms_max_proposals: int | None = None
+    original_names: tuple[str, ...] = ()  # the ONNX end node(s) this stream comes from
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"name": self.name, "shape": list(self.shape), "format_type": self.format_type,
                 "format_order": self.format_order, "role": self.role, "stride": self.stride,
-                "nms_classes": self.nms_classes, "nms_max_proposals": self.nms_max_proposals}
+                "nms_classes": self.nms_classes, "nms_max_proposals": self.nms_max_proposals,
+                "original_names": list(self.original_names)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> "StreamInfo":
@@ -48,7 +50,7 @@ class StreamInfo:
         try:
             return cls(str(d["name"]), tuple(int(v) for v in d["shape"]), str(d["format_type"]),
                        str(d["format_order"]), d.get("role"), d.get("stride"), d.get("nms_classes"),
-                       d.get("nms_max_proposals"))
+                       d.get("nms_max_proposals"), tuple(str(n) for n in d.get("original_names", ())))
         except (KeyError, TypeError, ValueError) as exc:
             raise HefValidationError(f"{where}: bad stream entry {d!r}: {exc}") from exc
 
@@ -86,6 +88,9 @@ class HefExpectation:
     reg_max: int = 16
     input_format_type: str = "UINT8"
     feature_output_name: str | None = None
+    # ONNX end node -> role ("box", "cls", "features"): tells streams of equal shape apart (e.g. YOLOv8n's
+    # 64-channel stride-8 neck map and the 64-channel DFL box head) through HailoRT's original names.
+    original_roles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,12 +186,19 @@ def hailort_hef_class() -> Any:
 
 def description_from_hailort(hef: Any, path: str) -> HefDescription:
     """Describe a `hailo_platform.HEF` object (vstream infos: name, shape, format.type/.order, nms_shape)."""
+    def originals(name: str) -> tuple[str, ...]:
+        try:
+            return tuple(str(n) for n in hef.get_original_names_from_vstream_name(name))
+        except Exception:  # not every stream has original names (e.g. the NMS output)
+            return ()
+
     def info(v: Any) -> StreamInfo:
         order = _enum_name(v.format.order)
         nms = getattr(v, "nms_shape", None) if "NMS" in order.upper() else None
         return StreamInfo(str(v.name), tuple(int(x) for x in v.shape), _enum_name(v.format.type), order,
                           nms_classes=int(nms.number_of_classes) if nms is not None else None,
-                          nms_max_proposals=int(nms.max_bboxes_per_class) if nms is not None else None)
+                          nms_max_proposals=int(nms.max_bboxes_per_class) if nms is not None else None,
+                          original_names=originals(str(v.name)))
     names = hef.get_network_group_names() if hasattr(hef, "get_network_group_names") else []
     return HefDescription(path, "hailort", None, names[0] if names else None,
                           tuple(info(v) for v in hef.get_input_vstream_infos()),
@@ -240,6 +252,11 @@ def assign_roles(outputs: Sequence[StreamInfo], exp: HefExpectation) -> list[Str
     out = []
     for s in outputs:
         role, stride = s.role, s.stride
+        by_original = dict(exp.original_roles)
+        if role is None and any(n in by_original for n in s.original_names):
+            role = next(by_original[n] for n in s.original_names if n in by_original)
+            if len(s.shape) == 3 and s.shape[0] and h % s.shape[0] == 0:
+                stride = h // s.shape[0]
         if role is None:
             if "NMS" in s.format_order.upper():
                 role = "nms"
@@ -255,7 +272,7 @@ def assign_roles(outputs: Sequence[StreamInfo], exp: HefExpectation) -> list[Str
                 elif stride == exp.feature_stride:
                     role = "features"
         out.append(StreamInfo(s.name, s.shape, s.format_type, s.format_order, role, stride, s.nms_classes,
-                              s.nms_max_proposals))
+                              s.nms_max_proposals, s.original_names))
     return out
 
 
@@ -358,4 +375,5 @@ def expectation_from_description_extra(desc: HefDescription, hw_arch: str | None
     return HefExpectation(tuple(e["input_hw"]), int(e["num_classes"]), bool(e["nms"]), hw_arch or desc.hw_arch,
                           e.get("feature_channels"), int(e.get("feature_stride", 8)),
                           tuple(e.get("strides", (8, 16, 32))), int(e.get("reg_max", 16)),
-                          feature_output_name=e.get("feature_output_name"))
+                          feature_output_name=e.get("feature_output_name"),
+                          original_roles=tuple((str(k), str(v)) for k, v in e.get("original_roles", {}).items()))

@@ -11,6 +11,8 @@ from mars_camera.hailo_compile.onnx_layout import NMS_META_ARCH, YoloLayout
 
 def hn_short(name: str) -> str:
     """HN layer names in a model script are written without the network scope (hailo_model_zoo convention)."""
+    if name.startswith("<"):
+        return name  # dry-run placeholder
     return name.split("/", 1)[1] if "/" in name else name
 
 

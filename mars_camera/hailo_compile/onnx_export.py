@@ -98,6 +98,8 @@ def export_onnx(src: str | Path, out: str | Path, imgsz: tuple[int, int] = (640,
     else:
         raise OnnxLayoutError(f"{src_p}: expected an ultralytics .pt or an .onnx file")
     model = onnx.load(str(onnx_path))
+    if onnx_path != src_p:
+        onnx_path.unlink()  # ultralytics' intermediate export; the result is written to `out`
     _fix_input_size(model, imgsz, str(src_p))
     cur = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if cur != opset:

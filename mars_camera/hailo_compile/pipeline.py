@@ -92,7 +92,7 @@ class CompilePipeline:
 
     def __init__(self, onnx_path: str | Path, calib_path: str | Path | None, work_dir: str | Path,
                  config: CompileConfig, python: str = sys.executable, cpu_budget: CpuBudget | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, echo: Callable[[str], None] | None = None) -> None:
         self.onnx = Path(onnx_path).resolve()
         self.calib = Path(calib_path).resolve() if calib_path else None
         self.work = Path(work_dir).resolve()
@@ -100,6 +100,8 @@ class CompilePipeline:
         self.python = python
         self.cpu = cpu_budget or allowed_cpus()
         self.say = say or LOG.info
+        self.echo = echo or LOG.debug
+        self._inputs_cache: dict[str, str] | None = None
         self.layout: YoloLayout = inspect_onnx(self.onnx, config.feature_output)
         if self.layout.feature_node is None:
             self.say(f"WARNING: {self.onnx} has no feature output {config.feature_output!r}; the HEF will carry "
@@ -131,8 +133,10 @@ class CompilePipeline:
 
     # ------------------------------------------------------------------ fingerprints
     def _inputs(self) -> dict[str, str]:
-        return {"onnx_sha256": _sha256(self.onnx),
-                "calib_sha256": _sha256(self.calib) if self.calib and self.calib.is_file() else ""}
+        if self._inputs_cache is None:
+            self._inputs_cache = {"onnx_sha256": _sha256(self.onnx),
+                                  "calib_sha256": _sha256(self.calib) if self.calib and self.calib.is_file() else ""}
+        return self._inputs_cache
 
     def stage_fingerprints(self, hw: tuple[int, int], inputs: dict[str, str]) -> dict[str, str]:
         """Fingerprint of each stage's inputs at resolution hw (a change invalidates it and what follows)."""
@@ -205,7 +209,7 @@ class CompilePipeline:
         lines = [f"mars-hailo compile plan ({_now()})",
                  f"  ONNX: {self.onnx} ({self.layout.family}, {self.layout.num_classes} classes, "
                  f"input {list(self.layout.input_shape)})",
-                 f"  calibration: {self.calib or 'MISSING (needed for optimize; run mars-hailo calib)'}",
+                 f"  calibration: {_calib_text(self.calib)}",
                  f"  work dir: {self.work}", f"  target: {c.hw_arch}, network name {c.net_name}",
                  f"  CPUs allowed: {self.cpu.cpus} (affinity {self.cpu.affinity}, cgroup quota "
                  f"{self.cpu.cgroup_quota if self.cpu.cgroup_quota is not None else 'none'}, scheduler "
@@ -252,8 +256,13 @@ class CompilePipeline:
         lines += [f"    {ln}" for ln in script.splitlines()]
         if c.nms.enabled:
             lines.append(f"  NMS config ({nms_path}):")
-            lines += [f"    {ln}" for ln in json.dumps(nms_config_for(c, self.layout, start, layer_map),
-                                                       indent=1).splitlines()]
+            nms = nms_config_for(c, self.layout, start, layer_map)
+            for k, v in nms.items():
+                if k == "bbox_decoders":
+                    lines.append("    bbox_decoders:")
+                    lines += [f"      {json.dumps(b)}" for b in v]
+                else:
+                    lines.append(f"    {k}: {json.dumps(v)}")
         lines.append(f"  final: {self.work / (c.net_name + '.hef')} + description "
                      f"{description_path(self.work / (c.net_name + '.hef'))}")
         return "\n".join(lines)
@@ -270,12 +279,20 @@ class CompilePipeline:
         # The worker must import the same modules (and, in tests, the same fakes) as this process.
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
         t0 = time.monotonic()
+        prefix = f"[{_res_key(hw)} {stage}] "
         with open(log_path, "a") as log:
             log.write(f"\n=== {stage} {_res_key(hw)} started {_now()} (cpus={self.cpu.cpus}) ===\n")
             log.flush()
-            proc = subprocess.run([self.python, "-m", "mars_camera.hailo_compile.stage_worker", str(req_path),
-                                   str(res_path)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=str(d))
+            # The DFC's own progress goes to the stage log and, line by line, to the user.
+            proc = subprocess.Popen([self.python, "-m", "mars_camera.hailo_compile.stage_worker", str(req_path),
+                                     str(res_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    cwd=str(d), text=True, errors="replace")
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                self.echo(prefix + line.rstrip("\n"))
+            proc.wait()
         dt = time.monotonic() - t0
         result: dict[str, Any] = {}
         if res_path.is_file():
@@ -322,7 +339,12 @@ class CompilePipeline:
             state["attempts"].append(attempt)
             state["current_resolution"] = key
             self.save_state(state)
-            outcome = self._run_rung(state, rung, attempt, hw, fps)
+            try:
+                outcome = self._run_rung(state, rung, attempt, hw, fps)
+            except StageFailedError:
+                attempt.update(finished=_now(), outcome="failed")
+                self.save_state(state)
+                raise
             attempt["finished"] = _now()
             attempt["outcome"] = outcome
             self.save_state(state)
@@ -443,6 +465,12 @@ class CompilePipeline:
         return CompileResult(final, side, hw, self.state_path, state["attempts"])
 
 
+def _calib_text(calib: Path | None) -> str:
+    if calib is not None and calib.is_file():
+        return str(calib)
+    return f"MISSING {calib or ''} (optimize needs it: run mars-hailo calib)"
+
+
 def _gb(v: float | None) -> str:
     return "unknown" if v is None else f"{v:.1f} GB"
 
@@ -453,7 +481,19 @@ def expectation_for(config: CompileConfig, layout: YoloLayout, hw: tuple[int, in
                           hw_arch=config.hw_arch,
                           feature_channels=layout.feature_shape[1] if layout.feature_shape else None,
                           feature_stride=layout.feature_stride or 8,
-                          strides=tuple(s.stride for s in layout.scales), reg_max=layout.reg_max or 16)
+                          strides=tuple(s.stride for s in layout.scales), reg_max=layout.reg_max or 16,
+                          original_roles=_original_roles(layout))
+
+
+def _original_roles(layout: YoloLayout) -> tuple[tuple[str, str], ...]:
+    roles = []
+    for s in layout.scales:
+        roles += [(n, "box") for n in (s.box_node, s.anchor_node) if n]
+        if s.cls_node:
+            roles.append((s.cls_node, "cls"))
+    if layout.feature_node:
+        roles.append((layout.feature_node, "features"))
+    return tuple(roles)
 
 
 def build_description(config: CompileConfig, layout: YoloLayout, hw: tuple[int, int], layer_map: dict[str, str],
@@ -472,20 +512,20 @@ def build_description(config: CompileConfig, layout: YoloLayout, hw: tuple[int, 
             gh, gw = h // s.stride, w // s.stride
             if s.box_node:
                 outputs.append(StreamInfo(layer_map.get(s.box_node, s.box_node), (gh, gw, 4 * (layout.reg_max or 16)),
-                                          "UINT8", "NHWC", "box", s.stride))
+                                          "UINT8", "NHWC", "box", s.stride, original_names=(s.box_node,)))
             if s.cls_node:
                 outputs.append(StreamInfo(layer_map.get(s.cls_node, s.cls_node), (gh, gw, layout.num_classes),
-                                          "UINT8", "NHWC", "cls", s.stride))
+                                          "UINT8", "NHWC", "cls", s.stride, original_names=(s.cls_node,)))
             if s.anchor_node:
                 c = (layout.num_anchors or 3) * (5 + layout.num_classes)
                 outputs.append(StreamInfo(layer_map.get(s.anchor_node, s.anchor_node), (gh, gw, c), "UINT8", "NHWC",
-                                          "box", s.stride))
+                                          "box", s.stride, original_names=(s.anchor_node,)))
     feature_name = None
     if layout.feature_node and layout.feature_shape:
         fs = layout.feature_stride or 8
         feature_name = layer_map.get(layout.feature_node, layout.feature_node)
         outputs.append(StreamInfo(feature_name, (h // fs, w // fs, layout.feature_shape[1]), "UINT8", "NHWC",
-                                  "features", fs))
+                                  "features", fs, original_names=(layout.feature_node,)))
     exp = expectation_for(config, layout, hw)
     extra = {"family": layout.family, "onnx": layout.onnx_path, "onnx_sha256": inputs.get("onnx_sha256"),
              "calib_sha256": inputs.get("calib_sha256"), "class_activation": config.class_activation,
@@ -494,7 +534,8 @@ def build_description(config: CompileConfig, layout: YoloLayout, hw: tuple[int, 
              "expectation": {"input_hw": list(hw), "num_classes": exp.num_classes, "nms": exp.nms,
                              "feature_channels": exp.feature_channels, "feature_stride": exp.feature_stride,
                              "strides": list(exp.strides), "reg_max": exp.reg_max,
-                             "feature_output_name": feature_name},
+                             "feature_output_name": feature_name,
+                             "original_roles": dict(exp.original_roles)},
              "created": _now()}
     return HefDescription(str(hef), "description", config.hw_arch, n,
                           (StreamInfo(in_name, (h, w, 3), "UINT8", "NHWC"),), tuple(outputs), extra)

@@ -6,6 +6,7 @@ import typing
 from typing import Any, Type, TypeVar
 
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -55,7 +56,10 @@ def declare_config_parameters(node: Node, cls: Type[T], prefix: str = "") -> T:
                 node.declare_parameter(pname, default, descriptor)
             except Exception as exc:  # InvalidParameterTypeException from an override of the wrong type
                 raise ConfigError(f"parameter '{pname}': {exc}") from None
-        param = node.get_parameter(pname)
+        try:
+            param = node.get_parameter(pname)
+        except ParameterUninitializedException:
+            continue  # declared without a value and none given: the dataclass default applies
         if param.type_ == Parameter.Type.NOT_SET:
             continue
         value = param.value

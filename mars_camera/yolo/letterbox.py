@@ -81,14 +81,12 @@ def letterbox(image: np.ndarray, input_size: Tuple[int, int], pad_value: int = 1
     if (transform.resized_width, transform.resized_height) != (width, height):
         resized = cv2.resize(image, (transform.resized_width, transform.resized_height),
                              interpolation=cv2.INTER_LINEAR)
-    out = np.empty((transform.input_height, transform.input_width, 3), dtype=np.uint8)
-    out[...] = pad_value
     top, left = transform.pad_top, transform.pad_left
-    region = out[top:top + transform.resized_height, left:left + transform.resized_width]
+    bottom = transform.input_height - transform.resized_height - top
+    right = transform.input_width - transform.resized_width - left
+    out = cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(pad_value,) * 3)
     if bgr_to_rgb:
-        region[...] = resized[:, :, ::-1]
-    else:
-        region[...] = resized
+        cv2.cvtColor(out, cv2.COLOR_BGR2RGB, dst=out)
     return out, transform
 
 

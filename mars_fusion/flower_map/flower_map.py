@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.grid_index import GridIndex
 from mars_fusion.flower_map.ray_matching import ray_distances, simultaneous_pairs
-from mars_fusion.geolocation.track_position import TrackEstimate
+from mars_fusion.geolocation.track_position import TrackEstimate, triangulate_rays
 
 _COLUMNS = {
     "ids": ((), np.int64), "xyz": ((3,), np.float64), "info": ((3,), np.float64), "info_vec": ((2,), np.float64),
@@ -190,7 +190,7 @@ class FlowerMap:
                 return None
         c = self._cols
         if members:
-            ray_d: List[np.ndarray] = []
+            n_pairs, ray_d, partners = 0, [], []
             for m in members:
                 overlap = m.t_first <= est.t_last and est.t_first <= m.t_last
                 if not overlap:
@@ -202,11 +202,14 @@ class FlowerMap:
                 if ia.shape[0]:
                     dist, _ = ray_distances(est.ray_origins[ia], est.ray_dirs[ia], m.ray_origins[ib], m.ray_dirs[ib])
                     ray_d.append(dist)
+                    partners.append(m)
             if ray_d:
                 dist = np.concatenate(ray_d)
                 if dist.shape[0] >= cfg.dedup_min_pairs:
                     med = float(np.median(dist))
-                    if med <= cfg.dedup_ray_gate_m:
+                    # Rays of two cameras meet anywhere in the plane through their baseline: all views of
+                    # both tracks (motion parallax included) must also fit one point.
+                    if med <= cfg.dedup_ray_gate_m and self._joint_fit_ok(est, partners):
                         return med / cfg.dedup_ray_gate_m
                     self.counters["ray_test_rejections"] += 1
                     return None
@@ -224,6 +227,17 @@ class FlowerMap:
             self.counters["multi_pass_candidates"] += 1
             return 2.0 + d / cfg.merge_gate_sigma
         return None
+
+    def _joint_fit_ok(self, est: TrackEstimate, partners: List[TrackEstimate]) -> bool:
+        """True when the rays of est and its partner tracks fit one point (robust chi2 per ray within gate)."""
+        tracks = [est] + partners
+        origins = np.concatenate([t.ray_origins for t in tracks])
+        dirs = np.concatenate([t.ray_dirs for t in tracks])
+        sigma = np.concatenate([t.ray_sigma for t in tracks])
+        prior = float(np.mean([t.ground_z for t in tracks])) + self.config.canopy_height_m
+        _, _, resid = triangulate_rays(origins, dirs, sigma, np.zeros(1, np.int64), np.array([prior]),
+                                       self.config.canopy_height_sd_m)
+        return float(np.median(resid)) <= self.config.dedup_joint_residual_sigma
 
     def _compatible(self, f: int, g: int) -> bool:
         """False when one camera saw members of both flowers at overlapping times (cannot-link)."""

@@ -88,6 +88,20 @@ def test_class_aware_nms_matches_a_plain_reference(seed):
     assert len(class_aware_nms(boxes, scores, classes, 0.45, max_detections=7)) == 7
 
 
+def test_opencv_and_numpy_sweeps_agree_with_the_reference():
+    rng = np.random.default_rng(5)
+    n = 400
+    centres = rng.uniform(0, 320, size=(n, 2))
+    sizes = rng.uniform(5, 60, size=(n, 2))
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1).astype(np.float32)
+    scores = rng.permutation(np.linspace(0.05, 0.99, n)).astype(np.float32)
+    classes = rng.integers(0, 2, n).astype(np.int32)
+    cv = class_aware_nms(boxes, scores, classes, 0.3, max_detections=1000, use_opencv=True)
+    rows = class_aware_nms(boxes, scores, classes, 0.3, max_detections=1000, use_opencv=False)
+    assert rows.tolist() == cv.tolist() == _reference_nms(boxes, scores, classes, 0.3)
+    assert class_aware_nms(boxes, scores, classes, 0.3, max_detections=5, use_opencv=True).tolist() == cv[:5].tolist()
+
+
 def test_boxes_of_different_classes_never_suppress_each_other():
     boxes = np.array([[10, 10, 50, 50], [10, 10, 50, 50]], np.float32)
     kept = class_aware_nms(boxes, np.array([0.9, 0.8], np.float32), np.array([0, 1], np.int32), 0.5)

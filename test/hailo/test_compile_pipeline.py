@@ -97,6 +97,7 @@ def test_crash_mid_stage_then_resume(fake_dfc: Path, v8_onnx: Path, calib: Path,
         _pipe(v8_onnx, calib, work).run()
     st = _state(work)
     assert st["resolutions"]["64x64"]["stages"][stage]["status"] == "crashed"
+    assert st["attempts"][0]["outcome"] == "failed"
     har = work / "64x64" / "mars_yolo.har"
     mtime = har.stat().st_mtime_ns
     monkeypatch.delenv("HAILO_FAKE_FAIL")

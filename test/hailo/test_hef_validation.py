@@ -1,6 +1,7 @@
 """`validate`: HEF header checks, stream checks against the camera's expectation, HailoRT path and drift."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -66,8 +67,6 @@ def test_description_matches_expectation(tmp_path: Path) -> None:
     ({"feature_channels": 32}, "feature output n/ew_mult7 shape [8, 8, 16], expected [8, 8, 32]"),
 ])
 def test_mismatches_are_named(tmp_path: Path, change: dict, expected: str) -> None:
-    import dataclasses
-
     hef = tmp_path / "m.hef"
     hef.write_bytes(_hef_bytes())
     _raw_heads_description(hef)
@@ -111,8 +110,6 @@ def fake_hailort(fake_dfc: Path) -> object:
 
 @pytest.mark.parametrize("nms_on_chip", [False, True])
 def test_hailort_path_and_quantization_drift(fake_hailort, v8_onnx: Path, tmp_path: Path, nms_on_chip: bool) -> None:
-    import dataclasses
-
     hef = tmp_path / "m.hef"
     fake_hailort.write_fake_hef(str(hef), str(v8_onnx), nms_on_chip=nms_on_chip)
     exp = dataclasses.replace(EXP, nms=nms_on_chip, hw_arch=None)
@@ -128,3 +125,39 @@ def test_hailort_path_and_quantization_drift(fake_hailort, v8_onnx: Path, tmp_pa
     assert drift["score_error"] < 0.02
     wrong = validate_hef(hef, dataclasses.replace(exp, nms=not nms_on_chip))
     assert not wrong.ok
+
+
+def test_equal_shapes_told_apart_by_original_names() -> None:
+    from mars_camera.hailo_compile.hef_validation import assign_roles
+
+    exp = HefExpectation((64, 64), 2, False, original_roles=(("/model.22/cv2.0/cv2.0.2/Conv", "box"),
+                                                               ("/model.15/cv2/act/Mul", "features")))
+    feat = StreamInfo("n/conv9", (8, 8, 64), "UINT8", "NHWC", original_names=("/model.15/cv2/act/Mul",))
+    box = StreamInfo("n/conv1", (8, 8, 64), "UINT8", "NHWC", original_names=("/model.22/cv2.0/cv2.0.2/Conv",))
+    roles = {s.name: s.role for s in assign_roles([feat, box], exp)}
+    assert roles == {"n/conv9": "features", "n/conv1": "box"}
+
+
+DEFAULT_MODELS = sorted((Path(__file__).resolve().parents[2] / "models" / "detector").glob("*.onnx"))
+
+
+@pytest.mark.skipif(not DEFAULT_MODELS, reason="the default detector model is not built yet")
+def test_default_model_raw_heads_through_hailort(fake_hailort, tmp_path: Path) -> None:
+    """YOLOv8n: the 64-channel stride-8 feature map has the box head's shape; roles come from original names."""
+    from mars_camera.hailo_compile.config import compile_config_from_dict
+    from mars_camera.hailo_compile.onnx_layout import inspect_onnx
+    from mars_camera.hailo_compile.pipeline import expectation_for
+
+    onnx_path = DEFAULT_MODELS[0]
+    lay = inspect_onnx(onnx_path)
+    if lay.feature_node is None:
+        pytest.skip("default model has no feature output")
+    hef = tmp_path / "d.hef"
+    fake_hailort.write_fake_hef(str(hef), str(onnx_path), nms_on_chip=False)
+    exp = expectation_for(compile_config_from_dict({"nms": {"enabled": False}}), lay, lay.input_hw)
+    rep = validate_hef(hef, dataclasses.replace(exp, hw_arch=None))
+    assert rep.ok, rep.to_text()
+    h, w = lay.input_hw
+    imgs = list(np.random.default_rng(5).integers(0, 256, (2, h, w, 3), dtype=np.uint8))
+    drift = measure_drift(onnx_path, hef, imgs, dataclasses.replace(exp, hw_arch=None), "features", 0.2, 0.7)
+    assert drift["feature_cosine"] > 0.99

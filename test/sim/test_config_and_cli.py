@@ -73,3 +73,18 @@ def test_cli_list_and_bad_preset(capsys):
     assert all(name in listed for name in PRESETS)
     assert sim_main(["--preset", "nope", "--out", "/tmp/never"]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
+
+
+def test_cli_images_and_yolo_dataset(tmp_path):
+    out = tmp_path / "run"
+    ds = tmp_path / "ds"
+    assert sim_main(["--preset", "quick", "--seed", "1", "--out", str(out), "--duration", "1", "--images",
+                     "--image-every", "10", "--render-scale", "0.25", "--yolo-dataset", str(ds),
+                     "--yolo-frames", "4"]) == 0
+    from rosbags.rosbag2 import Reader
+    with Reader(out / "bag") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    frames = counts["/cam_left/camera_info"]
+    assert counts["/cam_left/image/compressed"] == (frames + 9) // 10
+    assert len(list((ds / "images").rglob("*.jpg"))) == 4 and (ds / "data.yaml").is_file()
+    assert yaml.safe_load((out / "sim_config.yaml").read_text())["render"]["image_every_n_frames"] == 10

@@ -54,8 +54,8 @@ def test_camera_timing_from_config(quick_result):
         assert all(f.frame_id == f"{s.name}_optical_frame" for f in s.frames[:3])
 
 
-def test_detections_truth_and_features(quick_result):
-    result = quick_result
+def test_detections_truth_and_features():
+    result = simulate(preset_config("quick", {"detection": {"distractors_per_m": 0.0}}), seed=7)
     det_cfg = result.config.detection
     n_tp = n_fp = n_frames = 0
     same, other = [], []
@@ -118,3 +118,24 @@ def test_occlusion_comes_in_runs():
     frames = np.sort(gt.frame_index[gt.flower_id == fid])
     runs = 1 + np.sum(np.diff(frames) > 1)
     assert frames.size > 10 and runs <= frames.size / 5
+
+
+def test_distractors_are_persistent_false_positives():
+    cfg = preset_config("quick", {"detection": {"distractors_per_m": 1.0, "false_positives_per_frame": 0.0,
+                                                "distractor_detect_probability": 1.0}})
+    result = simulate(cfg, seed=3)
+    assert len(result.field.distractor_xyz) > 3
+    stream = result.cameras["cam_center"]
+    fp_frames = [k for k, ids in enumerate(stream.truth_ids) if np.any(ids < 0)]
+    assert len(fp_frames) > 30
+    # Seen in runs of consecutive frames (a persistent object), unlike one-frame false positives.
+    runs = 1 + np.sum(np.diff(fp_frames) > 1)
+    assert len(fp_frames) / runs > 10
+    # Their features look like flowers' (same appearance families), and stay consistent over frames.
+    k = fp_frames[len(fp_frames) // 2]
+    f0 = stream.frames[k].detections.features[stream.truth_ids[k] < 0][0]
+    f1 = stream.frames[k + 1].detections.features[stream.truth_ids[k + 1] < 0]
+    assert f1.shape[0] >= 1 and np.max(f1 @ f0) > 0.8
+    none = simulate(preset_config("quick", {"detection": {"distractors_per_m": 0.0, "false_positives_per_frame": 0.0}}),
+                    seed=3)
+    assert all(np.all(ids >= 0) for s in none.cameras.values() for ids in s.truth_ids)

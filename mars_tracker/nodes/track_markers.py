@@ -1,0 +1,37 @@
+"""rviz markers of live tracks: one SPHERE_LIST per camera, drawn where the track's pixel ray meets a plane."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA
+from visualization_msgs.msg import Marker
+
+from mars_camera.geometry import CameraModel
+from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
+
+# One colour per camera, repeated for large rigs (the same palette as the flower map's camera colours).
+CAMERA_COLOURS = ((0.90, 0.30, 0.24), (0.18, 0.55, 0.87), (0.30, 0.75, 0.35), (0.95, 0.75, 0.15),
+                  (0.60, 0.35, 0.80), (0.10, 0.75, 0.75))
+
+
+def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, stamp: Any,
+                        plane_height: float) -> Marker:
+    """A SPHERE_LIST (ns 'tracks', id = camera index: stable) of the camera's confirmed live tracks."""
+    marker = Marker()
+    marker.header.frame_id = "base_link"
+    marker.header.stamp = stamp
+    marker.ns = f"tracks/{camera.name}"
+    marker.id = index
+    marker.type = Marker.SPHERE_LIST
+    marker.action = Marker.ADD
+    marker.pose.orientation.w = 1.0
+    marker.scale.x = marker.scale.y = marker.scale.z = 0.04
+    r, g, b = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+    marker.color = ColorRGBA(r=r, g=g, b=b, a=0.9)
+    live = tracks.confirmed & (tracks.status != TrackStatus.REMOVED)
+    if np.any(live):
+        points = camera.ground_point_from_pixel(tracks.xywh[live, 0:2], plane_height)
+        marker.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in points if np.isfinite(p).all()]
+    return marker
