@@ -5,14 +5,32 @@ config_from_dict. Defaults live here only.
 """
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
 from mars_camera.config_schema import ConfigError, config_field
 
-# The embedded default model (trained on the simulator's rendered images, see models/detector/README.md).
-DEFAULT_MODEL_PATH = str(Path(__file__).resolve().parents[1] / "models" / "detector" / "flower_yolov8n.onnx")
+DEFAULT_MODEL_NAME = "flower_yolov8n.onnx"
+
+
+def default_model_path() -> str:
+    """The embedded default model (trained on the simulator's rendered images, see models/detector/README.md):
+    the source tree's models/detector, else the installed share/mars_counting/models/detector."""
+    candidates = [Path(__file__).resolve().parents[1] / "models" / "detector" / DEFAULT_MODEL_NAME,
+                  Path(sys.prefix) / "share" / "mars_counting" / "models" / "detector" / DEFAULT_MODEL_NAME]
+    prefix = os.environ.get("AMENT_PREFIX_PATH", "")
+    candidates += [Path(p) / "share" / "mars_counting" / "models" / "detector" / DEFAULT_MODEL_NAME
+                   for p in prefix.split(os.pathsep) if p]
+    for path in candidates:
+        if path.is_file():
+            return str(path)
+    return str(candidates[0])
+
+
+DEFAULT_MODEL_PATH = default_model_path()
 
 BACKENDS = ("auto", "hailo", "onnx")
 FEATURE_ENCODINGS = ("none", "float32", "uint8")
@@ -55,6 +73,8 @@ class CameraDetectorConfig:
     onnx_providers: Tuple[str, ...] = config_field(("CPUExecutionProvider",), "ONNX Runtime execution providers "
                                                    "in priority order (e.g. TensorrtExecutionProvider, "
                                                    "CUDAExecutionProvider, CPUExecutionProvider)", read_only=True)
+    tensorrt_cache_dir: str = config_field("", "Folder for ONNX Runtime TensorRT engine caches (empty = "
+                                           "~/.cache/mars_counting/tensorrt)", read_only=True)
     onnx_threads: int = config_field(0, "ONNX Runtime intra-op threads (0 = runtime default)", minimum=0,
                                      maximum=256, read_only=True)
     hailo_arch: str = config_field("", "Expected Hailo architecture: hailo8, hailo8l, or empty to accept "

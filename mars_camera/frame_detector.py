@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from mars_camera.detectors.base import (
     LAYOUT_NMS_BY_CLASS,
     LAYOUT_RAW_HEADS,
     DetectorBackend,
+    DetectorError,
     ModelMismatchError,
     ModelOutputs,
     PendingInference,
@@ -145,15 +146,40 @@ class FrameDetector:
         t2 = time.perf_counter()
         return self._postprocess(frame, transform, outputs, t1 - t0, t2 - t1)
 
-    def run(self, frames: Iterable[Frame], depth: int = 2) -> Iterator[DetectionResult]:
-        """Pipelined: keeps up to `depth` frames in flight so capture, inference and post-processing overlap."""
+    def run(self, frames: Iterable[Frame], depth: int = 2,
+            on_error: Optional[Callable[[Frame, DetectorError], None]] = None) -> Iterator[DetectionResult]:
+        """Pipelined: keeps up to `depth` frames in flight so capture, inference and post-processing overlap.
+
+        With on_error, a frame whose inference fails (timeout, device error) is reported there and skipped;
+        without it the error propagates.
+        """
         in_flight: Deque[PendingFrame] = collections.deque()
+
+        def finish_oldest() -> Optional[DetectionResult]:
+            pending = in_flight.popleft()
+            try:
+                return self.finish(pending)
+            except DetectorError as exc:
+                if on_error is None:
+                    raise
+                on_error(pending.frame, exc)
+                return None
+
         for frame in frames:
-            in_flight.append(self.submit(frame))
+            try:
+                in_flight.append(self.submit(frame))
+            except DetectorError as exc:
+                if on_error is None:
+                    raise
+                on_error(frame, exc)
             if len(in_flight) >= depth:
-                yield self.finish(in_flight.popleft())
+                result = finish_oldest()
+                if result is not None:
+                    yield result
         while in_flight:
-            yield self.finish(in_flight.popleft())
+            result = finish_oldest()
+            if result is not None:
+                yield result
 
     def postprocess_outputs(self, outputs: ModelOutputs, transform: LetterboxTransform
                             ) -> Tuple[Detections, float, float, float]:

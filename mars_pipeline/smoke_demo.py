@@ -58,9 +58,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         source, copy = Path(tmp) / "detections", Path(tmp) / "recorded"
         sent = write_synthetic_bag(source)
         topics = "[" + ",".join(f"'{detections_topic(c)}'" for c in CAMERAS) + "]"
-        recorder = _start("mars_camera.nodes.detection_recorder",
+        recorder = _start("mars_pipeline.nodes.detection_recorder",
                           [f"output_path:={copy}", f"topics:={topics}"], env)
-        replay = _start("mars_camera.nodes.detection_replay",
+        replay = _start("mars_pipeline.nodes.bag_replay",
                         [f"bag_path:={source}", "rate:=2.0", "wait_for_subscribers:=1"], env)
         replay_code = replay.wait(timeout=120)
         time.sleep(0.5)

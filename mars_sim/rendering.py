@@ -20,6 +20,7 @@ import numpy as np
 from mars_camera.geometry.camera_model import CameraModel
 from mars_sim.detection_sim import _from_base, _to_base
 from mars_sim.simulation import SimulationResult
+from mars_sim.trajectory import RobotPoses
 from mars_sim.world import occlusion_value
 
 _SHIFT = 4                 # sub-pixel bits for cv2 drawing
@@ -138,7 +139,7 @@ class FrameRenderer:
             img = cv2.GaussianBlur(img, (0, 0), sigma)
         motion = rng.uniform(0.0, rcfg.motion_blur_max_px) * self.scale
         if motion >= 1.5:
-            img = self._motion_blur(img, model, stream.poses, frame_index, motion)
+            img = self._motion_blur(img, model, motion)
         noise = np.empty(img.shape, np.float32)
         cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
         cv2.randn(noise, 0.0, 3.0)
@@ -161,7 +162,8 @@ class FrameRenderer:
             raise RuntimeError(f"JPEG encoding failed for {camera} frame {frame_index}")
         return buf.tobytes()
 
-    def _draw_canopy(self, img: np.ndarray, model: CameraModel, poses, k: int, rng: np.random.Generator) -> None:
+    def _draw_canopy(self, img: np.ndarray, model: CameraModel, poses: RobotPoses, k: int,
+                     rng: np.random.Generator) -> None:
         field = self.result.field
         px, py, pyaw = poses.x[k], poses.y[k], poses.yaw[k]
         sc = self.scale
@@ -264,7 +266,7 @@ class FrameRenderer:
                             (int((0.6 + 0.3 * e) * r * _ONE) + 1, int((0.45 + 0.2 * e) * r * _ONE) + 1),
                             float(e * 180.0), 0, 360, (grey, grey, grey - 5.0), -1, cv2.LINE_AA, _SHIFT)
 
-    def _motion_blur(self, img: np.ndarray, model: CameraModel, poses, k: int, length: float) -> np.ndarray:
+    def _motion_blur(self, img: np.ndarray, model: CameraModel, length: float) -> np.ndarray:
         """Blur along the image motion of the canopy (direction from the robot's travel)."""
         centre = np.array([[model.intrinsics.cx, model.intrinsics.cy]])
         ground = model.ground_point_from_pixel(centre, 0.75)

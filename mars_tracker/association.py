@@ -40,6 +40,8 @@ class AssociationInputs:
     the frame's detections. Pair matrices are (T, D). ``appearance_distance`` is the cosine distance of the
     track's smoothed embedding to the detection's feature, NaN where either has none (None when no pair has).
     ``allowed`` marks the pairs that passed the gates; a scorer must give every other pair FORBIDDEN_COST.
+    ``appearance_scale`` is the camera's typical cosine distance of a correct match (estimated online; None
+    until known): embedding models differ by orders of magnitude in how far apart "same" and "other" lie.
     """
 
     track_ids: np.ndarray
@@ -53,6 +55,7 @@ class AssociationInputs:
     mahalanobis: np.ndarray
     appearance_distance: Optional[np.ndarray]
     allowed: np.ndarray
+    appearance_scale: Optional[float] = None
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -68,7 +71,8 @@ def motion_cost(inputs: AssociationInputs) -> np.ndarray:
 PAIR_FEATURE_NAMES: Tuple[str, ...] = (
     "appearance_distance", "has_appearance", "iou", "motion_cost", "dx_rel", "dy_rel", "log_w_ratio",
     "log_h_ratio", "mahalanobis", "seconds_since_update", "det_score", "log_track_hits",
-    "appearance_minus_row_best", "appearance_minus_col_best", "motion_minus_row_best", "motion_minus_col_best")
+    "appearance_minus_row_best", "appearance_minus_col_best", "motion_minus_row_best", "motion_minus_col_best",
+    "appearance_relative", "appearance_relative_minus_row_best")
 
 
 def _minus_best(values: np.ndarray, allowed: np.ndarray, axis: int) -> np.ndarray:
@@ -94,10 +98,12 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
         app = app_clean[rows, cols]
         has = has_full[rows, cols].astype(np.float64)
         app_row, app_col = app_row * has, app_col * has
+        scale = inputs.appearance_scale if inputs.appearance_scale else 1.0
+        app_rel, app_rel_row = np.minimum(app / scale, 50.0), np.minimum(app_row / scale, 50.0)
     else:
         app = np.zeros(rows.shape[0])
         has = np.zeros(rows.shape[0])
-        app_row = app_col = app
+        app_row = app_col = app_rel = app_rel_row = app
     out = np.stack([
         app, has, inputs.iou[rows, cols], motion[rows, cols],
         (d_xywh[:, 0] - t_xywh[:, 0]) / size, (d_xywh[:, 1] - t_xywh[:, 1]) / size,
@@ -108,6 +114,7 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
         inputs.det_scores[cols], np.log1p(inputs.track_hits[rows].astype(np.float64)),
         app_row, app_col,
         _minus_best(motion, inputs.allowed, 1)[rows, cols], _minus_best(motion, inputs.allowed, 0)[rows, cols],
+        app_rel, app_rel_row,
     ], axis=1)
     return out.astype(np.float32)
 

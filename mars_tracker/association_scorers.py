@@ -31,16 +31,21 @@ class AssociationScorer(Protocol):
 class HandTunedScorer:
     """Motion cost blended with cosine appearance distance, appearance down-weighted when it cannot discriminate.
 
-    For each pair the appearance weight is ``appearance_weight * min(1, gap / gap_reference)``, where gap is the
-    smaller of the row's and the column's distance between best and second-best appearance candidate: among
-    look-alike flowers (all distances equal) the cost falls back to motion alone.
+    Appearance distances are first expressed in units of ``scale_factor`` times the camera's typical distance of
+    a correct match (``AssociationInputs.appearance_scale``), so the same settings suit embeddings whose correct
+    matches lie at 0.01 and ones at 0.2. For each pair the appearance weight is then
+    ``appearance_weight * min(1, gap / gap_reference)``, where gap is the smaller of the row's and the column's
+    distance between best and second-best appearance candidate: among look-alike flowers (all distances equal)
+    the cost falls back to motion alone.
     """
 
     name = "hand_tuned"
     cost_threshold: Optional[float] = None
 
-    def __init__(self, appearance_weight: float = 0.5, adaptive: bool = True, gap_reference: float = 0.15) -> None:
+    def __init__(self, appearance_weight: float = 0.5, adaptive: bool = True, gap_reference: float = 0.15,
+                 scale_factor: float = 4.0) -> None:
         self.appearance_weight = float(appearance_weight)
+        self.scale_factor = float(scale_factor)
         self.adaptive = bool(adaptive)
         self.gap_reference = float(gap_reference)
 
@@ -50,6 +55,8 @@ class HandTunedScorer:
         cost = motion
         app = inputs.appearance_distance
         if app is not None and self.appearance_weight > 0.0 and app.size:
+            if inputs.appearance_scale:
+                app = app / (self.scale_factor * inputs.appearance_scale)
             has = np.isfinite(app)
             weight = np.full(app.shape, self.appearance_weight)
             if self.adaptive:
@@ -122,10 +129,11 @@ class OnnxAssociationScorer:
 
 
 def scorer_from_name(name: str, appearance_weight: float = 0.5, adaptive: bool = True,
-                     gap_reference: float = 0.15, model_path: Union[str, Path, None] = None) -> AssociationScorer:
+                     gap_reference: float = 0.15, scale_factor: float = 4.0,
+                     model_path: Union[str, Path, None] = None) -> AssociationScorer:
     """A scorer by name: 'hand_tuned', 'learned' (ONNX at model_path or the shipped model)."""
     if name == "hand_tuned":
-        return HandTunedScorer(appearance_weight, adaptive, gap_reference)
+        return HandTunedScorer(appearance_weight, adaptive, gap_reference, scale_factor)
     if name in ("learned", "learned_onnx"):
         return OnnxAssociationScorer(model_path if model_path is not None else DEFAULT_MODEL_PATH)
     raise ValueError(f"unknown association scorer '{name}' (choose 'hand_tuned' or 'learned')")

@@ -81,6 +81,7 @@ class CameraTracker:
         self._global_velocity: Optional[np.ndarray] = None
         self._global_velocity_ns = 0
         self._ego_mode = "none"
+        self._appearance_scale: Optional[float] = None
 
     # ------------------------------------------------------------------ public API
     def reset(self, clear_counts: bool = False) -> TrackSnapshot:
@@ -243,7 +244,8 @@ class CameraTracker:
             allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
         seconds = (frame.stamp_ns - t["last_update_ns"][rows]) * _NS
         return AssociationInputs(t["track_id"][rows], predicted, t["hits"][rows], seconds, boxes,
-                                 det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed)
+                                 det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
+                                 self._appearance_scale)
 
     def _associate(self, frame: DetectionFrame) -> Tuple[np.ndarray, np.ndarray]:
         """ByteTrack's two stages; returns matched track rows and detection indices."""
@@ -270,6 +272,8 @@ class CameraTracker:
                 else c.match_cost_threshold
             r, k = assign(cost, limit)
             rows1, cols1 = all_rows[r], high[k]
+            if inputs.appearance_distance is not None:
+                self._learn_appearance_scale(inputs, r, k)
         # Stage 2: confirmed tracks left over against low-score detections, on box overlap only.
         left = np.ones(n, bool)
         left[rows1] = False
@@ -282,6 +286,16 @@ class CameraTracker:
             r, k = assign(cost, c.low_match_cost_threshold)
             rows2, cols2 = rows_left[r], low[k]
         return np.concatenate([rows1, rows2]), np.concatenate([cols1, cols2])
+
+    def _learn_appearance_scale(self, inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Track the typical appearance distance of confident matches (good overlap, several hits)."""
+        app = inputs.appearance_distance[rows, cols]  # type: ignore[index]
+        sure = np.isfinite(app) & (inputs.iou[rows, cols] > 0.5) & (inputs.track_hits[rows] >= self.config.min_hits)
+        if sure.sum() < 3:
+            return
+        median = max(float(np.median(app[sure])), 1e-4)
+        self._appearance_scale = median if self._appearance_scale is None \
+            else 0.9 * self._appearance_scale + 0.1 * median
 
     # ------------------------------------------------------------------ lifecycle
     def _update_matched(self, frame: DetectionFrame, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -442,4 +456,5 @@ def _concat(parts: List[TrackSnapshot]) -> TrackSnapshot:
 
 def default_scorer(config: TrackerConfig) -> AssociationScorer:
     """The association scorer used when none is given (the one that won on held-out simulated fields)."""
-    return HandTunedScorer(config.appearance_weight, config.adaptive_appearance, config.appearance_gap_reference)
+    return HandTunedScorer(config.appearance_weight, config.adaptive_appearance, config.appearance_gap_reference,
+                           config.appearance_scale_factor)

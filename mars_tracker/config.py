@@ -38,6 +38,9 @@ class TrackerConfig:
         True, "lower the appearance weight for pairs whose embeddings do not tell candidates apart")
     appearance_gap_reference: float = _setting(
         0.15, "cosine-distance gap between best and second-best candidate that gives appearance full weight")
+    appearance_scale_factor: float = _setting(
+        4.0, "appearance distances count in units of this many times the typical distance of a correct match "
+             "(estimated online per camera)")
     appearance_gate: float = _setting(
         0.6, "pairs whose cosine distance exceeds this are never matched in the high-score stage")
     embedding_momentum: float = _setting(
@@ -102,7 +105,7 @@ class TrackerConfig:
         for name in ("max_lost_seconds", "max_tentative_lost_seconds"):
             if getattr(self, name) < 0.0:
                 fail(name, "must not be negative")
-        for name in ("gate_mahalanobis", "appearance_gap_reference", "measurement_noise", "size_measurement_noise",
+        for name in ("gate_mahalanobis", "appearance_gap_reference", "appearance_scale_factor", "measurement_noise", "size_measurement_noise",
                      "acceleration_noise", "size_change_noise", "initial_velocity_std", "ego_inlier_tolerance"):
             if getattr(self, name) <= 0.0:
                 fail(name, "must be positive")

@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 raise ValueError(f"{args.features}: features must be ({detections.frames.size}, D) to match "
                                  f"{args.det_file}, got shape {features.shape}")
         scorer = scorer_from_name(args.scorer, config.appearance_weight, config.adaptive_appearance,
-                                  config.appearance_gap_reference)
+                                  config.appearance_gap_reference, config.appearance_scale_factor)
         tracker = CameraTracker(config, scorer=scorer)
         result = track_mot(detections, tracker, args.fps, features, args.boxes, not args.no_backfill,
                            args.interpolate_gaps)

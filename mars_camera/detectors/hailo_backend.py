@@ -120,9 +120,11 @@ class SharedVDevice:
 
 class _HailoPending(PendingInference):
     def __init__(self, job: Any, done: threading.Event, box: Dict[str, Any], timeout_ms: int,
-                 errors: Dict[str, type]) -> None:
+                 errors: Dict[str, type], build: Callable[[Any, float], ModelOutputs], bindings: Any,
+                 t0: float) -> None:
         self._job, self._done, self._box = job, done, box
         self._timeout_ms, self._errors = timeout_ms, errors
+        self._build, self._bindings, self._t0 = build, bindings, t0
 
     def result(self) -> ModelOutputs:
         try:
@@ -140,7 +142,8 @@ class _HailoPending(PendingInference):
             if isinstance(err, self._errors["timeout"]):
                 raise InferenceTimeoutError(f"Hailo inference timed out: {err}") from err
             raise DetectorError(f"Hailo inference failed: {err}") from err
-        return self._box["outputs"]
+        # Read (and dequantize) the buffers here, on the caller's thread, not in HailoRT's callback.
+        return self._build(self._bindings, self._box["finished"])
 
 
 class HailoDetectorBackend(DetectorBackend):
@@ -297,7 +300,7 @@ class HailoDetectorBackend(DetectorBackend):
         """LAYOUT_NMS_BY_CLASS or LAYOUT_RAW_HEADS."""
         return self._layout
 
-    def _outputs_from(self, bindings: Any, t0: float) -> ModelOutputs:
+    def _outputs_from(self, bindings: Any, inference_s: float) -> ModelOutputs:
         out = ModelOutputs(layout=self._layout, scores_are_logits=not self._scores_activated,
                            feature_channels_last=True)
         if self._nms_name:
@@ -313,19 +316,16 @@ class HailoDetectorBackend(DetectorBackend):
             raw = bindings.output(self._feature_name).get_buffer()
             q = self._quant.get(self._feature_name)
             out.feature_map = q.dequantize(raw) if q is not None and raw.dtype != np.float32 else raw
-        out.inference_s = time.perf_counter() - t0
+        out.inference_s = inference_s
         return out
 
-    def _callback(self, completion_info: Any, bindings: Any, box: Dict[str, Any], done: threading.Event,
-                  t0: float) -> None:
-        # Runs on HailoRT's thread: keep it short, never raise.
+    @staticmethod
+    def _callback(completion_info: Any, box: Dict[str, Any], done: threading.Event, t0: float) -> None:
+        # Runs on HailoRT's thread: record the outcome and return (never raise, no heavy work).
         try:
+            box["finished"] = time.perf_counter() - t0
             if completion_info.exception:
                 box["error"] = completion_info.exception
-            else:
-                box["outputs"] = self._outputs_from(bindings, t0)
-        except Exception as exc:  # noqa: BLE001 - reported to the waiting caller instead
-            box["error"] = exc
         finally:
             done.set()
 
@@ -346,14 +346,13 @@ class HailoDetectorBackend(DetectorBackend):
             self._configured.wait_for_async_ready(timeout_ms=self._timeout_ms)
             box: Dict[str, Any] = {}
             done = threading.Event()
-            job = self._configured.run_async([bindings], partial(self._callback, bindings=bindings, box=box,
-                                                                 done=done, t0=t0))
+            job = self._configured.run_async([bindings], partial(self._callback, box=box, done=done, t0=t0))
         except self._errors["timeout"] as exc:
             raise InferenceTimeoutError(f"Hailo device not ready within hailo_timeout_ms={self._timeout_ms}") \
                 from exc
         except self._errors["base"] as exc:
             raise DetectorError(f"Hailo inference could not start: {exc}") from exc
-        return _HailoPending(job, done, box, self._timeout_ms, self._errors)
+        return _HailoPending(job, done, box, self._timeout_ms, self._errors, self._outputs_from, bindings, t0)
 
     def describe(self) -> Dict[str, Any]:
         return {"backend": self.name, "hef": self.hef_path, "device_arch": self.device_arch,

@@ -44,7 +44,8 @@ class OnnxDetectorBackend(DetectorBackend):
     name = "onnx"
 
     def __init__(self, model_path: str, input_size: Tuple[int, int], feature_output: str = "features",
-                 providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 0) -> None:
+                 providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 0,
+                 tensorrt_cache_dir: str = "") -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - onnxruntime is a runtime requirement
@@ -64,8 +65,13 @@ class OnnxDetectorBackend(DetectorBackend):
         if threads > 0:
             options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # TensorRT builds an engine per model and GPU (minutes on a Jetson): cache it across starts, FP16.
+        trt_cache = tensorrt_cache_dir or str(Path.home() / ".cache" / "mars_counting" / "tensorrt")
+        provider_list: List[Any] = [
+            (p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": trt_cache, "trt_fp16_enable": True})
+            if p == "TensorrtExecutionProvider" else p for p in chosen]
         try:
-            self._session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+            self._session = ort.InferenceSession(str(path), sess_options=options, providers=provider_list)
         except Exception as exc:
             raise ModelMismatchError(f"model_path: cannot load ONNX model '{model_path}': {exc}") from exc
         self.model_path = str(path)

@@ -63,7 +63,7 @@ def create_backend(config: CameraDetectorConfig, device_present: Callable[[], bo
         reason = "backend=onnx configured"
     from mars_camera.detectors.onnx_backend import OnnxDetectorBackend
     backend = OnnxDetectorBackend(config.resolved_model_path, config.input_size, config.feature_output,
-                                  config.onnx_providers, config.onnx_threads)
+                                  config.onnx_providers, config.onnx_threads, config.tensorrt_cache_dir)
     reason += f" (providers {backend.describe()['providers']})"
     LOG.info("detector backend: onnx (%s)", reason)
     return BackendChoice(backend, reason)

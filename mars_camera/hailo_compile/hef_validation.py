@@ -91,6 +91,9 @@ class HefExpectation:
     # ONNX end node -> role ("box", "cls", "features"): tells streams of equal shape apart (e.g. YOLOv8n's
     # 64-channel stride-8 neck map and the 64-channel DFL box head) through HailoRT's original names.
     original_roles: tuple[tuple[str, str], ...] = ()
+    # YOLOv5 raw heads: one anchor conv of na*(5+nc) channels per scale and no class conv.
+    box_channels: int | None = None
+    class_heads: bool = True
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ def assign_roles(outputs: Sequence[StreamInfo], exp: HefExpectation) -> list[Str
                 c = s.shape[2]
                 if exp.feature_output_name and s.name == exp.feature_output_name:
                     role = "features"
-                elif c == 4 * exp.reg_max and not exp.nms:
+                elif c == (exp.box_channels or 4 * exp.reg_max) and not exp.nms:
                     role = "box"
                 elif c == exp.num_classes and not exp.nms:
                     role = "cls"
@@ -322,7 +325,10 @@ def check_description(desc: HefDescription, exp: HefExpectation, report: Validat
             report.problems.append("the HEF has NMS on chip but the camera expects raw heads")
         for stride in exp.strides:
             gh, gw = h // stride, w // stride
-            for role, c in (("box", 4 * exp.reg_max), ("cls", exp.num_classes)):
+            heads = [("box", exp.box_channels or 4 * exp.reg_max)]
+            if exp.class_heads:
+                heads.append(("cls", exp.num_classes))
+            for role, c in heads:
                 hits = [s for s in by_role.get(role, []) if tuple(s.shape) == (gh, gw, c)]
                 if len(hits) != 1:
                     report.problems.append(f"expected one {role} output of shape [{gh}, {gw}, {c}] (stride "
@@ -376,4 +382,5 @@ def expectation_from_description_extra(desc: HefDescription, hw_arch: str | None
                           e.get("feature_channels"), int(e.get("feature_stride", 8)),
                           tuple(e.get("strides", (8, 16, 32))), int(e.get("reg_max", 16)),
                           feature_output_name=e.get("feature_output_name"),
-                          original_roles=tuple((str(k), str(v)) for k, v in e.get("original_roles", {}).items()))
+                          original_roles=tuple((str(k), str(v)) for k, v in e.get("original_roles", {}).items()),
+                          box_channels=e.get("box_channels"), class_heads=bool(e.get("class_heads", True)))

@@ -312,7 +312,9 @@ class CompilePipeline:
                 return StageOutcome("oom", rc, dt, result, f"{stage} ran out of memory: {etype}: {msg[:300]}")
             if stage == "compile" and (etype == "BackendAllocatorException" or _ALLOC_PATTERN.search(msg)):
                 return StageOutcome("resource", rc, dt, result, f"{etype}: {msg[:300]}")
-            return StageOutcome("failed", rc, dt, result, f"{etype}: {msg[:500]}")
+            hint = "".join(f"; the DFC recommends {k.split('_')[1]} nodes {result[k]}"
+                           for k in ("recommended_start_node_names", "recommended_end_node_names") if result.get(k))
+            return StageOutcome("failed", rc, dt, result, f"{etype}: {msg[:500]}{hint}")
         return StageOutcome("crashed", rc, dt, result, f"{stage} process ended with status {rc} without a result "
                             f"(crash); see {log_path}")
 
@@ -482,7 +484,10 @@ def expectation_for(config: CompileConfig, layout: YoloLayout, hw: tuple[int, in
                           feature_channels=layout.feature_shape[1] if layout.feature_shape else None,
                           feature_stride=layout.feature_stride or 8,
                           strides=tuple(s.stride for s in layout.scales), reg_max=layout.reg_max or 16,
-                          original_roles=_original_roles(layout))
+                          original_roles=_original_roles(layout),
+                          box_channels=((layout.num_anchors or 3) * (5 + layout.num_classes)
+                                        if layout.family == "yolov5" else None),
+                          class_heads=layout.family != "yolov5")
 
 
 def _original_roles(layout: YoloLayout) -> tuple[tuple[str, str], ...]:
@@ -535,7 +540,8 @@ def build_description(config: CompileConfig, layout: YoloLayout, hw: tuple[int, 
                              "feature_channels": exp.feature_channels, "feature_stride": exp.feature_stride,
                              "strides": list(exp.strides), "reg_max": exp.reg_max,
                              "feature_output_name": feature_name,
-                             "original_roles": dict(exp.original_roles)},
+                             "original_roles": dict(exp.original_roles), "box_channels": exp.box_channels,
+                             "class_heads": exp.class_heads},
              "created": _now()}
     return HefDescription(str(hef), "description", config.hw_arch, n,
                           (StreamInfo(in_name, (h, w, 3), "UINT8", "NHWC"),), tuple(outputs), extra)

@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # report everything, incl. MemoryError, to the orchestrator
         result.update(status="failed", error_type=type(exc).__name__, error_module=type(exc).__module__,
                       message=str(exc), traceback=traceback.format_exc())
+        # The DFC parser suggests start/end nodes when the given ones do not work: pass them on.
+        for attr in ("recommended_start_node_names", "recommended_end_node_names"):
+            if getattr(exc, attr, None):
+                result[attr] = [str(n) for n in getattr(exc, attr)]
         print(result["traceback"], file=sys.stderr)
         code = 2
     result["duration_s"] = round(time.monotonic() - t0, 3)

@@ -190,54 +190,50 @@ class FlowerMap:
                 return None
         c = self._cols
         if members:
-            n_pairs, ray_d, partners = 0, [], []
+            simultaneous = False
             for m in members:
-                overlap = m.t_first <= est.t_last and est.t_first <= m.t_last
-                if not overlap:
+                if not (m.t_first <= est.t_last and est.t_first <= m.t_last):
                     continue
                 if m.camera_index == est.camera_index:
                     self.counters["cannot_link_same_camera"] += 1
                     return None
                 ia, ib = simultaneous_pairs(est.stamps_ns, m.stamps_ns, int(cfg.dedup_max_dt_s * 1e9))
-                if ia.shape[0]:
+                if ia.shape[0] >= cfg.dedup_min_pairs:
                     dist, _ = ray_distances(est.ray_origins[ia], est.ray_dirs[ia], m.ray_origins[ib], m.ray_dirs[ib])
-                    ray_d.append(dist)
-                    partners.append(m)
-            if ray_d:
-                dist = np.concatenate(ray_d)
-                if dist.shape[0] >= cfg.dedup_min_pairs:
-                    med = float(np.median(dist))
-                    # Rays of two cameras meet anywhere in the plane through their baseline: all views of
-                    # both tracks (motion parallax included) must also fit one point.
-                    if med <= cfg.dedup_ray_gate_m and self._joint_fit_ok(est, partners):
-                        return med / cfg.dedup_ray_gate_m
-                    self.counters["ray_test_rejections"] += 1
-                    return None
-            rel = 2.0 * cfg.relative_pose_sd_m
-            s = est.cov_meas + np.linalg.inv(_sym(c["meas_info"][f])) + rel * rel * np.eye(2)
-            d = float(np.sqrt(delta @ np.linalg.solve(s, delta)))
-            return 1.0 + d / cfg.merge_gate_sigma if d <= cfg.merge_gate_sigma else None
-        if est.t_first - c["last_ns"][f] < self._gap_ns:
-            # Current pass but its member tracks were forgotten (e.g. resumed map): measurement-only test.
-            s = est.cov_meas + np.linalg.inv(_sym(c["meas_info"][f])) + (2.0 * cfg.relative_pose_sd_m) ** 2 * np.eye(2)
-        else:
-            s = est.cov + np.linalg.inv(_sym(c["info"][f]))
-        d = float(np.sqrt(delta @ np.linalg.solve(s, delta)))
+                    if float(np.median(dist)) > cfg.dedup_ray_gate_m:
+                        self.counters["ray_test_rejections"] += 1
+                        return None
+                    simultaneous = True
+            # Rays of two cameras meet anywhere in the plane through their baseline, and a short track's
+            # position is uncertain along its rays: all views of the track and of the flower's tracks of
+            # this pass (GNSS error shared) must fit one point.
+            resid = self._joint_residual(est, members)
+            if resid > cfg.dedup_joint_residual_sigma:
+                self.counters["joint_fit_rejections"] += 1
+                return None
+            return resid / cfg.dedup_joint_residual_sigma + (0.0 if simultaneous else 1.0)
+        # A flower of an earlier pass: the track's rays must pass by the flower's 3-D point within the GNSS
+        # uncertainty of both passes (a 2-D test would let short tracks, uncertain along their rays, attract).
+        diff = c["xyz"][f] - est.ray_origins
+        perp = diff - np.sum(diff * est.ray_dirs, axis=1, keepdims=True) * est.ray_dirs
+        meas_var = 0.5 * float(np.trace(np.linalg.inv(_sym(c["meas_info"][f]))))
+        scale = np.sqrt(est.ray_sigma ** 2 + est.gnss_var + c["gnss_var"][f] + meas_var)
+        d = float(np.median(np.linalg.norm(perp, axis=1) / scale))
         if d <= cfg.merge_gate_sigma:
             self.counters["multi_pass_candidates"] += 1
             return 2.0 + d / cfg.merge_gate_sigma
         return None
 
-    def _joint_fit_ok(self, est: TrackEstimate, partners: List[TrackEstimate]) -> bool:
-        """True when the rays of est and its partner tracks fit one point (robust chi2 per ray within gate)."""
-        tracks = [est] + partners
+    def _joint_residual(self, est: TrackEstimate, partners: List[TrackEstimate]) -> float:
+        """Median normalised residual of the rays of est and partner tracks fitted to one point."""
+        tracks = [est] + list(partners)
         origins = np.concatenate([t.ray_origins for t in tracks])
         dirs = np.concatenate([t.ray_dirs for t in tracks])
         sigma = np.concatenate([t.ray_sigma for t in tracks])
         prior = float(np.mean([t.ground_z for t in tracks])) + self.config.canopy_height_m
         _, _, resid = triangulate_rays(origins, dirs, sigma, np.zeros(1, np.int64), np.array([prior]),
                                        self.config.canopy_height_sd_m)
-        return float(np.median(resid)) <= self.config.dedup_joint_residual_sigma
+        return float(np.median(resid))
 
     def _compatible(self, f: int, g: int) -> bool:
         """False when one camera saw members of both flowers at overlapping times (cannot-link)."""

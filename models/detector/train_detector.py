@@ -128,32 +128,62 @@ def cmd_train(args: argparse.Namespace) -> None:
         Path(args.out).with_suffix(".metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    """Export trained weights (.pt) at a given input size, with the feature output."""
+    from ultralytics import YOLO
+    export_model(YOLO(args.weights), Path(args.out), args.imgsz, Path(args.keep_stock) if args.keep_stock else None)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """mAP of trained weights on a dataset split (held-out rendered images)."""
+    from ultralytics import YOLO
+    metrics = YOLO(args.weights).val(data=args.data, imgsz=args.imgsz, split=args.split, device="cpu",
+                                      plots=False, batch=16)
+    summary = {"mAP50": float(metrics.box.map50), "mAP50-95": float(metrics.box.map),
+               "precision": float(metrics.box.mp), "recall": float(metrics.box.mr), "split": args.split,
+               "imgsz": args.imgsz}
+    print("metrics:", json.dumps(summary))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def cmd_golden(args: argparse.Namespace) -> None:
-    """Reference detections by ultralytics' own pipeline (letterbox, ONNX Runtime, NMS, scale_boxes)."""
+    """Reference detections by ultralytics' own pipeline (letterbox, ONNX Runtime, NMS, scale_boxes).
+
+    Runs ultralytics on the STOCK export (same weights; check_same_detections proved output0 identical) and
+    records the sha256 of the shipped model the runtime test uses. Images are stored as PNG bytes (exact).
+    """
+    import hashlib
     import cv2
     from ultralytics import YOLO
     model = YOLO(args.onnx, task="detect")
-    images: List[np.ndarray] = []
     arrays = {}
     for i, path in enumerate(args.images):
         img = cv2.imread(path)
         if img is None:
             raise SystemExit(f"cannot read image {path}")
-        images.append(img)
+        if args.crop:
+            x, y, w, h = (int(v) for v in args.crop[i].split(","))
+            img = np.ascontiguousarray(img[y:y + h, x:x + w])
+        ok, png = cv2.imencode(".png", img)
+        img = cv2.imdecode(png, cv2.IMREAD_COLOR)
         res = model.predict(img, imgsz=args.imgsz, conf=args.conf, iou=args.iou, max_det=args.max_det,
                             device="cpu", verbose=False)[0]
-        arrays[f"image_{i}"] = img
+        arrays[f"png_{i}"] = png.reshape(-1)
         arrays[f"xyxy_{i}"] = res.boxes.xyxy.numpy().astype(np.float32)
         arrays[f"scores_{i}"] = res.boxes.conf.numpy().astype(np.float32)
         arrays[f"class_ids_{i}"] = res.boxes.cls.numpy().astype(np.int32)
-        print(f"{path}: {len(res.boxes)} boxes")
+        print(f"{path} {img.shape[1]}x{img.shape[0]}: {len(res.boxes)} boxes")
     arrays["conf"] = np.float32(args.conf)
     arrays["iou"] = np.float32(args.iou)
     arrays["imgsz"] = np.int32(args.imgsz)
-    arrays["count"] = np.int32(len(images))
+    arrays["count"] = np.int32(len(args.images))
+    arrays["model_sha"] = np.array(hashlib.sha256(Path(args.shipped).read_bytes()).hexdigest()[:12])
+    import ultralytics
+    arrays["ultralytics_version"] = np.array(ultralytics.__version__)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **arrays)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e3:.0f} kB)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -178,9 +208,24 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     p.add_argument("--out", default=str(HERE / "flower_yolov8n.onnx"))
     p.add_argument("--keep-stock", default="")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("export", help="export trained weights (.pt) with the feature output")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--out", required=True)
+    p.add_argument("--keep-stock", default="")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("evaluate", help="mAP of trained weights on a dataset split")
+    p.add_argument("--weights", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", default="")
+    p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("golden", help="ultralytics reference detections for the golden-file test")
     p.add_argument("--onnx", required=True)
     p.add_argument("--images", nargs="+", required=True)
+    p.add_argument("--crop", nargs="*", default=[], help="per image x,y,w,h crop (non-square test inputs)")
+    p.add_argument("--shipped", required=True, help="the shipped model (with features) the test will run")
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument("--iou", type=float, default=0.5)

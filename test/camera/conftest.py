@@ -29,3 +29,17 @@ def fake_hailo():
     _fake_control.STATE.reset()
     yield _fake_control
     _fake_control.STATE.reset()
+
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden_ultralytics.npz"
+
+
+@pytest.fixture(scope="session")
+def rendered_images():
+    """BGR images rendered by the simulator (stored in the golden file): real flowers for the detector."""
+    import cv2
+    import numpy as np
+    if not GOLDEN.is_file():
+        pytest.fail(f"{GOLDEN} is missing: see models/detector/README.md")
+    data = np.load(GOLDEN)
+    return [cv2.imdecode(data[f"png_{i}"], cv2.IMREAD_COLOR) for i in range(int(data["count"]))]

@@ -61,7 +61,7 @@ def test_real_boottime_offset_maps_a_fresh_sensor_time_to_now():
     m = SensorClockMapper("boottime")
     now_wall = time.time_ns()
     mapped = m.to_ros_ns(time.clock_gettime_ns(time.CLOCK_BOOTTIME))
-    assert abs(mapped - now_wall) < 5_000_000
+    assert abs(mapped - now_wall) < 50_000_000  # generous: the machine may preempt us between the reads
     with pytest.raises(ValueError, match="sensor_clock"):
         SensorClockMapper("tai")
 
@@ -83,7 +83,7 @@ def test_picamera2_frames_carry_sensor_time_mapped_to_ros_time(fake_camera):
             f = frames[-1]
             # Capture time = sensor time + (wall - boottime), never the (later) read time.
             offset = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-            assert abs((f.stamp_ns - f.sensor_timestamp_ns) - offset) < 2_000_000
+            assert abs((f.stamp_ns - f.sensor_timestamp_ns) - offset) < 10_000_000
             assert f.stamp_ns <= after and before - 500_000_000 < f.stamp_ns
     f0, f3 = frames[0], frames[3]
     assert f0.image.shape == (180, 320, 3) and f0.image.dtype == np.uint8
@@ -260,3 +260,24 @@ def test_image_bag_replays_compressed_images_with_header_stamps(tmp_path):
     assert frames[2].image.shape == (24, 32, 3) and abs(int(frames[2].image.mean()) - 120) < 3
     with pytest.raises(FrameSourceError, match="no topic '/nope'.*cam_left"):
         BagImageFrameSource(str(bag), "/nope").open()
+
+
+# ---- configuration + factory ------------------------------------------------------------------------------
+def test_source_config_errors_name_the_field_and_factory_wraps_live_sources(tmp_path, fake_camera):
+    from mars_camera.config_schema import ConfigError, config_from_dict
+    from mars_camera.frame_sources import FrameSourceConfig, create_frame_source
+    with pytest.raises(ConfigError, match="uri"):
+        config_from_dict(FrameSourceConfig, {"kind": "opencv"})
+    with pytest.raises(ConfigError, match="topic"):
+        config_from_dict(FrameSourceConfig, {"kind": "bag", "uri": "x"})
+    with pytest.raises(ConfigError, match="reopen_max_s"):
+        config_from_dict(FrameSourceConfig, {"reopen_initial_s": 5.0, "reopen_max_s": 1.0})
+    live = create_frame_source(config_from_dict(FrameSourceConfig, {"frame_rate_hz": 100.0}), (320, 320), "cam")
+    assert isinstance(live, ReopeningFrameSource)
+    with live:
+        frame = live.read()
+    assert frame.image.shape == (180, 320, 3) and frame.reference_width == 1536
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    folder = create_frame_source(config_from_dict(FrameSourceConfig, {"kind": "folder", "uri": str(tmp_path)}))
+    assert isinstance(folder, ImageFolderFrameSource)
+    assert create_frame_source(config_from_dict(FrameSourceConfig, {"kind": "topic", "topic": "/img"})) is None

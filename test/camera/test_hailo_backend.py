@@ -131,6 +131,23 @@ def test_timeouts_and_device_errors_surface_and_the_backend_recovers(hefs, fake_
         backend.close()
 
 
+def test_pipeline_reports_a_failed_frame_and_continues(hefs, fake_hailo):
+    cfg = CameraDetectorConfig(backend="hailo", hef_path=hefs["raw"], score_threshold=0.01)
+    det = FrameDetector(cfg, backend=_hailo(cfg, fake_hailo))
+    errors = []
+    try:
+        fake_hailo.STATE.fail_next_inferences = 1
+        frames = [Frame(_image(i), i, i) for i in range(3)]
+        results = list(det.run(frames, depth=2, on_error=lambda f, e: errors.append((f.frame_number, str(e)))))
+        assert [r.frame.frame_number for r in results] == [1, 2]
+        assert errors and errors[0][0] == 0 and "HAILO_STREAM_ABORT" in errors[0][1]
+        fake_hailo.STATE.fail_next_inferences = 1
+        with pytest.raises(DetectorError):
+            list(det.run(frames[:1]))
+    finally:
+        det.close()
+
+
 def test_architecture_mismatch_is_a_clear_start_up_error(hefs, fake_hailo):
     # The configuration expects hailo8l but the device is a hailo8.
     with pytest.raises(ModelMismatchError, match="hailo_arch is 'hailo8l'.*reports 'hailo8'"):
@@ -181,3 +198,21 @@ def test_auto_picks_hailo_when_device_and_hef_exist(hefs, fake_hailo, caplog):
     choice = create_backend(cfg, device_present=lambda: False)
     assert choice.backend.name == "onnx" and "no Hailo device" in choice.reason
     choice.backend.close()
+
+
+def test_raw_heads_with_logit_class_outputs(hefs, fake_hailo, model_path, tmp_path):
+    """A HEF compiled without the on-chip sigmoid: scores_are_logits is honoured (hailo_scores_activated=False)."""
+    logits = fake_hailo.write_fake_hef(str(tmp_path / "logits.hef"), model_path, class_sigmoid_on_chip=False)
+    img, _ = letterbox(_image(2), (320, 320))
+    from mars_camera.yolo.decoding import decode_raw_heads
+    scores = {}
+    for name, hef, activated in (("sigmoid", hefs["raw"], True), ("logits", logits, False)):
+        backend = _hailo(CameraDetectorConfig(backend="hailo", hef_path=hef, hailo_scores_activated=activated),
+                         fake_hailo)
+        out = backend.infer(img)
+        assert out.scores_are_logits is (not activated)
+        scores[name] = decode_raw_heads(out.box_maps, out.class_maps, out.strides, out.scores_are_logits,
+                                        box_quant=[(q.scale, q.zero_point) for q in out.box_quant],
+                                        class_quant=[(q.scale, q.zero_point) for q in out.class_quant]).class_scores
+        backend.close()
+    assert np.abs(scores["sigmoid"] - scores["logits"]).max() < 0.02

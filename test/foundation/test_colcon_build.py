@@ -51,11 +51,11 @@ def test_installed_layout(colcon_install):
         assert (site / pkg / "__init__.py").is_file(), f"{pkg} not installed under {site}"
     for sub in ("launch", "config", "models", "rviz", "msg"):
         assert (prefix / "share" / "mars_counting" / sub).is_dir(), f"share/mars_counting/{sub} missing"
-    assert (prefix / "share" / "mars_counting" / "launch" / "detection_replay.launch.py").is_file()
+    assert (prefix / "share" / "mars_counting" / "launch" / "bag_replay.launch.py").is_file()
     assert (prefix / "share" / "mars_counting" / "config" / "mars_rig.yaml").is_file()
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / "mars_counting").is_file()
     executables = prefix / "lib" / "mars_counting"
-    for name in ("detection_replay_node", "detection_recorder_node"):
+    for name in ("bag_replay_node", "detection_recorder_node"):
         assert os.access(executables / name, os.X_OK), f"lib/mars_counting/{name} missing or not executable"
 
 
@@ -73,7 +73,7 @@ def test_installed_interfaces_and_executables_run(colcon_install, tmp_path):
     lines = out.stdout.split()
     assert lines[0].startswith(str(site)) and lines[1].startswith(str(site)), out.stdout
     # The installed wrapper runs the node: a missing bag is reported by name, non-zero exit.
-    run = subprocess.run([str(prefix / "lib" / "mars_counting" / "detection_replay_node"), "--ros-args", "-p",
+    run = subprocess.run([str(prefix / "lib" / "mars_counting" / "bag_replay_node"), "--ros-args", "-p",
                           f"bag_path:={tmp_path / 'missing_bag'}"], env=env, cwd=tmp_path, capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 1, run.stdout + run.stderr

@@ -6,25 +6,25 @@ from harness.ros_processes import REPO_ROOT, wait_until
 from mars_camera.detections import DetectionFrame, Detections
 from mars_camera.interfaces.bag_files import BagWriter, read_detection_frames
 
-LAUNCH = REPO_ROOT / "launch" / "detection_replay.launch.py"
+LAUNCH = REPO_ROOT / "launch" / "bag_replay.launch.py"
 
 
-def test_detection_replay_launch_declares_nodes_and_parameters(tmp_path):
+def test_bag_replay_launch_declares_nodes_and_parameters(tmp_path):
     result = evaluate_launch_file(LAUNCH, {"bag": "/data/run", "record_to": str(tmp_path / "copy"),
                                            "topics": "/a/detections,/b/detections", "rate": "2.5"})
     assert set(result.arguments) >= {"bag", "rate", "loop", "record_to", "topics", "storage"}
-    replay = result.node("detection_replay")
-    assert replay.executable == "detection_replay_node" and replay.package == "mars_counting"
+    replay = result.node("bag_replay")
+    assert replay.executable == "bag_replay_node" and replay.package == "mars_counting"
     assert replay.effective_parameters() == {"bag_path": "/data/run", "rate": 2.5, "loop": False,
                                              "wait_for_subscribers": 0}
     recorder = result.node("detection_recorder")
     assert recorder.effective_parameters()["topics"] == ["/a/detections", "/b/detections"]
-    assert replay.module() == "mars_camera.nodes.detection_replay"
+    assert replay.module() == "mars_pipeline.nodes.bag_replay"
     # Without record_to only the replay runs.
-    assert [n.name for n in evaluate_launch_file(LAUNCH, {"bag": "/x"}).nodes] == ["detection_replay"]
+    assert [n.name for n in evaluate_launch_file(LAUNCH, {"bag": "/x"}).nodes] == ["bag_replay"]
 
 
-def test_detection_replay_launch_runs_for_real(tmp_path):
+def test_bag_replay_launch_runs_for_real(tmp_path):
     source = tmp_path / "source"
     with BagWriter(source, "sqlite3") as writer:
         for i in range(10):
@@ -35,7 +35,7 @@ def test_detection_replay_launch_runs_for_real(tmp_path):
                                            "topics": "/cam_center/detections", "wait_for_subscribers": "1"})
     recorder = result.node("detection_recorder").start()
     with recorder:
-        replay = result.node("detection_replay").start()
+        replay = result.node("bag_replay").start()
         with replay:
             assert replay.wait(60) == 0, replay.output()
         wait_until(lambda: copy.exists(), 5, what="recorded bag")

@@ -67,3 +67,21 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text("optimize:\n  batch_sise: 4\n")
     assert main(["compile", str(tmp_path / "m.onnx"), "--work-dir", str(tmp_path), "--config", str(bad)]) == 2
     assert "batch_sise" in capsys.readouterr().err
+
+
+def test_validate_reports_quantization_drift_with_hailort(fake_dfc: Path, v8_onnx: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    sys.modules.pop("hailo_platform", None)
+    fc = pytest.importorskip("hailo_platform._fake_control")
+    fc.STATE.reset()
+    hef = tmp_path / "m.hef"
+    fc.write_fake_hef(str(hef), str(v8_onnx), nms_on_chip=False)
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8))
+    assert main(["validate", str(hef), "--onnx", str(v8_onnx), "--no-nms", "--calib", str(calib),
+                 "--drift-images", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "source: hailort" in out and "quantization drift: images=4.0000, box_agreement=" in out
+    assert "not checked: architecture" in out

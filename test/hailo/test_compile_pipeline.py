@@ -208,3 +208,20 @@ def test_no_dfc_installed_is_a_failed_stage(v8_onnx: Path, calib: Path, tmp_path
     monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.endswith("fakes")])
     with pytest.raises(StageFailedError, match="hailo_sdk_client"):
         _pipe(v8_onnx, calib, tmp_path / "work").run()
+
+
+@pytest.mark.parametrize("family,nms", [("yolov5", False), ("yolov5", True), ("yolo11", False)])
+def test_other_families_compile_and_validate(fake_dfc: Path, v5_onnx: Path, v11_onnx: Path, tmp_path: Path,
+                                             family: str, nms: bool) -> None:
+    onnx = v5_onnx if family == "yolov5" else v11_onnx
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.zeros((8, 64, 64, 3), np.uint8))
+    cfg = _config(resolution_ladder=[[64, 64]], nms={"enabled": nms})
+    pipe = _pipe(onnx, calib, tmp_path / "work", cfg)
+    res = pipe.run()
+    script = (tmp_path / "work" / "64x64" / "model_script.alls").read_text()
+    assert ("nms_postprocess" in script) == nms
+    assert ("meta_arch=yolov5" in script) == (family == "yolov5" and nms)
+    assert ("change_output_activation" in script) == (family != "yolov5")
+    rep = validate_hef(res.hef, expectation_for(cfg, pipe.layout, (64, 64)), use_hailort=False)
+    assert rep.ok, rep.to_text()

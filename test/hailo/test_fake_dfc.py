@@ -69,3 +69,17 @@ def test_allocation_failure_above_a_resolution(fake_dfc: Path, v8_onnx: Path, tm
         runner.compile()
     monkeypatch.setenv("HAILO_FAKE_FAIL", "compile:alloc_above=64")
     assert runner.compile()[:4] == b"\x01HEF"
+
+
+def test_parser_recommendation_reaches_the_stage_result(fake_dfc: Path, v8_onnx: Path, tmp_path: Path) -> None:
+    from mars_camera.hailo_compile import stage_worker
+
+    req = {"stage": "parse", "hw_arch": "hailo8", "artifact": str(tmp_path / "n.har"), "onnx": str(v8_onnx),
+           "translate_kwargs": {"net_name": "n", "start_node_names": ["images"], "end_node_names": [],
+                                "net_input_shapes": {"images": [1, 3, 64, 64]}}}
+    (tmp_path / "req.json").write_text(json.dumps(req))
+    assert stage_worker.main([str(tmp_path / "req.json"), str(tmp_path / "res.json")]) == 2
+    res = json.loads((tmp_path / "res.json").read_text())
+    assert res["error_type"] == "ParsingWithRecommendationException"
+    assert res["recommended_end_node_names"][:2] == ["/model.22/cv2.0/cv2.0.2/Conv", "/model.22/cv3.0/cv3.0.2/Conv"]
+    assert not (tmp_path / "n.har").exists()

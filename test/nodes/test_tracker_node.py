@@ -31,12 +31,13 @@ def test_tracker_node_matches_offline_core(quick_run, probe):
     probe.watch("/mars/track_counts", FlowerCount)
     probe.watch("/mars/track_markers", MarkerArray)
     tracker = NodeProcess("mars_tracker.nodes.tracker_node",
-                          ros_args({"robot_config": str(quick_run / "rig.yaml")}))
+                          ros_args({"robot_config": str(quick_run / "rig.yaml"), "qos_depth": 1000}))
     with tracker:
         for cam in cameras:
             probe.wait_for_publishers(f"/{cam}/tracks", 1, timeout=20)
-        replay = NodeProcess("mars_camera.nodes.detection_replay", ros_args(
-            {"bag_path": str(quick_run / "bag"), "rate": 4.0, "wait_for_subscribers": 1}))
+        replay = NodeProcess("mars_pipeline.nodes.bag_replay", ros_args(
+            {"bag_path": str(quick_run / "bag"), "rate": 4.0, "wait_for_subscribers": 1, "qos_depth": 1000,
+             "topics": [f"/{cam}/detections" for cam in cameras]}))
         with replay:
             assert replay.wait(120) == 0, replay.output()
         for cam in cameras:

@@ -15,7 +15,7 @@ from mars_sim.evaluation.mot_files import MotFileError, MotTable
 from mars_sim.evaluation.run_evaluation import EvaluationInputError
 
 
-def _write_result(truth: Path, out: Path, shift=(0.0, 0.0), drop=0, extra=()) -> Path:
+def _write_result(truth: Path, out: Path, shift=(0.0, 0.0), drop=0, extra=(), tracks=True) -> Path:
     """A pipeline result built from the truth: observed flowers (optionally shifted) and the gt tracks."""
     rows = [r for r in csv.DictReader(open(truth / "flowers.csv")) if r["observed"] == "1"]
     rows = rows[drop:]
@@ -26,6 +26,8 @@ def _write_result(truth: Path, out: Path, shift=(0.0, 0.0), drop=0, extra=()) ->
             fh.write(f"{r['id']},{float(r['x']) + shift[0]},{float(r['y']) + shift[1]},{r['lat']},{r['lon']}\n")
         for i, (x, y) in enumerate(extra):
             fh.write(f"{90000 + i},{x},{y},,\n")
+    if not tracks:
+        return out
     (out / "tracks").mkdir()
     for cam in (truth / "mot").iterdir():
         shutil.copy(cam / "gt.txt", out / "tracks" / f"{cam.name}.txt")
@@ -46,14 +48,14 @@ def test_perfect_result_scores_zero_error(quick_run_dir, tmp_path):
 
 def test_shifted_map_reports_the_shift(quick_run_dir, tmp_path):
     truth = quick_run_dir / "truth"
-    scores = evaluate_run(truth, _write_result(truth, tmp_path / "shifted", shift=(0.03, -0.04)), radius_m=0.15)
+    scores = evaluate_run(truth, _write_result(truth, tmp_path / "shifted", shift=(0.03, -0.04), tracks=False), radius_m=0.15)
     m = scores["map"]
     assert m["loc_error_median_m"] == pytest.approx(0.05, abs=2e-4)
     assert m["loc_error_p90_m"] == pytest.approx(0.05, abs=2e-4)
     assert m["mean_offset_x_m"] == pytest.approx(0.03, abs=2e-4) and m["mean_offset_y_m"] == pytest.approx(-0.04, abs=2e-4)
     assert m["recall"] == 1.0
     # Beyond the radius nothing matches.
-    far = evaluate_run(truth, _write_result(truth, tmp_path / "far", shift=(0.5, 0.0)), radius_m=0.15)["map"]
+    far = evaluate_run(truth, _write_result(truth, tmp_path / "far", shift=(0.5, 0.0), tracks=False), radius_m=0.15)["map"]
     assert far["matched"] < m["matched"]
 
 
@@ -62,13 +64,14 @@ def test_missing_flowers_and_duplicates(quick_run_dir, tmp_path):
     rows = [r for r in csv.DictReader(open(truth / "flowers.csv")) if r["observed"] == "1"]
     dup = [(float(rows[-1]["x"]) + 0.02, float(rows[-1]["y"]))]
     far = [(1000.0, 1000.0)]
-    scores = evaluate_run(truth, _write_result(truth, tmp_path / "r", drop=3, extra=dup + far))
+    scores = evaluate_run(truth, _write_result(truth, tmp_path / "r", drop=3, extra=dup + far, tracks=False))
     c, m = scores["count"], scores["map"]
     n = len(rows)
     assert c["true"] == n and c["predicted"] == n - 3 + 2
     assert c["error_pct"] == pytest.approx(100.0 * (-1) / n)
     assert m["matched"] == n - 3 and m["missed"] == 3 and m["duplicates"] == 1 and m["false_positives"] == 1
     assert m["precision"] == pytest.approx((n - 3) / (n - 1)) and m["recall"] == pytest.approx((n - 3) / n)
+    assert scores["tracking"] == {}     # no tracks folder: map and count only
 
 
 def test_hungarian_matching_is_one_to_one_and_optimal():

@@ -14,7 +14,8 @@ import numpy as np
 
 from hailo_sdk_client import _failures
 from hailo_sdk_client.exposed_definitions import CalibrationDataType, States
-from hailo_sdk_client.model_translator.exceptions import MisspellNodeError, UnsupportedModelError
+from hailo_sdk_client.model_translator.exceptions import (MisspellNodeError, ParsingWithRecommendationException,
+                                                          UnsupportedModelError)
 from hailo_sdk_client.sdk_backend.sdk_backend_exceptions import (AllocatorScriptParserException,
                                                                  BackendAllocatorException)
 
@@ -78,6 +79,14 @@ class ClientRunner:
         if bad_start:
             raise MisspellNodeError(f"Unable to find start node names: {bad_start}")
         ends = list(end_node_names or [])
+        if not ends:
+            # Parsing to the graph outputs runs into the YOLO decode (Softmax over DFL bins, Reshapes): the real
+            # parser stops there and recommends the last supported nodes.
+            rec = [n for n in nodes if re.match(r"^/model\.\d+/cv[23]\.\d+/cv[23]\.\d+\.2/Conv$", n)]
+            raise ParsingWithRecommendationException(
+                "Parsing failed. The errors found in the graph are: UnsupportedSoftmaxLayerError in op "
+                "/model.22/dfl/Softmax: Unsupported softmax axis. Please try to parse the model again, using "
+                f"these end node names: {rec}", recommended_end_node_names=rec)
         bad = [e for e in ends if e not in nodes]
         if bad:
             raise MisspellNodeError(f"Unable to find end node names: {bad}, please verify and try again.")

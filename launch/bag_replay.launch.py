@@ -1,6 +1,6 @@
-"""Replay recorded detections (stand-in for the cameras) and optionally record what is published.
+"""Replay a recorded bag (stand-in for the robot: cameras, GNSS, IMU) and optionally record the detections.
 
-    ros2 launch mars_counting detection_replay.launch.py bag:=/data/run1 rate:=1.0 record_to:=/data/copy
+    ros2 launch mars_counting bag_replay.launch.py bag:=/data/run1 rate:=1.0 record_to:=/data/copy
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -12,7 +12,7 @@ def _nodes(context):
     bag = LaunchConfiguration("bag").perform(context)
     record_to = LaunchConfiguration("record_to").perform(context)
     topics = [t for t in LaunchConfiguration("topics").perform(context).split(",") if t]
-    nodes = [Node(package="mars_counting", executable="detection_replay_node", name="detection_replay",
+    nodes = [Node(package="mars_counting", executable="bag_replay_node", name="bag_replay",
                   output="screen",
                   parameters=[{"bag_path": bag, "rate": float(LaunchConfiguration("rate").perform(context)),
                                "loop": LaunchConfiguration("loop").perform(context) == "true",
