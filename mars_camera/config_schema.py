@@ -98,8 +98,9 @@ def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str
     values = {k: _coerce(v, types[k], prefix + k) for k, v in data.items()}
     try:
         config = cls(**values)
-    except ConfigError as exc:
-        raise ConfigError(f"{prefix}{exc}" if prefix and not str(exc).startswith(prefix) else str(exc)) from None
+    except ValueError as exc:  # ConfigError included: the class's own checks name the field
+        text = str(exc)
+        raise ConfigError(f"{where}: {text}" if where and not text.startswith(prefix) else text) from None
     check_config(config, where)
     return config
 

@@ -69,7 +69,7 @@ class FusionConfig:
     min_track_observations: int = _param(2, "confirmed tracks with fewer matched observations are not mapped")
     dedup_max_dt_s: float = _param(0.02, "observations of two cameras within this time (s) are simultaneous")
     dedup_ray_gate_m: float = _param(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
-    dedup_joint_residual_sigma: float = _param(2.0, "two tracks are one flower only if all their rays fit one point "
+    dedup_joint_residual_sigma: float = _param(1.0, "two tracks are one flower only if all their rays fit one point "
                                                     "with a median residual below this many ray sd")
     dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
     merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")

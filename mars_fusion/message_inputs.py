@@ -56,3 +56,18 @@ def heading_from_imu_msg(msg: Any) -> Optional[HeadingSample]:
     variance = float(msg.orientation_covariance[8])
     return HeadingSample(_stamp_ns(msg.header.stamp), yaw if math.isfinite(yaw) else float("nan"),
                          variance if variance > 0 else 0.0)
+
+
+def track_frame_from_update(update: Any) -> Tuple[TrackFrame, np.ndarray]:
+    """The TrackFrame and ended ids of a tracker TrackUpdate, exactly as track_frame_from_msg would give them
+    for the FlowerTrackArray of that update (the offline path skips the message, not the content)."""
+    from mars_tracker.track_messages import reported_tracks
+
+    tracks = reported_tracks(update)
+    embeddings = tracks.embeddings
+    if embeddings is not None and embeddings.shape[1] == 0:
+        embeddings = None
+    frame = TrackFrame(update.camera_name, int(update.stamp_ns), tracks.track_ids.astype(np.uint64),
+                       tracks.xywh.astype(np.float32).astype(np.float64), tracks.scores, tracks.confirmed,
+                       tracks.status, embeddings, update.feature_model_id if embeddings is not None else "")
+    return frame, frame.track_ids[frame.status == STATUS_REMOVED]

@@ -228,7 +228,8 @@ class CameraTracker:
                 s_inv: np.ndarray, with_appearance: bool) -> AssociationInputs:
         t = self._tracks
         c = self.config
-        predicted = t["x"][rows, 0:4]
+        # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
+        predicted = clip_to_image(t["x"][rows, 0:4], frame.image_width, frame.image_height)
         boxes = det_xywh[cols]
         maha = squared_mahalanobis(predicted, s_inv[rows], boxes)
         iou, diou = iou_and_diou(predicted, boxes)
@@ -304,7 +305,8 @@ class CameraTracker:
         t = self._tracks
         c = self.config
         det = frame.detections
-        z = det.xywh[cols].astype(np.float64)
+        z = complete_border_boxes(det.xyxy[cols].astype(np.float64), t["x"][rows, 0:4], frame.image_width,
+                                  frame.image_height)
         # One missed frame leaves no drift worth re-estimating; from two on, OC-SORT's re-update pays off.
         recovered = (t["frames_since_update"][rows] >= 2) & c.oc_reupdate
         plain = ~recovered
@@ -435,6 +437,43 @@ class CameraTracker:
         return TrackUpdate(frame.camera_name, frame.stamp_ns, frame.frame_number, frame.image_width,
                            frame.image_height, tracks, removed, self.confirmed_count, self.line_count, count,
                            self.feature_model_id or "", tuple(warnings), was_reset)
+
+
+def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
+    if width <= 0 or height <= 0 or xywh.shape[0] == 0:
+        return xywh
+    xyxy = _xyxy(xywh)
+    np.clip(xyxy[:, 0::2], 0.0, float(width), out=xyxy[:, 0::2])
+    np.clip(xyxy[:, 1::2], 0.0, float(height), out=xyxy[:, 1::2])
+    out = np.empty_like(xywh)
+    out[:, 0:2] = 0.5 * (xyxy[:, 0:2] + xyxy[:, 2:4])
+    out[:, 2:4] = np.maximum(xyxy[:, 2:4] - xyxy[:, 0:2], 1.0)
+    return out
+
+
+_BORDER_PX = 1.0
+
+
+def complete_border_boxes(det_xyxy: np.ndarray, predicted_xywh: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Measured boxes (N, 4 xywh) with each side cut by the image border replaced by the predicted side.
+
+    A flower half out of the image yields a half box; feeding that to the filter as the flower's size and
+    centre would drag the track off and spawn a duplicate when it re-grows.
+    """
+    out = det_xyxy.copy()
+    if width > 0 and height > 0 and out.shape[0]:
+        pred = _xyxy(predicted_xywh)
+        low = np.array([0.0, 0.0]) + _BORDER_PX
+        high = np.array([float(width), float(height)]) - _BORDER_PX
+        cut_low = (out[:, 0:2] <= low) & (pred[:, 0:2] < out[:, 0:2])
+        cut_high = (out[:, 2:4] >= high) & (pred[:, 2:4] > out[:, 2:4])
+        out[:, 0:2] = np.where(cut_low, pred[:, 0:2], out[:, 0:2])
+        out[:, 2:4] = np.where(cut_high, pred[:, 2:4], out[:, 2:4])
+    xywh = np.empty_like(out)
+    xywh[:, 0:2] = 0.5 * (out[:, 0:2] + out[:, 2:4])
+    xywh[:, 2:4] = out[:, 2:4] - out[:, 0:2]
+    return xywh
 
 
 def _xyxy(xywh: np.ndarray) -> np.ndarray:

@@ -40,3 +40,27 @@ def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
     """Yaw (rotation about z, REP-103: 0 = east/x, counter-clockwise) of a quaternion."""
     return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+
+
+def rotation_from_quaternion(x: float, y: float, z: float, w: float) -> np.ndarray:
+    """3x3 rotation matrix of a unit quaternion (x, y, z, w)."""
+    n = np.sqrt(x * x + y * y + z * z + w * w)
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def rpy_from_rotation(rotation: np.ndarray) -> np.ndarray:
+    """Roll, pitch, yaw with R = Rz(yaw) Ry(pitch) Rx(roll) (the inverse of rotation_from_rpy)."""
+    m = np.asarray(rotation, dtype=float)
+    pitch = np.arcsin(np.clip(-m[2, 0], -1.0, 1.0))
+    if abs(m[2, 0]) < 1.0 - 1e-9:
+        roll = np.arctan2(m[2, 1], m[2, 2])
+        yaw = np.arctan2(m[1, 0], m[0, 0])
+    else:  # gimbal lock: put everything in yaw
+        roll = 0.0
+        yaw = np.arctan2(-m[0, 1], m[1, 1])
+    return np.array([roll, pitch, yaw])

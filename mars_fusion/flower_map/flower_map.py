@@ -233,7 +233,9 @@ class FlowerMap:
         prior = float(np.mean([t.ground_z for t in tracks])) + self.config.canopy_height_m
         _, _, resid = triangulate_rays(origins, dirs, sigma, np.zeros(1, np.int64), np.array([prior]),
                                        self.config.canopy_height_sd_m)
-        return float(np.median(resid))
+        # Per side: a robust fit would otherwise hide a short track's rays among the flower's many rays.
+        k = est.n_obs
+        return max(float(np.median(resid[:k])), float(np.median(resid[k:])))
 
     def _compatible(self, f: int, g: int) -> bool:
         """False when one camera saw members of both flowers at overlapping times (cannot-link)."""

@@ -43,12 +43,29 @@ def read_flower_csv(path: Path) -> Dict[str, np.ndarray]:
                 continue
             if len(row) != len(header):
                 raise EvaluationInputError(f"{path}:{lineno}: {len(row)} values but {len(header)} header columns")
-            try:
-                rows.append([float(c) if c.strip() != "" else math.nan for c in row])
-            except ValueError:
-                raise EvaluationInputError(f"{path}:{lineno}: non-numeric value in {row}") from None
-    data = np.array(rows, dtype=float).reshape(-1, len(header))
-    return {name: data[:, i] for i, name in enumerate(header)}
+            rows.append((lineno, row))
+    # Text columns (cameras, plot ids) are carried by richer result files; only numeric columns are used.
+    columns: Dict[str, np.ndarray] = {}
+    for i, name in enumerate(header):
+        try:
+            columns[name] = np.array([float(r[i]) if r[i].strip() != "" else math.nan for _, r in rows], dtype=float)
+        except ValueError:
+            if name in NUMERIC_COLUMNS:
+                bad = next((ln, r[i]) for ln, r in rows if not _is_number(r[i]))
+                raise EvaluationInputError(f"{path}:{bad[0]}: column '{name}' has non-numeric value {bad[1]!r}") \
+                    from None
+    return columns
+
+
+NUMERIC_COLUMNS = ("id", "x", "y", "z", "lat", "lon", "alt")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return text.strip() == ""
 
 
 def load_datum(truth_dir: Path) -> Optional[MapDatum]:
@@ -63,14 +80,15 @@ def load_datum(truth_dir: Path) -> Optional[MapDatum]:
 
 
 def result_xy(columns: Dict[str, np.ndarray], datum: Optional[MapDatum], path: Path) -> np.ndarray:
-    """Map x,y of result flowers: the x,y columns, or lat,lon converted with the truth datum."""
+    """Map x,y of result flowers: lat,lon converted with the truth datum (a result's own map frame may have
+    another origin, e.g. its first GNSS fix), else the x,y columns taken as the truth's map frame."""
+    if "lat" in columns and "lon" in columns and datum is not None:
+        x, y, _ = datum.map_from_geodetic(columns["lat"], columns["lon"])
+        return np.column_stack([x, y])
     if "x" in columns and "y" in columns:
         return np.column_stack([columns["x"], columns["y"]])
     if "lat" in columns and "lon" in columns:
-        if datum is None:
-            raise EvaluationInputError(f"{path} has only lat,lon and the truth folder has no world.yaml datum")
-        x, y, _ = datum.map_from_geodetic(columns["lat"], columns["lon"])
-        return np.column_stack([x, y])
+        raise EvaluationInputError(f"{path} has only lat,lon and the truth folder has no world.yaml datum")
     raise EvaluationInputError(f"{path} needs columns x,y (map frame) or lat,lon; it has {sorted(columns)}")
 
 

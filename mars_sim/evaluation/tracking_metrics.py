@@ -1,7 +1,7 @@
 """Per-camera tracking scores of MOTChallenge tables: HOTA (trackeval), MOTA/MOTP/IDF1/ID switches (motmetrics).
 
 Both libraries are the reference implementations of their metrics; motmetrics' own MOT15 TUD-Campus
-figures are reproduced by this module (test/sim/test_evaluation.py). Boxes match at IoU >= 0.5 for
+figures are reproduced by this module (test/sim/test_sim_evaluation.py). Boxes match at IoU >= 0.5 for
 CLEAR/ID metrics; HOTA integrates over IoU thresholds 0.05..0.95 as defined.
 """
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""Writing a counting run's results: the map files, per-camera MOTChallenge tracks, plots and summary.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import numpy as np
+
+from mars_fusion.exports.csv_export import write_csv
+from mars_fusion.exports.geojson_export import write_geojson
+from mars_fusion.exports.kml_export import write_kml
+from mars_fusion.exports.png_export import write_png
+from mars_pipeline.bag_counting import CountReport
+
+NS_PER_S = 1e9
+
+
+def write_count_plot(report: CountReport, path: Path) -> Path:
+    """Flowers over time: the map count and each camera's confirmed tracks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = report.pipeline.count_series
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if series:
+        t0 = series[0][0]
+        t = np.array([(s[0] - t0) / NS_PER_S for s in series])
+        ax.plot(t, [s[1] for s in series], color="black", linewidth=2, label="map (de-duplicated)")
+        for camera in series[-1][2]:
+            ax.plot(t, [s[2].get(camera, 0) for s in series], linewidth=1, label=f"{camera} tracks")
+    ax.set_xlabel("time since start of bag (s)")
+    ax.set_ylabel("flowers")
+    ax.set_title(f"Flower count over time: {report.bag.name}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summary(report: CountReport) -> Dict[str, Any]:
+    """The summary.json content."""
+    p = report.pipeline
+    frames = {name: log.frames for name, log in p.logs.items()}
+    duration = ((p.last_stamp_ns - p.first_stamp_ns) / NS_PER_S) if p.first_stamp_ns is not None else 0.0
+    snapshot = p.mapper.snapshot()
+    diag = p.mapper.diagnostics()
+    return {
+        "bag": str(report.bag),
+        "flowers": p.mapper.count(),
+        "per_camera": p.camera_counts(),
+        "per_camera_in_map": p.mapper.counts_per_camera(),
+        "per_plot": snapshot.counts_per_plot(),
+        "duplicates_merged": int(sum(v for k, v in diag.items() if k.startswith("map_") and "merge" in k)),
+        "frames": frames,
+        "frames_total": int(sum(frames.values())),
+        "detections": {name: log.detections for name, log in p.logs.items()},
+        "seconds": round(report.seconds, 3),
+        "bag_duration_s": round(duration, 3),
+        "realtime_factor": round(duration / report.seconds, 1) if report.seconds > 0 else None,
+        "gnss": {"fixes": p.fixes, "fix_status": {str(k): v for k, v in sorted(p.fix_status.items())},
+                 "headings": p.headings, "datum": list(snapshot.datum) if p.mapper.map_frame else None,
+                 **{k: v for k, v in diag.items() if k.startswith("fix_") or k.startswith("pose_")}},
+        "rig": report.rig_source,
+        "messages_read": report.messages_read,
+        "truncated": report.truncated,
+        "problems": report.problems,
+        "tracker_warnings": {name: len(log.warnings) for name, log in p.logs.items()},
+    }
+
+
+def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, Path]:
+    """Write every result file into out_dir; returns name -> path."""
+    out = Path(out_dir)
+    (out / "tracks").mkdir(parents=True, exist_ok=True)
+    p = report.pipeline
+    snapshot = p.mapper.snapshot()
+    files: Dict[str, Path] = {}
+    for camera, log in p.logs.items():
+        rows = log.mot_array()
+        path = out / "tracks" / f"{camera}.txt"
+        with path.open("w") as fh:
+            for r in rows:
+                fh.write(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n")
+        files[f"tracks/{camera}"] = path
+    if p.mapper.map_frame is not None:
+        from mars_pipeline.season_merge import MAP_STATE_FILE
+
+        files[MAP_STATE_FILE] = p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps
+        files["flowers.csv"] = write_csv(snapshot, out / "flowers.csv")
+        files["flowers.geojson"] = write_geojson(snapshot, out / "flowers.geojson")
+        files["flowers.kml"] = write_kml(snapshot, out / "flowers.kml")
+        files["map.png"] = write_png(snapshot, out / "map.png")
+    else:  # keep the column layout so downstream readers see an empty map, not a missing file
+        (out / "flowers.csv").write_text("id,x,y,z,lat,lon\n")
+        files["flowers.csv"] = out / "flowers.csv"
+    files["count_over_time.png"] = write_count_plot(report, out / "count_over_time.png")
+    path = out / "summary.json"
+    path.write_text(json.dumps(summary(report), indent=2))
+    files["summary.json"] = path
+    return files

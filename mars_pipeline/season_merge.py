@@ -1,0 +1,75 @@
+"""Merging the maps of several bags (a day or a season of recordings) into one flower map.
+
+Each bag is counted on its own (in parallel) and saves its map state; the merge brings every map into the
+first map's frame (through latitude/longitude, as each bag has its own datum) and lets the fusion's
+consolidation merge flowers seen again in another bag when their positions agree within uncertainty.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence, Union
+
+import numpy as np
+
+from mars_fusion.config import FusionConfig
+from mars_fusion.exports.csv_export import write_csv
+from mars_fusion.exports.geojson_export import write_geojson
+from mars_fusion.exports.kml_export import write_kml
+from mars_fusion.exports.png_export import write_png
+from mars_fusion.map_store import MapStoreError, load_map
+from mars_fusion.mapper import FlowerMapper
+from mars_fusion.pose.map_frame import MapFrame
+
+MAP_STATE_FILE = "map_state.npz"
+
+
+def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
+               fusion_config: FusionConfig = FusionConfig()) -> Dict[str, object]:
+    """Merge the map states of run_dirs into out_dir (flowers.csv/.geojson/.kml, map.png, merge_summary.json)."""
+    states = []
+    skipped: List[str] = []
+    for run in run_dirs:
+        path = Path(run) / MAP_STATE_FILE
+        state = load_map(path) if path.exists() else None
+        if state is None:
+            skipped.append(f"{run}: no map (no GNSS fix in that bag)")
+            continue
+        states.append((Path(run), state))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result: Dict[str, object] = {"runs": [str(r) for r in run_dirs], "skipped": skipped, "flowers": 0,
+                                 "per_run": {}}
+    if not states:
+        (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
+        return result
+    cameras = states[0][1].camera_names
+    for run, state in states:
+        if tuple(state.camera_names) != tuple(cameras):
+            raise MapStoreError(f"{run}: cameras {list(state.camera_names)} differ from {list(cameras)}; "
+                                f"maps of different rigs are not merged")
+    from mars_camera.rig import RigCamera, RigConfig  # a camera-name-only rig is all the map needs
+    from mars_camera.geometry.camera_model import CameraIntrinsics, CameraModel
+
+    rig = RigConfig(tuple(RigCamera(CameraModel(n, CameraIntrinsics(1, 1, 1.0, 1.0, 0.0, 0.0))) for n in cameras))
+    mapper = FlowerMapper(fusion_config, rig)
+    mapper.restore(states[0][1])
+    target = mapper.map_frame
+    for run, state in states[1:]:
+        source = MapFrame(*state.datum, projection=state.projection)
+        a = state.arrays
+        lat, lon, alt = source.geodetic_from_map(a["xyz"][:, 0], a["xyz"][:, 1], a["xyz"][:, 2])
+        x, y, z = target.map_from_geodetic(lat, lon, alt)
+        mapper.flower_map.insert_many(np.column_stack([x, y, z]), a["cov"], a["n_obs"], a["first_ns"], a["last_ns"],
+                                      a["camera_mask"], n_tracks=a["n_tracks"], gnss_var=a["gnss_var"])
+    before = mapper.count()
+    merged = mapper.flower_map.consolidate()
+    snapshot = mapper.snapshot()
+    write_csv(snapshot, out / "flowers.csv")
+    write_geojson(snapshot, out / "flowers.geojson")
+    write_kml(snapshot, out / "flowers.kml")
+    write_png(snapshot, out / "map.png")
+    result.update(flowers=mapper.count(), flowers_before_merge=before, merged_duplicates=merged,
+                  per_run={str(run): int(state.arrays["ids"].shape[0]) for run, state in states})
+    (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
+    return result
