@@ -49,6 +49,7 @@ class FusionConfig:
                                             "(0 = north, clockwise)")
     heading_offset_rad: float = _param(0.0, "added to the heading input (sensor mounting yaw)")
     heading_max_age_s: float = _param(0.5, "a heading sample older than this (s) counts as absent")
+    heading_smoothing_s: float = _param(0.5, "moving-average window (s) over heading samples (0 = none)")
     cog_window_s: float = _param(6.0, "window (s) of the fit that gives course over ground")
     cog_min_speed_mps: float = _param(0.1, "course over ground is used only above this speed (m/s)")
     # --- time
@@ -62,6 +63,7 @@ class FusionConfig:
     max_flower_height_m: float = _param(1.5, "highest plausible flower height (m) above ground")
     pixel_sd_px: float = _param(3.0, "sd (px) of a box centre")
     relative_pose_sd_m: float = _param(0.01, "sd (m) of the smoothed pose relative to itself over a track")
+    relative_heading_sd_rad: float = _param(0.002, "sd (rad) of the heading noise between the views of one flower")
     heading_sd_rad: float = _param(0.01, "sd (rad) of the heading used in the position covariance")
     swath_half_width_m: Optional[float] = _param(None, "map only flowers within this lateral distance (m) of the "
                                                        "robot centre line (e.g. half the row spacing); null = all")
@@ -100,8 +102,8 @@ _POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_
              "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
              "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
              "dedup_ray_gate_m", "dedup_joint_residual_sigma", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
-             "row_segment_length_m", "path_decimation_m", "heading_sd_rad")
-_NON_NEGATIVE = ("max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
+             "row_segment_length_m", "path_decimation_m", "heading_sd_rad", "relative_heading_sd_rad")
+_NON_NEGATIVE = ("heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
 
 
 def _validate(cfg: FusionConfig) -> None:

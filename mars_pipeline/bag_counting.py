@@ -16,7 +16,7 @@ from mars_camera.rig import RigConfig, load_robot_config
 from mars_fusion.config import FusionConfig
 from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg
 from mars_pipeline.counting_pipeline import CountingPipeline
-from mars_pipeline.rig_discovery import discover_rig
+from mars_pipeline.rig_discovery import discover_rig, rig_file_near
 from mars_tracker.config import TrackerConfig
 
 NAVSATFIX_TYPE = "sensor_msgs/msg/NavSatFix"
@@ -54,6 +54,8 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
               rig: Optional[RigConfig] = None, progress: bool = False) -> CountReport:
     """Count the flowers of one bag (detections recorded per camera, NavSatFix, optional Imu heading)."""
     bag = Path(bag)
+    if robot_config is None:
+        robot_config = rig_file_near(bag)  # a run's own robot configuration (mars-sim writes one)
     configs = pipeline_configs(robot_config)
     rig_source = "given"
     if rig is None:

@@ -8,8 +8,9 @@ Layout of ``out_dir``:
   'none') and ``/tf_static`` (base_link -> <cam>_link -> <cam>_optical_frame, base_link -> gnss_link).
   Every message is logged at its header stamp (the true capture/measurement time).
 - ``truth/``: see mars_sim.truth_files.
-- ``sim_config.yaml`` (the full SimConfig + seed) and ``rig.yaml`` (``rig:`` section in the format of
-  config/mars_rig.yaml), so an offline counter finds the rig without options.
+- ``sim_config.yaml`` (the full SimConfig + seed) and ``rig.yaml`` (a robot configuration: the ``rig:``
+  section in the format of config/mars_rig.yaml and a ``fusion:`` section with the field datum), so an
+  offline counter finds the rig and the map frame without options.
 """
 from __future__ import annotations
 
@@ -165,5 +166,10 @@ def write_run(result: SimulationResult, out_dir: Union[str, Path], images: bool 
     config = result.config.to_dict()
     config["seed"] = result.seed
     (out_dir / "sim_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (out_dir / "rig.yaml").write_text(yaml.safe_dump({"rig": result.rig.to_dict()}, sort_keys=False))
+    # rig.yaml is the run's robot configuration: the rig, and the field datum so that a counter's map frame is
+    # the truth's (the UTM grid shifted to the datum), which makes map x,y directly comparable.
+    robot = {"rig": result.rig.to_dict(),
+             "fusion": {"datum_latitude": result.datum.latitude, "datum_longitude": result.datum.longitude,
+                        "datum_altitude": result.datum.altitude, "map_projection": "utm"}}
+    (out_dir / "rig.yaml").write_text(yaml.safe_dump(robot, sort_keys=False))
     return out_dir

@@ -20,8 +20,9 @@ def wrap_angle(angle: np.ndarray) -> np.ndarray:
 class HeadingTrack:
     """Time series of yaw samples; yaw at any stamp by interpolation of the unwrapped angle."""
 
-    def __init__(self, max_age_s: float) -> None:
+    def __init__(self, max_age_s: float, smoothing_s: float = 0.0) -> None:
         self.max_age_ns = int(max_age_s * 1e9)
+        self.smoothing_ns = int(smoothing_s * 1e9)
         self._t: list = []
         self._yaw: list = []
         self._cache: Tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
@@ -44,7 +45,15 @@ class HeadingTrack:
 
     def _arrays(self) -> Tuple[np.ndarray, np.ndarray]:
         if self._cache[0].shape[0] != len(self._t):
-            self._cache = (np.asarray(self._t, dtype=np.int64), np.unwrap(np.asarray(self._yaw)))
+            t = np.asarray(self._t, dtype=np.int64)
+            yaw = np.unwrap(np.asarray(self._yaw))
+            if self.smoothing_ns > 0 and t.shape[0] > 2:
+                # Moving average over +-smoothing/2: white heading noise shrinks, slow turns stay.
+                lo = np.searchsorted(t, t - self.smoothing_ns // 2, "left")
+                hi = np.searchsorted(t, t + self.smoothing_ns // 2, "right")
+                csum = np.concatenate([[0.0], np.cumsum(yaw - yaw[0])])
+                yaw = yaw[0] + (csum[hi] - csum[lo]) / (hi - lo)
+            self._cache = (t, yaw)
         return self._cache
 
     def yaw_at(self, stamps_ns: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

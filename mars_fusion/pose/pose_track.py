@@ -50,6 +50,50 @@ class _Columns:
         self.n += 1
 
 
+def local_polynomial_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarray, window_s: float,
+                         rows: np.ndarray, degree: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Value and slope (per s) of a least-squares polynomial (degree 1 or 2) over +-window/2 within the
+    segment, at each row; vectorised over rows, looping only over window offsets. Falls back to lower
+    degrees where the window has too few stamps (slope NaN with a single stamp)."""
+    half = int(window_s * 0.5e9)
+    tr = t_ns[rows]
+    lo = np.maximum(np.searchsorted(t_ns, tr - half, "left"), np.searchsorted(segment, segment[rows], "left"))
+    hi = np.minimum(np.searchsorted(t_ns, tr + half, "right"), np.searchsorted(segment, segment[rows], "right"))
+    m = rows.shape[0]
+    dims = values.shape[1]
+    n_pow = 2 * degree + 1
+    sp = np.zeros((m, n_pow))                 # sums of dt^k
+    sv = np.zeros((m, degree + 1, dims))      # sums of dt^k * value
+    width = int((hi - lo).max()) if m else 0
+    for k in range(width):
+        j = lo + k
+        use = j < hi
+        jj = np.where(use, j, rows)
+        dt = np.where(use, (t_ns[jj] - tr) / max(half, 1), 0.0)   # in half-windows: well conditioned
+        w = use.astype(np.float64)
+        powk = w.copy()
+        for q in range(n_pow):
+            sp[:, q] += powk
+            if q <= degree:
+                sv[:, q] += powk[:, None] * values[jj]
+            powk = powk * dt
+    value = sv[:, 0] / np.maximum(sp[:, :1], 1.0)
+    slope = np.full((m, dims), np.nan)
+    count = hi - lo
+    for deg in range(1, degree + 1):
+        size = deg + 1
+        a = np.stack([sp[:, i:i + size] for i in range(size)], axis=1)      # (m, size, size) Hankel
+        enough = count >= size + (1 if deg == 2 else 0)
+        det = np.abs(np.linalg.det(np.where(enough[:, None, None], a, np.eye(size))))
+        ok = enough & (det > 1e-9 * np.maximum(sp[:, 0], 1.0) ** size)
+        if not ok.any():
+            continue
+        sol = np.linalg.solve(a[ok], sv[ok, :size])
+        value[ok] = sol[:, 0]
+        slope[ok] = sol[:, 1] / (max(half, 1) * 1e-9)
+    return value, slope
+
+
 def local_linear_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarray, window_s: float,
                      rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Value, slope (per s) and support of a linear fit over +-window/2 within the segment, at each row.
@@ -96,7 +140,7 @@ class PoseTrack:
     def __init__(self, config: FusionConfig, antenna_xyz: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
         self.config = config
         self.antenna_xyz = np.asarray(antenna_xyz, dtype=np.float64).reshape(3)
-        self.headings = HeadingTrack(config.heading_max_age_s)
+        self.headings = HeadingTrack(config.heading_max_age_s, config.heading_smoothing_s)
         self.counters: Counter = Counter()
         self._pending: List[Tuple[int, np.ndarray, float]] = []
         self.clear()
@@ -209,7 +253,8 @@ class PoseTrack:
         start = min(self._dirty_from, self._smooth.shape[0])
         rows = np.arange(start, n)
         t, p, seg = f.t[:n], f.p[:n], f.seg[:n]
-        value, _, _ = local_linear_fit(t, p, seg, self.config.smoothing_window_s, rows)
+        # Quadratic: no bias on the headland turns, where a straight-line fit would cut the corner.
+        value, _ = local_polynomial_fit(t, p, seg, self.config.smoothing_window_s, rows, degree=2)
         _, slope, _ = local_linear_fit(t, p[:, :2], seg, self.config.cog_window_s, rows)
         smooth = np.empty((n, 3))
         smooth[:start] = self._smooth[:start]

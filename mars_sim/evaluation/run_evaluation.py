@@ -80,15 +80,15 @@ def load_datum(truth_dir: Path) -> Optional[MapDatum]:
 
 
 def result_xy(columns: Dict[str, np.ndarray], datum: Optional[MapDatum], path: Path) -> np.ndarray:
-    """Map x,y of result flowers: lat,lon converted with the truth datum (a result's own map frame may have
-    another origin, e.g. its first GNSS fix), else the x,y columns taken as the truth's map frame."""
-    if "lat" in columns and "lon" in columns and datum is not None:
-        x, y, _ = datum.map_from_geodetic(columns["lat"], columns["lon"])
-        return np.column_stack([x, y])
+    """Map x,y of result flowers: the x,y columns (in the truth's map frame), or lat,lon converted with the
+    truth datum when the result has no x,y."""
     if "x" in columns and "y" in columns:
         return np.column_stack([columns["x"], columns["y"]])
     if "lat" in columns and "lon" in columns:
-        raise EvaluationInputError(f"{path} has only lat,lon and the truth folder has no world.yaml datum")
+        if datum is None:
+            raise EvaluationInputError(f"{path} has only lat,lon and the truth folder has no world.yaml datum")
+        x, y, _ = datum.map_from_geodetic(columns["lat"], columns["lon"])
+        return np.column_stack([x, y])
     raise EvaluationInputError(f"{path} needs columns x,y (map frame) or lat,lon; it has {sorted(columns)}")
 
 
