@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/camera_detector.py [--model models/detector/flower_yolov8n.onnx] [--frames 60]
 
-1. CPU time per frame OUTSIDE inference at a 640x640 model input with 50 detections (letterbox of a
-   1536x864 frame, decoding, NMS, feature pooling, message fill), for the three output layouts the node
+1. CPU time per frame OUTSIDE inference at a 640x640 model input with 50 detections (preprocess = letterbox
+   of a 1536x864 frame (+ the float NCHW tensor for ONNX Runtime), decoding, NMS, feature pooling, message
+   fill = FlowerDetectionArray built and CDR-serialized by rclpy), for the three output layouts the node
    handles: the ONNX stock output, Hailo raw heads (uint8) and Hailo on-chip NMS. The model outputs are
    synthesised with 50 flowers (each a cluster of overlapping candidate anchors, as real heads produce) so
    that the stage costs do not depend on what a given model happens to detect; compared with the ONNX
@@ -37,7 +38,7 @@ from mars_camera.feature_codec import FeatureEncoding  # noqa: E402
 from mars_camera.frame_detector import FrameDetector  # noqa: E402
 from mars_camera.frame_sources.base import Frame  # noqa: E402
 from mars_camera.yolo.hailo_nms import encode_nms_by_class  # noqa: E402
-from mars_camera.yolo.letterbox import letterbox  # noqa: E402
+from mars_camera.yolo.letterbox import input_tensor_from_letterboxed, letterbox  # noqa: E402
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -153,7 +154,9 @@ def bench_stages(repeat: int) -> Dict[str, float]:
         det = FrameDetector(cfg, backend=_SyntheticBackend(outputs))  # type: ignore[arg-type]
         n = len(det.detect(frame).frame.detections)
         lb = _median_ms(lambda: letterbox(image, (640, 640)), repeat)
-        _, transform = letterbox(image, (640, 640))
+        boxed, transform = letterbox(image, (640, 640))
+        if outputs.layout == LAYOUT_DECODED:  # ONNX Runtime needs a float NCHW tensor; Hailo takes the uint8 image
+            lb += _median_ms(lambda: input_tensor_from_letterboxed(boxed), repeat)
         stage = {"decode": [], "nms": [], "features": []}
         for _ in range(repeat):
             _, d, s, f = det.postprocess_outputs(outputs, transform)
@@ -164,7 +167,7 @@ def bench_stages(repeat: int) -> Dict[str, float]:
         fill = _median_ms(lambda: message_fill(dets, FeatureEncoding.UINT8), repeat)
         med = {k: statistics.median(v) * 1e3 for k, v in stage.items()}
         total = lb + med["decode"] + med["nms"] + med["features"] + fill
-        print(f"  {label:26s} dets={n:3d}  letterbox {lb:5.2f}  decode {med['decode']:5.2f}  nms {med['nms']:5.2f}  "
+        print(f"  {label:26s} dets={n:3d}  preprocess {lb:5.2f}  decode {med['decode']:5.2f}  nms {med['nms']:5.2f}  "
               f"features {med['features']:5.2f}  message {fill:5.2f}  = {total:5.2f} ms")
         results[label] = total
     return results

@@ -5,6 +5,7 @@ the tracker's motion prior, the fusion, launch files (static transforms) and the
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -141,3 +142,28 @@ def load_rig(path: Union[str, Path], section: Optional[str] = "rig") -> RigConfi
             raise ConfigError(f"{path}: missing top-level key '{section}'")
         data = data[section]
     return rig_from_dict(data, where=f"{Path(path).name}:{section or 'rig'}")
+
+
+@dataclass(frozen=True)
+class StaticTransform:
+    """A fixed transform parent -> child: translation (m) and roll, pitch, yaw (rad)."""
+
+    parent: str
+    child: str
+    xyz: Tuple[float, float, float]
+    rpy: Tuple[float, float, float]
+
+
+# <cam>_link (REP-103 body axes) -> <cam>_optical_frame (z forward, x right, y down).
+OPTICAL_RPY = (-math.pi / 2, 0.0, -math.pi / 2)
+
+
+def rig_static_transforms(rig: RigConfig) -> Tuple[StaticTransform, ...]:
+    """The rig's TF tree: base_link -> <cam>_link -> <cam>_optical_frame, base_link -> gnss_link."""
+    out = []
+    for cam in rig.cameras:
+        e = cam.model.extrinsics
+        out.append(StaticTransform("base_link", cam.model.link_frame, e.xyz, e.rpy))
+        out.append(StaticTransform(cam.model.link_frame, cam.model.optical_frame, (0.0, 0.0, 0.0), OPTICAL_RPY))
+    out.append(StaticTransform("base_link", "gnss_link", rig.gnss_antenna_xyz, (0.0, 0.0, 0.0)))
+    return tuple(out)

@@ -40,6 +40,8 @@ class FusionConfig:
     jump_confirm_fixes: int = _param(3, "consecutive mutually consistent suspect fixes that confirm a GNSS jump")
     max_speed_mps: float = _param(3.0, "robot speed limit used to bound fix-to-fix motion (m/s)")
     smoothing_window_s: float = _param(1.0, "width (s) of the local linear fit that smooths positions")
+    smoothing_degree: int = _param(1, "degree of the local position fit: 1 (line) or 2 (parabola: follows turns, "
+                                      "noisier)")
     max_fix_gap_s: float = _param(6.0, "no pose is interpolated across a longer gap between good fixes (s)")
     max_extrapolation_s: float = _param(0.3, "poses are extrapolated at most this far beyond the fixes (s)")
     # --- heading
@@ -133,6 +135,8 @@ def _validate(cfg: FusionConfig) -> None:
                           f"got {cfg.heading_convention!r}")
     if cfg.min_fix_status not in (-1, 0, 1, 2):
         raise ConfigError(f"fusion.min_fix_status must be -1, 0, 1 or 2, got {cfg.min_fix_status}")
+    if cfg.smoothing_degree not in (1, 2):
+        raise ConfigError(f"fusion.smoothing_degree must be 1 or 2, got {cfg.smoothing_degree}")
     if cfg.jump_confirm_fixes < 1:
         raise ConfigError(f"fusion.jump_confirm_fixes must be >= 1, got {cfg.jump_confirm_fixes}")
     if cfg.min_track_observations < 1 or cfg.dedup_min_pairs < 1:

@@ -59,6 +59,7 @@ class ModelOutputs:
     feature_map: Optional[np.ndarray] = None
     feature_channels_last: bool = True
     inference_s: float = 0.0
+    to_tensor_s: float = 0.0   # host time converting the letterboxed image to the runtime's input tensor
 
 
 class PendingInference(abc.ABC):

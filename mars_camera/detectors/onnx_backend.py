@@ -137,11 +137,13 @@ class OnnxDetectorBackend(DetectorBackend):
     def _run(self, letterboxed_rgb: np.ndarray) -> ModelOutputs:
         t0 = time.perf_counter()
         tensor = input_tensor_from_letterboxed(letterboxed_rgb)
+        t1 = time.perf_counter()
         results = self._session.run(self._output_names, {self._input_name: tensor})
         out = ModelOutputs(layout=LAYOUT_DECODED, decoded=results[0],
                            feature_map=results[1] if self._feature_name else None,
                            feature_channels_last=False)
-        out.inference_s = time.perf_counter() - t0
+        out.to_tensor_s = t1 - t0
+        out.inference_s = time.perf_counter() - t1
         return out
 
     def submit(self, letterboxed_rgb: np.ndarray) -> PendingInference:

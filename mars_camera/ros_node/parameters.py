@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Type, TypeVar
+from typing import Any, Mapping, Optional, Type, TypeVar
 
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from mars_camera.config_schema import ConfigError, check_config, field_types
+from mars_camera.config_schema import ConfigError, check_config, config_from_dict, field_types
 
 T = TypeVar("T")
 
@@ -30,11 +30,15 @@ def _parameter_type(hint: Any, name: str) -> Parameter.Type:
     raise TypeError(f"config field {name}: type {hint!r} cannot be a ROS parameter")
 
 
-def declare_config_parameters(node: Node, cls: Type[T], prefix: str = "") -> T:
+def declare_config_parameters(node: Node, cls: Type[T], prefix: str = "",
+                              defaults: Optional[Mapping[str, Any]] = None, defaults_source: str = "") -> T:
     """Declare one parameter per field of cls (with its description) and return the validated config.
 
+    ``defaults`` (e.g. the `tracker:` section of the robot configuration file) replace the dataclass
+    defaults; parameters given to the node (launch, --ros-args, params file) override both.
     Raises ConfigError naming the parameter when a value has the wrong type or is out of range.
     """
+    base = config_from_dict(cls, defaults, defaults_source) if defaults else None
     values = {}
     for f, (name, hint) in zip(dataclasses.fields(cls), field_types(cls).items()):
         pname = f"{prefix}{name}"
@@ -42,7 +46,7 @@ def declare_config_parameters(node: Node, cls: Type[T], prefix: str = "") -> T:
         descriptor = ParameterDescriptor(description=f.metadata.get("description", ""),
                                          read_only=bool(f.metadata.get("read_only", False)),
                                          type=ptype.value)
-        default = f.default
+        default = getattr(base, name) if base is not None else f.default
         if default is None or (isinstance(default, tuple) and not default):
             # rclpy cannot infer a type from None or []: declare statically typed, unset.
             node.declare_parameter(pname, ptype, descriptor)

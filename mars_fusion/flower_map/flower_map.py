@@ -24,7 +24,7 @@ from mars_fusion.geolocation.track_position import TrackEstimate, triangulate_ra
 
 _COLUMNS = {
     "ids": ((), np.int64), "xyz": ((3,), np.float64), "info": ((3,), np.float64), "info_vec": ((2,), np.float64),
-    "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_weight": ((), np.float64),
+    "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_var": ((), np.float64), "z_weight": ((), np.float64),
     "n_obs": ((), np.int64), "n_tracks": ((), np.int64), "first_ns": ((), np.int64), "last_ns": ((), np.int64),
     "camera_mask": ((), np.int64), "alive": ((), bool),
 }
@@ -111,6 +111,7 @@ class FlowerMap:
         c["info_vec"][i] = info @ est.xyz[:2]
         c["meas_info"][i] = _pack(np.linalg.inv(est.cov_meas))
         c["gnss_var"][i] = est.gnss_var
+        c["z_var"][i] = est.z_var
         c["z_weight"][i] = est.n_obs
         c["n_obs"][i] = est.n_obs
         c["n_tracks"][i] = 1
@@ -132,6 +133,7 @@ class FlowerMap:
         c["info_vec"][i] = vec
         c["meas_info"][i] = _pack(_sym(c["meas_info"][i]) + np.linalg.inv(est.cov_meas))
         c["gnss_var"][i] = min(c["gnss_var"][i], est.gnss_var)
+        c["z_var"][i] = min(c["z_var"][i], est.z_var)
         zw = c["z_weight"][i]
         c["xyz"][i, 2] = (c["xyz"][i, 2] * zw + est.xyz[2] * est.n_obs) / (zw + est.n_obs)
         c["z_weight"][i] = zw + est.n_obs
@@ -287,6 +289,7 @@ class FlowerMap:
         mi = np.linalg.inv(meas)
         c["meas_info"][sl] = np.stack([mi[:, 0, 0], mi[:, 0, 1], mi[:, 1, 1]], axis=1)
         c["gnss_var"][sl] = g
+        c["z_var"][sl] = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]) - g
         c["z_weight"][sl] = n_obs
         c["n_obs"][sl] = n_obs
         c["n_tracks"][sl] = 1 if n_tracks is None else n_tracks
@@ -371,6 +374,7 @@ class FlowerMap:
         c["last_ns"][i] = max(c["last_ns"][i], c["last_ns"][j])
         c["camera_mask"][i] |= c["camera_mask"][j]
         c["gnss_var"][i] = min(c["gnss_var"][i], c["gnss_var"][j])
+        c["z_var"][i] = min(c["z_var"][i], c["z_var"][j])
         c["alive"][j] = False
         self._alive_count -= 1
         self.grid.remove(j, float(c["xyz"][j, 0]), float(c["xyz"][j, 1]))

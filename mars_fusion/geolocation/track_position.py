@@ -42,6 +42,7 @@ class TrackEstimate:
     ray_dirs: np.ndarray          # (k, 3) unit directions in map
     ray_sigma: np.ndarray         # (k,) sd (m) of each ray's perpendicular error
     ground_z: float               # map height of the ground under the track
+    z_var: float = 0.0            # variance (m^2) of the fitted height (fit part)
     embedding: Optional[np.ndarray] = None
     embedding_model_id: str = ""
     lateral_m: float = 0.0        # median lateral offset from the robot centre line (base_link y)
@@ -201,7 +202,7 @@ class TrackGeolocator:
                 camera=track.camera, camera_index=self.camera_index[track.camera], track_id=track.track_id,
                 session=session, xyz=xyz[g].copy(), cov_meas=cov3[g, :2, :2] + heading_var * np.eye(2),
                 gnss_var=float(np.mean(poses.sd_h[obs] ** 2)), stamps_ns=stamps[obs], ray_origins=origins[obs],
-                ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
+                ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), z_var=float(cov3[g, 2, 2]), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
                 lateral_m=lateral, extra={"height_m": float(xyz[g, 2] - ground_z[g])}))
         self.counters["tracks_geolocated"] += len(out)
         return out

@@ -17,10 +17,11 @@ from rclpy.node import Node
 
 from mars_camera.config_schema import config_field
 from mars_camera.package_files import default_robot_config
-from mars_camera.rig import load_rig
+from mars_camera.rig import load_rig, load_robot_config
 from mars_camera.ros_node.diagnostics import OK, WARN, DiagnosticsPublisher
 from mars_camera.ros_node.node_main import run_node
 from mars_camera.ros_node.parameters import declare_config_parameters
+from mars_camera.ros_node.timers import steady_timer
 from mars_camera.ros_node.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_fusion.config import FusionConfig
 from mars_fusion.mapper import FlowerMapper
@@ -62,12 +63,15 @@ class FusionNode(Node):
     def __init__(self) -> None:
         super().__init__("fusion")
         self.config = declare_config_parameters(self, FusionNodeConfig)
-        self.fusion_config = declare_config_parameters(self, FusionConfig, prefix="fusion.")
+        robot_config = self.config.robot_config or str(default_robot_config())
+        self.fusion_config = declare_config_parameters(
+            self, FusionConfig, prefix="fusion.", defaults=load_robot_config(robot_config).get("fusion"),
+            defaults_source=f"{robot_config}:fusion")
         from mars_counting.msg import FlowerCount, FlowerTrackArray, GeoFlowerArray
         from sensor_msgs.msg import Imu, NavSatFix
         from visualization_msgs.msg import MarkerArray
 
-        self.rig = load_rig(self.config.robot_config or default_robot_config())
+        self.rig = load_rig(robot_config)
         if self.config.map_file:
             self.mapper = FlowerMapper.resume(self.fusion_config, self.rig, self.config.map_file)
             if self.mapper.count():
@@ -94,10 +98,10 @@ class FusionNode(Node):
         self._finalized_count: Optional[int] = None
         self._errors = 0
         self._last_error = ""
-        self.create_timer(self.config.publish_period_s, self._tick)
-        self.create_timer(1.0, self._publish_diagnostics)
+        steady_timer(self, self.config.publish_period_s, self._tick)
+        steady_timer(self, 1.0, self._publish_diagnostics)
         if self.config.map_file:
-            self.create_timer(self.config.save_period_s, self._save)
+            steady_timer(self, self.config.save_period_s, self._save)
         self.get_logger().info(f"fusing tracks of {list(self.rig.camera_names)} with {self.config.fix_topic}"
                                f"{' and ' + self.config.imu_topic if self.config.imu_topic else ''}, "
                                f"QoS {describe_qos(qos)}")

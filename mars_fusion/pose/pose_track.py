@@ -254,7 +254,7 @@ class PoseTrack:
         rows = np.arange(start, n)
         t, p, seg = f.t[:n], f.p[:n], f.seg[:n]
         # Quadratic: no bias on the headland turns, where a straight-line fit would cut the corner.
-        value, _ = local_polynomial_fit(t, p, seg, self.config.smoothing_window_s, rows, degree=2)
+        value, _ = local_polynomial_fit(t, p, seg, self.config.smoothing_window_s, rows, degree=self.config.smoothing_degree)
         _, slope, _ = local_linear_fit(t, p[:, :2], seg, self.config.cog_window_s, rows)
         smooth = np.empty((n, 3))
         smooth[:start] = self._smooth[:start]

@@ -21,6 +21,7 @@ from mars_camera.interfaces.bag_files import open_bag_reader
 from mars_camera.ros_node.diagnostics import OK, DiagnosticsPublisher
 from mars_camera.ros_node.node_main import run_node
 from mars_camera.ros_node.parameters import declare_config_parameters
+from mars_camera.ros_node.timers import steady_timer
 from mars_camera.ros_node.qos import QOS_CHOICES, describe_qos, qos_profile
 
 NS_PER_S = 1_000_000_000
@@ -107,8 +108,8 @@ class BagReplayNode(Node):
         self._start_wall = 0.0
         self.published = 0
         self.loops = 0
-        self._timer = self.create_timer(0.002, self._tick)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self._timer = steady_timer(self, 0.002, self._tick)
+        steady_timer(self, 1.0, self._publish_diagnostics)
 
     def _subscribers_ready(self) -> bool:
         need = self.config.wait_for_subscribers
@@ -148,7 +149,7 @@ class BagReplayNode(Node):
                 self._timer.cancel()
                 self._timer = None
                 # Let reliable transport deliver the tail before the node goes away.
-                self._finish_timer = self.create_timer(1.0, self._finish)
+                self._finish_timer = steady_timer(self, 1.0, self._finish)
 
     def _finish(self) -> None:
         self._finish_timer.cancel()

@@ -20,6 +20,7 @@ from mars_camera.interfaces.detection_messages import DETECTION_ARRAY_TYPE, dete
 from mars_camera.ros_node.diagnostics import OK, WARN, DiagnosticsPublisher
 from mars_camera.ros_node.node_main import run_node
 from mars_camera.ros_node.parameters import declare_config_parameters
+from mars_camera.ros_node.timers import steady_timer
 from mars_camera.ros_node.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_camera.stream_statistics import StreamStatistics
 
@@ -62,7 +63,7 @@ class DetectionRecorderNode(Node):
         self.get_logger().info(f"recording {list(self.config.topics)} into {self.config.output_path} "
                                f"({self.config.storage}), QoS {describe_qos(qos)}")
         self._diagnostics = DiagnosticsPublisher(self, hardware_id=self.config.output_path)
-        self.create_timer(1.0, self._publish_diagnostics)
+        steady_timer(self, 1.0, self._publish_diagnostics)
 
     def _on_detections(self, topic: str, msg: object) -> None:
         now_ns = self.get_clock().now().nanoseconds

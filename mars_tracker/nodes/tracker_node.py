@@ -17,10 +17,11 @@ from mars_camera.config_schema import config_field
 from mars_camera.feature_codec import FeatureEncoding, FeatureMismatchError
 from mars_camera.interfaces.detection_messages import detection_frame_from_msg
 from mars_camera.package_files import default_robot_config
-from mars_camera.rig import load_rig
+from mars_camera.rig import load_rig, load_robot_config
 from mars_camera.ros_node.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from mars_camera.ros_node.node_main import run_node
 from mars_camera.ros_node.parameters import declare_config_parameters
+from mars_camera.ros_node.timers import steady_timer
 from mars_camera.ros_node.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_camera.stream_statistics import StreamStatistics
 from mars_tracker.camera_tracker import CameraTracker
@@ -64,11 +65,14 @@ class TrackerNode(Node):
     def __init__(self) -> None:
         super().__init__("tracker")
         self.config = declare_config_parameters(self, TrackerNodeConfig)
-        self.tracker_config = declare_config_parameters(self, TrackerConfig, prefix="tracker.")
+        robot_config = self.config.robot_config or str(default_robot_config())
+        self.tracker_config = declare_config_parameters(
+            self, TrackerConfig, prefix="tracker.", defaults=load_robot_config(robot_config).get("tracker"),
+            defaults_source=f"{robot_config}:tracker")
         from mars_counting.msg import FlowerCount, FlowerDetectionArray, FlowerTrackArray
         from visualization_msgs.msg import MarkerArray
 
-        rig = load_rig(self.config.robot_config or default_robot_config())
+        rig = load_rig(robot_config)
         cameras = self.config.cameras or rig.camera_names
         self._models = {name: rig.camera(name).model for name in cameras}  # ConfigError names unknown cameras
         self._trackers = {name: CameraTracker(self.tracker_config, camera_model=self._models[name])
@@ -94,8 +98,8 @@ class TrackerNode(Node):
 
             self.create_subscription(Odometry, self.config.odometry_topic, self._on_odometry, qos_profile("reliable"))
         self._diagnostics = DiagnosticsPublisher(self)
-        self.create_timer(0.5, self._publish_counts_and_markers)
-        self.create_timer(1.0, self._publish_diagnostics)
+        steady_timer(self, 0.5, self._publish_counts_and_markers)
+        steady_timer(self, 1.0, self._publish_diagnostics)
         self.get_logger().info(f"tracking cameras {list(cameras)}: /<camera>/{self.config.detections_topic} -> "
                                f"/<camera>/{self.config.tracks_topic}, QoS {describe_qos(qos)}")
 

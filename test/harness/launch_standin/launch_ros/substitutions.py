@@ -6,7 +6,7 @@ from pathlib import Path
 
 from launch import LaunchContext
 
-SHARE_ROOTS = {"mars_counting": str(Path(__file__).resolve().parents[3])}
+SHARE_ROOTS = {"mars_counting": str(Path(__file__).resolve().parents[4])}
 
 
 class FindPackageShare:
