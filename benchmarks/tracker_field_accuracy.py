@@ -28,12 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tracker_evaluation import SequenceFrames, evaluate  # noqa: E402
 
 from mars_camera.detections import DetectionFrame  # noqa: E402
+from mars_camera.geometry import CameraModel  # noqa: E402
+from mars_tracker.ego_motion import MotionPrior  # noqa: E402
 from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, AssociationScorer, OnnxAssociationScorer  # noqa: E402
 from mars_tracker.camera_tracker import CameraTracker  # noqa: E402
 from mars_tracker.config import TrackerConfig  # noqa: E402
 
-# (frames, truth ids per frame) of one camera
-Stream = Tuple[Sequence[DetectionFrame], Sequence[np.ndarray]]
+# (frames, truth ids per frame, motion prior per frame or None, camera model or None) of one camera
+Stream = Tuple[Sequence[DetectionFrame], Sequence[np.ndarray], Optional[Sequence[MotionPrior]], Optional[CameraModel]]
+
+# Flower heads of mars_sim lie around this height (flowers.height_mean_m): the plane of the motion prior.
+CANOPY_HEIGHT_M = 0.75
 
 
 def true_count(truth: Sequence[np.ndarray], frames: Sequence[DetectionFrame], min_frames: int = 3,
@@ -63,14 +68,16 @@ def true_count(truth: Sequence[np.ndarray], frames: Sequence[DetectionFrame], mi
 
 
 def run_ours(stream: Stream, scorer: Optional[AssociationScorer] = None,
-             config: Optional[TrackerConfig] = None) -> Tuple[SequenceFrames, int]:
-    """Detection-level frames and the final count of our tracker."""
-    frames, truth = stream
-    tracker = CameraTracker(config, scorer=scorer)
+             config: Optional[TrackerConfig] = None, use_prior: bool = True) -> Tuple[SequenceFrames, int]:
+    """Detection-level frames and the final count of our tracker (with the odometry motion prior if given)."""
+    frames, truth, priors, camera_model = stream
+    if not use_prior or priors is None:
+        priors = [None] * len(frames)  # type: ignore[list-item]
+    tracker = CameraTracker(config, scorer=scorer, camera_model=camera_model)
     seq = SequenceFrames()
     count = 0
-    for frame, ids in zip(frames, truth):
-        update = tracker.update(frame)
+    for frame, ids, prior in zip(frames, truth, priors):
+        update = tracker.update(frame, prior)
         tr = update.tracks
         out = (tr.detection_index >= 0) & tr.confirmed
         seq.add(*_detection_level(ids, tr.detection_index[out], tr.track_ids[out].astype(np.int64)))
@@ -83,7 +90,7 @@ def run_bytetrack(stream: Stream) -> Tuple[SequenceFrames, int]:
     import supervision as sv
     from trackers import ByteTrackTracker
 
-    frames, truth = stream
+    frames, truth = stream[0], stream[1]
     tracker = ByteTrackTracker(frame_rate=30.0)
     seq = SequenceFrames()
     ids_seen: set = set()
@@ -112,7 +119,13 @@ def sim_streams(preset: str, seed: int) -> Dict[str, Stream]:
     from mars_sim.simulation import simulate
 
     result = simulate(preset, seed)
-    return {name: (s.frames, s.truth_ids) for name, s in result.cameras.items()}
+    out: Dict[str, Stream] = {}
+    for name, s in result.cameras.items():
+        # The robot's own motion at each frame, as odometry would report it (speed forward, yaw rate).
+        priors = [MotionPrior(vx=float(v), yaw_rate=float(w), plane_height=CANOPY_HEIGHT_M)
+                  for v, w in zip(s.poses.speed_mps, s.poses.yaw_rate)]
+        out[name] = (s.frames, s.truth_ids, priors, result.rig.camera(name).model)
+    return out
 
 
 def main() -> None:

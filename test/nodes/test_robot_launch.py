@@ -1,0 +1,76 @@
+"""robot.launch.py and jetson.launch.py: evaluated and checked, and their nodes started for real."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from harness.launch_evaluation import evaluate_launch_file
+from harness.ros_processes import REPO_ROOT
+from mars_camera.rig import load_rig
+
+LAUNCH_DIR = REPO_ROOT / "launch"
+RIG = REPO_ROOT / "config" / "mars_rig.yaml"
+
+
+def _transform_args(node):
+    a = node.arguments
+    value = {a[i].lstrip("-"): a[i + 1] for i in range(0, len(a), 2)}
+    return value["frame-id"], value["child-frame-id"], [float(value[k]) for k in ("x", "y", "z", "roll", "pitch",
+                                                                                    "yaw")]
+
+
+def test_robot_launch_brings_up_every_camera_transforms_and_jetson_nodes():
+    result = evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"robot_config": str(RIG)})
+    rig = load_rig(RIG)
+    cameras = [n for n in result.nodes if n.executable == "camera_node"]
+    assert sorted(n.namespace for n in cameras) == sorted(f"/{c}" for c in rig.camera_names)
+    for node in cameras:
+        params = node.effective_parameters()
+        assert params["camera_name"] == node.namespace.strip("/") and params["robot_config"] == str(RIG)
+    tfs = {(p, c): v for p, c, v in (_transform_args(n) for n in result.nodes
+                                      if n.executable == "static_transform_publisher")}
+    for cam in rig.cameras:
+        xyz_rpy = tfs[("base_link", f"{cam.name}_link")]
+        assert xyz_rpy == pytest.approx(list(cam.model.extrinsics.xyz) + list(cam.model.extrinsics.rpy))
+        assert tfs[(f"{cam.name}_link", f"{cam.name}_optical_frame")] == pytest.approx(
+            [0, 0, 0, -math.pi / 2, 0, -math.pi / 2])
+    assert tfs[("base_link", "gnss_link")][:3] == pytest.approx(list(rig.gnss_antenna_xyz))
+    assert {n.name for n in result.nodes if n.executable in ("tracker_node", "fusion_node")} == {"tracker", "fusion"}
+    assert not [n for n in result.nodes if n.executable == "rviz2"]  # rviz off by default
+    jetson_only = evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"cameras": "false", "rviz": "true"})
+    assert not [n for n in jetson_only.nodes if n.executable == "camera_node"]
+    assert [n.name for n in jetson_only.nodes if n.executable == "rviz2"] == ["rviz"]
+
+
+def test_robot_launch_rejects_a_bad_config_naming_the_key(tmp_path):
+    data = yaml.safe_load(RIG.read_text())
+    del data["rig"]["cameras"][1]["extrinsics"]
+    bad = tmp_path / "robot.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=r"cameras\[1\]\.extrinsics"):
+        evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"robot_config": str(bad)})
+
+
+def test_jetson_launch_nodes_start_and_stop_cleanly(probe):
+    from mars_counting.msg import FlowerCount
+
+    result = evaluate_launch_file(LAUNCH_DIR / "jetson.launch.py", {"robot_config": str(RIG)})
+    assert {n.name for n in result.nodes} == {"tracker", "fusion"}
+    probe.watch("/mars/track_counts", FlowerCount)
+    tracker, fusion = result.node("tracker").start(), result.node("fusion").start()
+    with tracker, fusion:
+        counts = probe.wait_for("/mars/track_counts", 1, timeout=20)
+        assert {c.name for c in counts[-1].per_camera} == set(load_rig(RIG).camera_names)
+        for topic in ("/cam_left/detections", "/gnss/fix", "/cam_right/tracks"):
+            assert probe.node.count_subscribers(topic) >= 1, topic
+        assert tracker.interrupt() == 0, tracker.output()
+        assert fusion.interrupt() == 0, fusion.output()
+
+
+def test_shipped_robot_config_sections_are_valid():
+    from mars_pipeline.bag_counting import pipeline_configs
+
+    configs = pipeline_configs(RIG)
+    assert configs["tracker"].min_hits == 3 and configs["fusion"].canopy_height_m == 0.75
