@@ -13,8 +13,10 @@ from mars_fusion import FlowerMapper, FusionConfig, GnssFix, HeadingSample, Trac
 from mars_fusion.observations import STATUS_TRACKED
 
 
-def sim_messages(sim: Any, track_source: str = "truth", gap_frames: int = 10) -> List[Tuple[int, int, str, Any]]:
-    """All inputs as (stamp_ns, kind order, kind, payload), sorted by stamp (kind: fix, heading, tracks)."""
+def sim_messages(sim: Any, track_source: str = "truth", gap_frames: int = 10
+                 ) -> Tuple[List[Tuple[int, int, str, Any]], Dict[Tuple[str, int], int]]:
+    """All inputs as (stamp_ns, kind order, kind, payload) sorted by stamp, and the true flower id of every
+    (camera, track id) for scoring (-1 = false positive)."""
     msgs: List[Tuple[int, int, str, Any]] = []
     g = sim.gnss
     for i in range(g.stamp_ns.shape[0]):
@@ -26,12 +28,20 @@ def sim_messages(sim: Any, track_source: str = "truth", gap_frames: int = 10) ->
         h = sim.heading
         for i in range(h.stamp_ns.shape[0]):
             msgs.append((int(h.stamp_ns[i]), 1, "heading", HeadingSample(int(h.stamp_ns[i]), float(h.yaw[i]))))
+    truth_of_track: Dict[Tuple[str, int], int] = {}
     for name, stream in sim.cameras.items():
-        frames = truth_track_frames(stream, gap_frames) if track_source == "truth" else tracker_frames(stream)
+        if track_source == "truth":
+            frames = truth_track_frames(stream, gap_frames)
+            for frame, _ in frames:
+                for tid in frame.track_ids.tolist():
+                    truth_of_track[(name, int(tid))] = int(tid) // 1000
+        else:
+            frames, truth = tracker_frames(stream, sim.rig)
+            truth_of_track.update(truth)
         for frame, ended in frames:
             msgs.append((frame.stamp_ns, 2, "tracks", (frame, ended)))
     msgs.sort(key=lambda m: (m[0], m[1]))
-    return msgs
+    return msgs, truth_of_track
 
 
 def truth_track_frames(stream: Any, gap_frames: int) -> List[Tuple[TrackFrame, np.ndarray]]:
@@ -60,15 +70,39 @@ def truth_track_frames(stream: Any, gap_frames: int) -> List[Tuple[TrackFrame, n
     return out
 
 
-def tracker_frames(stream: Any) -> List[Tuple[TrackFrame, np.ndarray]]:
-    """TrackFrames from mars_tracker's CameraTracker on the simulated detections."""
-    raise NotImplementedError("tracker source is wired in fusion_accuracy.py when mars_tracker is available")
+def tracker_frames(stream: Any, rig: Any) -> Tuple[List[Tuple[TrackFrame, np.ndarray]], Dict[Tuple[str, int], int]]:
+    """TrackFrames from mars_tracker's CameraTracker on the simulated detections, and the majority true flower
+    id of every track (from the simulator's per-detection truth, for scoring only)."""
+    from mars_tracker import CameraTracker
+    tracker = CameraTracker(camera_model=rig.camera(stream.name).model)
+    out = []
+    votes: Dict[Tuple[int, int], int] = {}
+    for frame, ids in zip(stream.frames, stream.truth_ids):
+        upd = tracker.update(frame)
+        t = upd.tracks
+        out.append((TrackFrame(stream.name, frame.stamp_ns, t.track_ids, t.xywh.astype(np.float64), t.scores,
+                               t.confirmed, t.status, t.embeddings, upd.feature_model_id),
+                    upd.removed.track_ids.copy()))
+        matched = t.detection_index >= 0
+        for tid, di in zip(t.track_ids[matched].tolist(), t.detection_index[matched].tolist()):
+            key = (int(tid), int(ids[di]))
+            votes[key] = votes.get(key, 0) + 1
+    best: Dict[Tuple[str, int], Tuple[int, int]] = {}
+    for (tid, fid), n in votes.items():
+        if (stream.name, tid) not in best or n > best[(stream.name, tid)][1]:
+            best[(stream.name, tid)] = (fid, n)
+    return out, {k: v[0] for k, v in best.items()}
 
 
-def run_mapper(sim: Any, config: FusionConfig, track_source: str = "truth") -> FlowerMapper:
-    """Feed every message in stamp order, finalize, return the mapper."""
-    mapper = FlowerMapper(config, sim.rig)
-    for _, _, kind, payload in sim_messages(sim, track_source):
+def run_mapper(sim: Any, config: FusionConfig, track_source: str = "truth"
+               ) -> Tuple[FlowerMapper, Dict[Tuple[str, int], int], float]:
+    """Feed every message in stamp order and finalize; returns the mapper (associations recorded), the true
+    flower of every track, and the fusion wall time (s)."""
+    import time
+    msgs, truth = sim_messages(sim, track_source)
+    mapper = FlowerMapper(config, sim.rig, record_associations=True)
+    t0 = time.perf_counter()
+    for _, _, kind, payload in msgs:
         if kind == "fix":
             mapper.add_fix(payload)
         elif kind == "heading":
@@ -76,4 +110,4 @@ def run_mapper(sim: Any, config: FusionConfig, track_source: str = "truth") -> F
         else:
             mapper.add_tracks(*payload)
     mapper.finalize()
-    return mapper
+    return mapper, truth, time.perf_counter() - t0

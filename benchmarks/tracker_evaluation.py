@@ -24,6 +24,18 @@ class SequenceFrames:
     gt_ids: List[np.ndarray] = field(default_factory=list)
     tracker_ids: List[np.ndarray] = field(default_factory=list)
     similarity: List[np.ndarray] = field(default_factory=list)
+    # track id -> {true id (-1 = false detection): detections}, for the tracker-only count
+    track_truth: Dict[int, Dict[int, int]] = field(default_factory=dict)
+
+    def note_truth(self, track_ids: np.ndarray, true_ids: np.ndarray) -> None:
+        """Remember which true object each output track was matched to in this frame."""
+        for t, g in zip(track_ids.tolist(), true_ids.tolist()):
+            votes = self.track_truth.setdefault(int(t), {})
+            votes[int(g)] = votes.get(int(g), 0) + 1
+
+    def flower_track_count(self) -> int:
+        """Output tracks whose detections are mostly of true objects (not false positives)."""
+        return sum(1 for votes in self.track_truth.values() if max(votes, key=votes.get) >= 0)
 
     def add(self, gt_ids: np.ndarray, tracker_ids: np.ndarray, similarity: np.ndarray) -> None:
         """Append one frame."""

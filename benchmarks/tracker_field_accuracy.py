@@ -3,10 +3,12 @@
 Our CameraTracker (hand-tuned and learned scorers) and the Roboflow `trackers` ByteTrack run on the SAME
 simulated detections in one run. Ground truth is the true flower id of every detection (false positives have
 none); a tracker output is a confirmed track matched to a detection in that frame. The true count of a camera
-is the number of flower visits detected with a high score (>= 0.5) in at least min_hits (3) frames: the flowers
-any tracker with these settings could count (a flower seen again more than 5 s later, e.g. on the second pass
+is the number of flower visits detected with a high score (>= 0.5) in at least 2 frames (the default min_hits):
+the flowers a tracker can count at all (a flower seen again more than 5 s later, e.g. on the second pass
 of 'hard', is a new visit for a single camera; cross-pass de-duplication belongs to the fusion).
-Run: .venv/bin/python benchmarks/tracker_field_accuracy.py [--presets quick,hard] [--seeds 1,2,3]
+Our tracker gets the robot's motion as odometry would report it (MotionPrior from the simulated poses: forward
+speed and yaw rate, canopy plane at 0.75 m); ByteTrack has no such input.
+Run: .venv/bin/python benchmarks/tracker_field_accuracy.py [--presets quick,hard,field] [--seeds 1,2]
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ Stream = Tuple[Sequence[DetectionFrame], Sequence[np.ndarray], Optional[Sequence
 CANOPY_HEIGHT_M = 0.75
 
 
-def true_count(truth: Sequence[np.ndarray], frames: Sequence[DetectionFrame], min_frames: int = 3,
+def true_count(truth: Sequence[np.ndarray], frames: Sequence[DetectionFrame], min_frames: int = 2,
                min_score: float = 0.5, new_visit_gap_s: float = 5.0) -> int:
     """Flower VISITS detected with score >= min_score in at least min_frames frames.
 
@@ -81,6 +83,7 @@ def run_ours(stream: Stream, scorer: Optional[AssociationScorer] = None,
         tr = update.tracks
         out = (tr.detection_index >= 0) & tr.confirmed
         seq.add(*_detection_level(ids, tr.detection_index[out], tr.track_ids[out].astype(np.int64)))
+        seq.note_truth(tr.track_ids[out].astype(np.int64), ids[tr.detection_index[out]])
         count = update.count
     return seq, count
 
@@ -104,6 +107,7 @@ def run_bytetrack(stream: Stream) -> Tuple[SequenceFrames, int]:
         keep = tids >= 0
         ids_seen.update(tids[keep].tolist())
         seq.add(*_detection_level(ids, rows[keep], tids[keep]))
+        seq.note_truth(tids[keep], ids[rows[keep]])
     return seq, len(ids_seen)
 
 
@@ -131,7 +135,7 @@ def sim_streams(preset: str, seed: int) -> Dict[str, Stream]:
 def main() -> None:
     """Print per-camera lines and the averages."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="quick,hard")
+    parser.add_argument("--presets", default="quick,hard,field")
     parser.add_argument("--seeds", default="1,2,3")
     args = parser.parse_args()
     runners: Dict[str, Callable[[Stream], Tuple[SequenceFrames, int]]] = {
@@ -142,8 +146,10 @@ def main() -> None:
         learned = OnnxAssociationScorer()
         runners["mars learned ONNX"] = lambda s: run_ours(s, learned)
     totals: Dict[str, List[List[float]]] = {k: [] for k in runners}
+    print("count = confirmed tracks; flw = those whose detections are mostly true flowers (the rest follow false "
+          "detections: persistent look-alike objects); trk% = (flw - true) / true, the tracker's own error")
     print(f"{'preset':7s} {'seed':>4s} {'camera':11s} {'tracker':20s} {'true':>5s} {'count':>6s} {'err%':>6s} "
-          f"{'IDF1':>6s} {'HOTA':>6s} {'MOTA':>6s} {'IDsw':>5s}")
+          f"{'flw':>5s} {'trk%':>6s} {'IDF1':>6s} {'HOTA':>6s} {'MOTA':>6s} {'IDsw':>5s}")
     for preset in args.presets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             t0 = time.time()
@@ -154,16 +160,19 @@ def main() -> None:
                     seq, count = run(stream)
                     m = evaluate(seq)
                     err = 100.0 * (count - truth_n) / max(truth_n, 1)
-                    totals[name].append([abs(err), m["idf1"], m["hota"], m["mota"]])
+                    flowers = seq.flower_track_count()
+                    trk = 100.0 * (flowers - truth_n) / max(truth_n, 1)
+                    totals[name].append([abs(err), m["idf1"], m["hota"], m["mota"], abs(trk)])
                     print(f"{preset:7s} {seed:4d} {cam:11s} {name:20s} {truth_n:5d} {count:6d} {err:6.1f} "
-                          f"{m['idf1']:6.3f} {m['hota']:6.3f} {m['mota']:6.3f} {int(m['num_switches']):5d}",
-                          flush=True)
+                          f"{flowers:5d} {trk:6.1f} {m['idf1']:6.3f} {m['hota']:6.3f} {m['mota']:6.3f} "
+                          f"{int(m['num_switches']):5d}", flush=True)
             print(f"# {preset} seed {seed}: {time.time() - t0:.1f} s", flush=True)
-    print("\nmean over cameras/seeds/presets: |count error| %, IDF1, HOTA, MOTA (max |count error| %)")
+    print("\nmean over cameras/seeds/presets: |count err| %, |trk err| %, IDF1, HOTA, MOTA; max |count err|, "
+          "max |trk err|")
     for name, rows in totals.items():
         a = np.asarray(rows)
-        print(f"  {name:20s} {a[:, 0].mean():6.2f} {a[:, 1].mean():6.3f} {a[:, 2].mean():6.3f} {a[:, 3].mean():6.3f}"
-              f"   (max {a[:, 0].max():.2f})")
+        print(f"  {name:20s} {a[:, 0].mean():6.2f} {a[:, 4].mean():6.2f} {a[:, 1].mean():6.3f} {a[:, 2].mean():6.3f} "
+              f"{a[:, 3].mean():6.3f}   max {a[:, 0].max():.2f} {a[:, 4].max():.2f}")
 
 
 if __name__ == "__main__":

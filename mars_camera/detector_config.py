@@ -64,8 +64,11 @@ class CameraDetectorConfig:
     feature_dim: int = config_field(64, "Values per feature vector (0 = the pooled size, channels x pool^2; "
                                     "smaller values use a fixed orthogonal projection)", minimum=0, maximum=4096,
                                     read_only=True)
-    feature_pool_size: int = config_field(1, "ROI-align bins per side for feature pooling", minimum=1, maximum=7,
+    feature_pool_size: int = config_field(3, "ROI-align bins per side for feature pooling", minimum=1, maximum=7,
                                           read_only=True)
+    feature_context: float = config_field(4.0, "Pooled region = the box scaled by this factor about its centre "
+                                          "(surroundings identify look-alike flowers; 1 = the box only)",
+                                          minimum=1.0, maximum=10.0, read_only=True)
     feature_encoding: str = config_field("uint8", "Feature transport encoding: none, float32, or uint8 "
                                          "(4x smaller)", choices=FEATURE_ENCODINGS)
     letterbox_value: int = config_field(114, "Grey level of the letterbox padding (as in training)",

@@ -111,7 +111,8 @@ class FrameDetector:
                                          f"({info.channels} channels x {config.feature_pool_size}^2 bins = "
                                          f"{native}); lower feature_dim or raise feature_pool_size")
             self.features = BoxFeatureExtractor(info.channels, info.stride, config.feature_dim,
-                                                config.feature_pool_size, self.model_id)
+                                                config.feature_pool_size, self.model_id,
+                                                context=config.feature_context)
         self._frame_count = 0
 
     def _model_file(self) -> str:

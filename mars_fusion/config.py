@@ -70,11 +70,18 @@ class FusionConfig:
     swath_half_width_m: Optional[float] = _param(None, "map only flowers within this lateral distance (m) of the "
                                                        "robot centre line (e.g. half the row spacing); null = all")
     # --- tracks and map
+    min_track_mean_score: float = _param(0.5, "tracks whose detections score lower on average are not mapped")
+    min_flower_mean_score: float = _param(0.6, "flowers whose detections (all tracks) score lower on average are "
+                                               "kept in the map but not reported or counted (look-alike objects)")
     min_track_observations: int = _param(2, "confirmed tracks with fewer matched observations are not mapped")
     dedup_max_dt_s: float = _param(0.02, "observations of two cameras within this time (s) are simultaneous")
     dedup_ray_gate_m: float = _param(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
-    dedup_joint_residual_sigma: float = _param(1.0, "two tracks are one flower only if all their rays fit one point "
+    dedup_joint_residual_sigma: float = _param(1.5, "two tracks are one flower only if all their rays fit one point "
                                                     "with a median residual below this many ray sd")
+    fragment_joint_residual_sigma: float = _param(2.5, "the same test for tracks of one pass without simultaneous "
+                                                       "views (broken tracks, views seconds apart)")
+    split_merge_distance_m: float = _param(0.05, "when a pass leaves a flower, it joins a flower of the same pass "
+                                                 "this close (m) that no camera saw at the same time (0 = off)")
     dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
     merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
     merge_max_distance_m: float = _param(0.5, "a track never merges with a flower further than this (m)")
@@ -103,9 +110,9 @@ class FusionConfig:
 _POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_min_gate_m", "max_speed_mps",
              "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
              "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
-             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
+             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "fragment_joint_residual_sigma", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
              "row_segment_length_m", "path_decimation_m", "heading_sd_rad", "relative_heading_sd_rad")
-_NON_NEGATIVE = ("heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
+_NON_NEGATIVE = ("min_flower_mean_score", "min_track_mean_score", "split_merge_distance_m", "heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
 
 
 def _validate(cfg: FusionConfig) -> None:
@@ -197,3 +204,14 @@ def fusion_config_from_dict(data: Optional[Mapping[str, Any]]) -> FusionConfig:
         default = f.default if f.default is not MISSING else None
         kwargs[name] = _coerce(name, value, default, optional_float=f.type in ("Optional[float]",))
     return FusionConfig(**kwargs)
+
+
+def load_fusion_config(path: Any, section: str = "fusion") -> FusionConfig:
+    """The ``fusion`` section of a robot configuration file (config/mars_rig.yaml); defaults when absent."""
+    from mars_camera.rig import load_robot_config
+    data = load_robot_config(path)
+    value = data.get(section)
+    try:
+        return fusion_config_from_dict(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -17,7 +17,7 @@ import numpy as np
 FORMAT = "mars-flower-map"
 VERSION = 1
 _ARRAYS = {"ids": 1, "xyz": 2, "cov": 3, "n_obs": 1, "n_tracks": 1, "camera_mask": 1, "first_ns": 1, "last_ns": 1,
-           "gnss_var": 1, "path_xy": 2}
+           "gnss_var": 1, "score_sum": 1, "path_xy": 2}
 
 
 class MapStoreError(RuntimeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -36,8 +36,10 @@ HEADING_STREAM = "__heading__"
 class FlowerMapper:
     """Tracks + GNSS + heading in, a de-duplicated geo-located flower map out."""
 
-    def __init__(self, config: FusionConfig, rig: RigConfig) -> None:
+    def __init__(self, config: FusionConfig, rig: RigConfig, record_associations: bool = False) -> None:
         self.config = config
+        # (camera, track id, session, flower id at association) per mapped track, for evaluation and debugging
+        self.associations: Optional[List[Tuple[str, int, int, int]]] = [] if record_associations else None
         self.rig = rig
         self.counters: Counter = Counter()
         self.map_frame: Optional[MapFrame] = None
@@ -84,6 +86,7 @@ class FlowerMapper:
         self.flush()
         self._ended.extend(self.accumulator.finish_all())
         self._map_ended(force=True)
+        self.flower_map.settle_all()
         self.flower_map.consolidate()
         return self.count()
 
@@ -148,7 +151,9 @@ class FlowerMapper:
     def add_estimates(self, estimates: List[TrackEstimate]) -> None:
         """Associate geolocated tracks into the map in order of their last observation."""
         for est in sorted(estimates, key=lambda e: e.t_last):
-            self.flower_map.add_track(est)
+            fid = self.flower_map.add_track(est)
+            if self.associations is not None:
+                self.associations.append((est.camera, est.track_id, est.session, fid))
             self.counters["observations_mapped"] += est.n_obs
 
     def _start_session(self) -> None:
@@ -157,7 +162,7 @@ class FlowerMapper:
         self._map_ended(force=True)
         self._keep_path()
         self.pose.clear()
-        self.flower_map.forget_recent()
+        self.flower_map.settle_all()
         self.session += 1
         self.counters["sessions"] += 1
 
@@ -229,11 +234,9 @@ class FlowerMapper:
         """The resumable state (flowers, datum, path)."""
         if self.map_frame is None:
             raise MapStoreError("nothing to save yet: no datum (no good fix and none configured)")
-        t = self.flowers()
         mf = self.map_frame
-        arrays = {"ids": t.ids, "xyz": t.xyz, "cov": t.cov, "n_obs": t.n_obs, "n_tracks": t.n_tracks,
-                  "camera_mask": t.camera_mask, "first_ns": t.first_ns, "last_ns": t.last_ns,
-                  "gnss_var": self.flower_map.gnss_var(), "path_xy": self.path_xy()}
+        arrays = self.flower_map.store_columns()
+        arrays["path_xy"] = self.path_xy()
         return MapState((mf.latitude, mf.longitude, mf.altitude), mf.projection, self.rig.camera_names,
                         self.flower_map.next_id, arrays, {k: int(v) for k, v in self.counters.items()})
 
@@ -251,11 +254,13 @@ class FlowerMapper:
         self.map_frame = MapFrame(*state.datum, projection=state.projection)
         a = state.arrays
         self.flower_map.insert_many(a["xyz"], a["cov"], a["n_obs"], a["first_ns"], a["last_ns"], a["camera_mask"],
-                                    ids=a["ids"], n_tracks=a["n_tracks"], gnss_var=a["gnss_var"])
+                                    ids=a["ids"], n_tracks=a["n_tracks"], gnss_var=a["gnss_var"],
+                                    score_sum=a["score_sum"])
         self.flower_map.next_id = max(self.flower_map.next_id, state.next_id)
         if a["path_xy"].shape[0]:
             self._path.append(a["path_xy"])
         self.counters["resumed_flowers"] += len(a["ids"])
+        self.counters.update({k: v for k, v in state.counters.items() if k not in self.counters})
 
     @classmethod
     def resume(cls, config: FusionConfig, rig: RigConfig, path: Union[str, Path]) -> "FlowerMapper":

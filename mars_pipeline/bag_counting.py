@@ -21,6 +21,42 @@ from mars_tracker.config import TrackerConfig
 
 NAVSATFIX_TYPE = "sensor_msgs/msg/NavSatFix"
 IMU_TYPE = "sensor_msgs/msg/Imu"
+IMAGE_TYPES = ("sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/Image")
+
+
+def camera_of_topic(topic: str) -> str:
+    """The camera namespace of a per-camera topic: /<camera>/... -> <camera>."""
+    return topic.strip("/").split("/")[0]
+
+
+class ImageDetection:
+    """Runs the camera node's detector on recorded images (one shared backend, one FrameDetector per camera)."""
+
+    def __init__(self, cameras: List[str], camera_section: Optional[Dict[str, Any]], source: str) -> None:
+        from mars_camera.detector_config import CameraDetectorConfig
+        from mars_camera.frame_detector import FrameDetector
+
+        config = config_from_dict(CameraDetectorConfig, camera_section, f"{source}:camera")
+        first = FrameDetector(config, camera_name=cameras[0])
+        self.detectors = {cameras[0]: first}
+        for name in cameras[1:]:
+            self.detectors[name] = FrameDetector(config, backend=first.backend, camera_name=name)
+        self.backend_reason = first.backend_reason
+        self._frame_numbers: Dict[str, Dict[int, int]] = {}
+        self._counters: Dict[str, int] = {name: 0 for name in cameras}
+
+    def use_frame_numbers(self, camera: str, by_stamp: Dict[int, int]) -> None:
+        """Recorded detections' frame numbers by stamp, so image frames keep the camera's numbering."""
+        self._frame_numbers[camera] = by_stamp
+
+    def detect(self, camera: str, msg: Any) -> Any:
+        """The DetectionFrame of one image message."""
+        from mars_camera.frame_sources.image_messages import frame_from_message, stamp_ns_of
+
+        stamp = stamp_ns_of(msg)
+        number = self._frame_numbers.get(camera, {}).get(stamp, self._counters[camera])
+        self._counters[camera] += 1
+        return self.detectors[camera].detect(frame_from_message(msg, number, camera)).frame
 
 
 @dataclass
@@ -33,6 +69,8 @@ class CountReport:
     messages_read: int = 0
     seconds: float = 0.0
     undecodable: Counter = field(default_factory=Counter)   # topic -> messages that failed to decode
+    image_cameras: List[str] = field(default_factory=list)  # cameras counted from images by the detector
+    detector: str = ""                                       # which detector backend and why
     problems: List[str] = field(default_factory=list)       # human-readable, one line each
     truncated: bool = False
 
@@ -51,12 +89,14 @@ def pipeline_configs(robot_config: Optional[Union[str, Path]]) -> Dict[str, Any]
 
 
 def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = None,
-              rig: Optional[RigConfig] = None, progress: bool = False) -> CountReport:
-    """Count the flowers of one bag (detections recorded per camera, NavSatFix, optional Imu heading)."""
+              rig: Optional[RigConfig] = None, progress: bool = False, from_images: bool = False) -> CountReport:
+    """Count the flowers of one bag: recorded detections per camera (or, for cameras without them or with
+    from_images, the detector run on recorded images), NavSatFix, optional Imu heading."""
     bag = Path(bag)
     if robot_config is None:
         robot_config = rig_file_near(bag)  # a run's own robot configuration (mars-sim writes one)
     configs = pipeline_configs(robot_config)
+    camera_section = load_robot_config(robot_config).get("camera") if robot_config else None
     rig_source = "given"
     if rig is None:
         rig, rig_source = discover_rig(bag, robot_config)
@@ -69,20 +109,40 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
         detection_conns = [c for c in conns if c.msgtype == DETECTION_ARRAY_TYPE]
         fix_conns = [c for c in conns if c.msgtype == NAVSATFIX_TYPE]
         imu_conns = [c for c in conns if c.msgtype == IMU_TYPE]
-        if not detection_conns:
-            image_topics = sorted(c.topic for c in conns if c.msgtype.endswith("/CompressedImage"))
-            report.problems.append(
-                f"no {DETECTION_ARRAY_TYPE} topics in the bag" + (
-                    f"; it has images on {image_topics}: run the detector on them first "
-                    f"(see README: counting from images)" if image_topics else ""))
-        cameras_in_bag = {c.topic.strip("/").split("/")[0] for c in detection_conns}
-        missing = [name for name in rig.camera_names if name not in cameras_in_bag]
-        if detection_conns and missing:
-            report.problems.append(f"no detections for rig camera(s) {missing}; counted the others")
+        image_conns = [c for c in conns if c.msgtype in IMAGE_TYPES and camera_of_topic(c.topic) in rig.camera_names]
+        image_cameras = sorted({camera_of_topic(c.topic) for c in image_conns})
+        detected = {camera_of_topic(c.topic) for c in detection_conns}
+        run_detector = [cam for cam in image_cameras if from_images or cam not in detected]
+        if from_images and not image_cameras:
+            raise BagError(f"--from-images: bag {bag} has no image topics of the rig cameras "
+                           f"{list(rig.camera_names)} (types {list(IMAGE_TYPES)})")
+        images: Optional[ImageDetection] = None
+        if run_detector:
+            images = ImageDetection(run_detector, camera_section, str(robot_config or "defaults"))
+            report.image_cameras = run_detector
+            report.detector = images.backend_reason
+            numbered = [c for c in detection_conns if camera_of_topic(c.topic) in run_detector]
+            for cam in run_detector:  # keep the camera's frame numbering (MOT frames) where detections exist
+                by_stamp = {}
+                for conn, _, data in reader.messages(connections=[c for c in numbered
+                                                                  if camera_of_topic(c.topic) == cam]):
+                    m = reader.deserialize(data, conn.msgtype)
+                    by_stamp[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = int(m.frame_number)
+                images.use_frame_numbers(cam, by_stamp)
+            detection_conns = [c for c in detection_conns if camera_of_topic(c.topic) not in run_detector]
+            image_conns = [c for c in image_conns if camera_of_topic(c.topic) in run_detector]
+        else:
+            image_conns = []
+        missing = [name for name in rig.camera_names if name not in detected and name not in run_detector]
+        if (detection_conns or image_conns) and missing:
+            report.problems.append(f"no detections or images for rig camera(s) {missing}; counted the others")
         if not fix_conns:
             report.problems.append(f"no {NAVSATFIX_TYPE} topic: flowers are counted per camera but cannot be "
                                    f"geo-located (the map stays empty)")
-        wanted = detection_conns + fix_conns + imu_conns
+        if not detection_conns and not image_conns:
+            report.problems.append(f"no {DETECTION_ARRAY_TYPE} topics and no camera images in the bag: nothing "
+                                   f"to count")
+        wanted = detection_conns + image_conns + fix_conns + imu_conns
         total = sum(c.msgcount for c in wanted)
         bar = _progress(total, bag.name) if progress else None
         try:
@@ -101,6 +161,8 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
                         pipeline.on_detections(frame)
                     else:
                         report.undecodable[f"{conn.topic} (camera not in rig)"] += 1
+                elif conn.msgtype in IMAGE_TYPES:
+                    pipeline.on_detections(images.detect(camera_of_topic(conn.topic), msg))
                 elif conn.msgtype == NAVSATFIX_TYPE:
                     pipeline.on_fix(gnss_fix_from_msg(msg))
                 else:

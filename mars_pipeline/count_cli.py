@@ -35,9 +35,9 @@ def find_bags(folder: Path) -> List[Path]:
     return sorted(found)
 
 
-def _count_one(args: Tuple[str, str, Optional[str], bool]) -> Dict[str, object]:
-    bag, out, config, progress = args
-    report = count_bag(bag, config, progress=progress)
+def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, object]:
+    bag, out, config, progress, from_images = args
+    report = count_bag(bag, config, progress=progress, from_images=from_images)
     write_outputs(report, out)
     return summary(report)
 
@@ -67,6 +67,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                     "default: rig.yaml next to the bag, else the bag's camera_info")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
                         help="parallel bags when BAG is a folder of bags")
+    parser.add_argument("--from-images", action="store_true",
+                        help="run the detector on the recorded camera images even where detections were recorded "
+                             "(cameras without recorded detections always use their images)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.bag.exists():
@@ -74,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         if is_bag(args.bag):
-            report = count_bag(args.bag, args.config, progress=not args.no_progress)
+            report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
             write_outputs(report, args.out)
             _print_summary(summary(report), args.out)
             return 0
@@ -84,8 +87,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         from mars_pipeline.season_merge import merge_runs
 
-        jobs = [(str(b), str(args.out / b.relative_to(args.bag)), str(args.config) if args.config else None, False)
-                for b in bags]
+        jobs = [(str(b), str(args.out / b.relative_to(args.bag)), str(args.config) if args.config else None, False,
+                 args.from_images) for b in bags]
         print(f"mars-count: {len(bags)} bags, {args.workers} worker processes")
         with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
             summaries = list(pool.map(_count_one, jobs))

@@ -66,6 +66,8 @@ def summary(report: CountReport) -> Dict[str, Any]:
                  "headings": p.headings, "datum": list(snapshot.datum) if p.mapper.map_frame else None,
                  **{k: v for k, v in diag.items() if k.startswith("fix_") or k.startswith("pose_")}},
         "rig": report.rig_source,
+        "from_images": report.image_cameras,
+        "detector": report.detector,
         "messages_read": report.messages_read,
         "truncated": report.truncated,
         "problems": report.problems,

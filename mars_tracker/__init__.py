@@ -1,4 +1,6 @@
 """Per-camera multi-object tracking of flower detections (ROS-free core): one flower, one track, one count."""
+from __future__ import annotations
+
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer, OnnxAssociationScorer
 from mars_tracker.camera_tracker import CameraTracker, TrackUpdate, default_scorer
 from mars_tracker.config import TrackerConfig

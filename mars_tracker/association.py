@@ -120,12 +120,24 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
 
 
 def assign(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one matching (lap.lapjv); returns matched (rows, cols) with cost <= cost_limit."""
-    n_rows, n_cols = cost.shape
-    if n_rows == 0 or n_cols == 0:
+    """Minimum-cost one-to-one matching (lap.lapjv); returns matched (rows, cols) with cost <= cost_limit.
+
+    Rows and columns without any acceptable pair are left out before solving (most of them, after gating).
+    """
+    ok = cost <= cost_limit
+    row_idx = np.flatnonzero(ok.any(axis=1))
+    col_idx = np.flatnonzero(ok.any(axis=0))
+    if row_idx.size == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    _, x, _ = lap.lapjv(np.ascontiguousarray(cost, dtype=np.float64), extend_cost=True, cost_limit=cost_limit)
-    rows = np.nonzero(x >= 0)[0]
+    sub = cost[np.ix_(row_idx, col_idx)]
+    if row_idx.size == 1 or col_idx.size == 1:
+        # A single row or column: the best entry is the optimum.
+        flat = int(np.argmin(sub))
+        r, c = divmod(flat, sub.shape[1])
+        return np.array([row_idx[r]], np.intp), np.array([col_idx[c]], np.intp)
+    _, x, _ = lap.lapjv(np.ascontiguousarray(np.minimum(sub, 2.0 * cost_limit + 1.0), dtype=np.float64),
+                        extend_cost=True, cost_limit=cost_limit)
+    rows = np.flatnonzero(x >= 0)
     cols = x[rows]
-    keep = cost[rows, cols] <= cost_limit
-    return rows[keep].astype(np.intp), cols[keep].astype(np.intp)
+    keep = sub[rows, cols] <= cost_limit
+    return row_idx[rows[keep]].astype(np.intp), col_idx[cols[keep]].astype(np.intp)

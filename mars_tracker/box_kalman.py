@@ -18,6 +18,8 @@ from filterpy.common import Q_discrete_white_noise
 
 STATE_DIM = 8
 MEASUREMENT_DIM = 4
+_IDX4 = np.arange(4)
+_Q_FLAT_INDEX = np.concatenate([_IDX4 * 9, _IDX4 * 8 + _IDX4 + 4, (_IDX4 + 4) * 8 + _IDX4, (_IDX4 + 4) * 9])
 _MIN_SIZE_PX = 1.0
 
 
@@ -63,13 +65,12 @@ class BoxKalmanModel:
             a, b, c = (v[:, None] for v in _unit_white_noise_rows(np.asarray(dt, dtype=np.float64)))
         rel = np.array([self.acceleration_noise] * 2 + [self.size_change_noise] * 2)
         q = (sizes[:, None] * rel[None, :]) ** 2                     # (N, 4) acceleration variances
-        out = np.zeros((sizes.shape[0], STATE_DIM, STATE_DIM))
-        idx = np.arange(4)
-        out[:, idx, idx] = q * a
-        out[:, idx, idx + 4] = q * b
-        out[:, idx + 4, idx] = q * b
-        out[:, idx + 4, idx + 4] = q * c
-        return out
+        n = sizes.shape[0]
+        out = np.zeros((n, STATE_DIM * STATE_DIM))
+        # One scatter of the 16 non-zero entries per track: (i,i) a, (i,i+4) and (i+4,i) b, (i+4,i+4) c.
+        values = np.concatenate([q * a, q * b, q * b, q * c], axis=1)
+        out[:, _Q_FLAT_INDEX] = values
+        return out.reshape(n, STATE_DIM, STATE_DIM)
 
     def measurement_covariance(self, sizes: np.ndarray) -> np.ndarray:
         """R (N, 4, 4) of detected boxes of the given sizes."""

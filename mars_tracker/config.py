@@ -21,10 +21,7 @@ class TrackerConfig:
         0.1, "detections below this are ignored; between low and high they only extend existing tracks")
     new_track_score_threshold: float = _setting(
         0.6, "an unmatched high-score detection starts a new track only from this score up")
-    min_hits: int = _setting(3, "matched frames before a track is confirmed (and counted)")
-    confirm_min_mean_score: float = _setting(
-        0.0, "a track is confirmed only while the mean score of its detections is at least this (persistent "
-             "look-alike objects are detected with middling scores)")
+    min_hits: int = _setting(2, "matched frames before a track is confirmed (and counted)")
     max_lost_seconds: float = _setting(
         2.0, "a confirmed track not matched for longer than this is removed")
     max_tentative_lost_seconds: float = _setting(
@@ -88,7 +85,7 @@ class TrackerConfig:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                     fail(f.name, "must be a finite number")
                 object.__setattr__(self, f.name, float(value))
-        for name in ("high_score_threshold", "low_score_threshold", "new_track_score_threshold", "confirm_min_mean_score",
+        for name in ("high_score_threshold", "low_score_threshold", "new_track_score_threshold",
                      "ego_inlier_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 fail(name, "must lie in [0, 1]")

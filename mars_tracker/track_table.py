@@ -19,7 +19,6 @@ _COLUMNS: Dict[str, tuple] = {
     "frames_since_update": ((), np.uint32),
     "last_update_ns": ((), np.int64),
     "score": ((), np.float32),
-    "score_sum": ((), np.float64),                # sum of matched detection scores (mean = sum / hits)
     "class_id": ((), np.int32),
     "detection_index": ((), np.int32),
     "ego_velocity": ((2,), np.float64),           # ego image velocity already folded into x[:, 4:6]
@@ -70,6 +69,8 @@ class TrackTable:
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where mask is False."""
+        if mask.all():
+            return
         for name in self.columns:
             self.columns[name] = self.columns[name][mask]
 

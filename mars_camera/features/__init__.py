@@ -2,6 +2,6 @@
 from __future__ import annotations
 
 from mars_camera.features.roi_pooling import roi_align
-from mars_camera.features.box_features import BoxFeatureExtractor, l2_normalize, projection_matrix
+from mars_camera.features.box_features import BoxFeatureExtractor, expand_boxes, l2_normalize, projection_matrix
 
-__all__ = ["roi_align", "BoxFeatureExtractor", "l2_normalize", "projection_matrix"]
+__all__ = ["roi_align", "BoxFeatureExtractor", "expand_boxes", "l2_normalize", "projection_matrix"]

@@ -27,13 +27,32 @@ def projection_matrix(native_dim: int, feature_dim: int, seed: int = 0) -> np.nd
     return q.astype(np.float32)
 
 
+def expand_boxes(xyxy: np.ndarray, factor: float) -> np.ndarray:
+    """Boxes scaled by factor about their centres (the pooled region includes the flower's surroundings)."""
+    xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    if factor == 1.0:
+        return xyxy
+    centre = (xyxy[:, :2] + xyxy[:, 2:]) * 0.5
+    half = (xyxy[:, 2:] - xyxy[:, :2]) * (0.5 * factor)
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
 class BoxFeatureExtractor:
-    """ROI-align pool -> optional fixed projection to feature_dim -> L2 normalise."""
+    """ROI-align pool over the box enlarged by `context` -> optional fixed projection -> L2 normalise.
+
+    Why context: rendered (and real) flowers of one species look alike; what tells two apart across frames
+    is mostly their surroundings (leaves, soil, neighbours). Measured on held-out rendered frames shifted by
+    a few pixels (rank-1 re-identification among >= 4 flowers): box only, 1x1 bins: 0.46; context 4, 3x3
+    bins projected to 64 values: 0.86 (see models/detector/README.md).
+    """
 
     def __init__(self, channels: int, stride: int, feature_dim: int, pool_size: int = 1,
-                 base_model_id: str = "", seed: int = 0) -> None:
+                 base_model_id: str = "", seed: int = 0, context: float = 1.0) -> None:
         if channels <= 0 or stride <= 0 or pool_size <= 0:
             raise ValueError(f"channels, stride and pool_size must be positive, got {channels}, {stride}, {pool_size}")
+        if context < 1.0:
+            raise ValueError(f"context must be >= 1 (the box itself), got {context}")
+        self.context = float(context)
         self.channels = int(channels)
         self.stride = int(stride)
         self.pool_size = int(pool_size)
@@ -43,14 +62,15 @@ class BoxFeatureExtractor:
         if self.feature_dim != self.native_dim:
             self._projection = projection_matrix(self.native_dim, self.feature_dim, seed)
         # The id names everything that changes the vectors: features of different ids must never be compared.
-        suffix = f"roi{self.pool_size}x{self.pool_size}-s{self.stride}-d{self.feature_dim}"
+        suffix = f"roi{self.pool_size}x{self.pool_size}c{self.context:g}-s{self.stride}-d{self.feature_dim}"
         if self._projection is not None:
             suffix += f"-proj{seed}"
         self.model_id = f"{base_model_id}/{suffix}" if base_model_id else suffix
 
     def __call__(self, feature_map: np.ndarray, boxes_input_xyxy: np.ndarray, channels_last: bool) -> np.ndarray:
         """(N, feature_dim) unit vectors for boxes given in model-input pixels."""
-        pooled = roi_align(feature_map, boxes_input_xyxy, 1.0 / self.stride, self.pool_size, 2, channels_last)
+        region = expand_boxes(boxes_input_xyxy, self.context)
+        pooled = roi_align(feature_map, region, 1.0 / self.stride, self.pool_size, 2, channels_last)
         if pooled.shape[1] != self.native_dim:
             raise ValueError(f"feature map gives {pooled.shape[1]} pooled values per box, expected "
                              f"{self.native_dim} ({self.channels} channels x {self.pool_size}^2 bins)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Tuple, Union
 
 from rosbags.highlevel import AnyReader
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from mars_camera.detections import DetectionFrame
@@ -17,6 +18,8 @@ from mars_camera.interfaces.detection_messages import (DETECTION_ARRAY_TYPE, det
 from mars_camera.interfaces.typestore import mars_typestore
 
 STORAGE_CHOICES = ("mcap", "sqlite3")
+LATCHED_QOS = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL,
+                  QosTime(0, 0), QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
 HUMBLE_READABLE_VERSION = 8
 
 
@@ -48,7 +51,9 @@ class BagWriter:
     def _connection(self, topic: str, msgtype: str) -> Any:
         conn = self._connections.get(topic)
         if conn is None:
-            conn = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+            # /tf_static is latched (transient local) so that `ros2 bag play` re-latches it for late subscribers.
+            qos = (LATCHED_QOS,) if topic == "/tf_static" else ()
+            conn = self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
             self._connections[topic] = conn
         elif conn.msgtype != msgtype:
             raise BagError(f"topic {topic} already has type {conn.msgtype}, cannot also write {msgtype}")

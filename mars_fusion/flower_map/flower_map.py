@@ -24,7 +24,7 @@ from mars_fusion.geolocation.track_position import TrackEstimate, triangulate_ra
 
 _COLUMNS = {
     "ids": ((), np.int64), "xyz": ((3,), np.float64), "info": ((3,), np.float64), "info_vec": ((2,), np.float64),
-    "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_var": ((), np.float64), "z_weight": ((), np.float64),
+    "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_var": ((), np.float64), "z_weight": ((), np.float64), "score_sum": ((), np.float64),
     "n_obs": ((), np.int64), "n_tracks": ((), np.int64), "first_ns": ((), np.int64), "last_ns": ((), np.int64),
     "camera_mask": ((), np.int64), "alive": ((), bool),
 }
@@ -75,6 +75,7 @@ class FlowerMap:
         self._recent: Dict[int, List[TrackEstimate]] = {}
         self._recent_sweep_ns = 0
         self._gap_ns = int(config.same_pass_gap_s * 1e9)
+        self.merged_into: Dict[int, int] = {}    # retired flower id -> id it was merged into
 
     # ------------------------------------------------------------------ storage
     def _grow(self, capacity: int) -> None:
@@ -93,8 +94,19 @@ class FlowerMap:
         return self._alive_count
 
     def count(self) -> int:
-        """Number of (de-duplicated) flowers."""
-        return self._alive_count
+        """Number of (de-duplicated) flowers whose detections score high enough on average."""
+        if self.config.min_flower_mean_score <= 0:
+            return self._alive_count
+        return int(self._reported().shape[0])
+
+    def _reported(self) -> np.ndarray:
+        """Indices of live flowers that are reported (mean score >= min_flower_mean_score), in id order."""
+        c = self._cols
+        alive = np.flatnonzero(c["alive"][:self._n])
+        thr = self.config.min_flower_mean_score
+        if thr > 0:
+            alive = alive[c["score_sum"][alive] >= thr * c["n_obs"][alive]]
+        return alive[np.argsort(c["ids"][alive], kind="stable")]
 
     def _new_flower(self, est: TrackEstimate) -> int:
         if self._n == self._cap:
@@ -113,6 +125,7 @@ class FlowerMap:
         c["gnss_var"][i] = est.gnss_var
         c["z_var"][i] = est.z_var
         c["z_weight"][i] = est.n_obs
+        c["score_sum"][i] = est.score_sum
         c["n_obs"][i] = est.n_obs
         c["n_tracks"][i] = 1
         c["first_ns"][i] = est.t_first
@@ -139,6 +152,7 @@ class FlowerMap:
         c["z_weight"][i] = zw + est.n_obs
         c["xyz"][i, :2] = xy
         c["n_obs"][i] += est.n_obs
+        c["score_sum"][i] += est.score_sum
         c["n_tracks"][i] += 1
         c["first_ns"][i] = min(c["first_ns"][i], est.t_first)
         c["last_ns"][i] = max(c["last_ns"][i], est.t_last)
@@ -150,6 +164,7 @@ class FlowerMap:
         """Associate one geolocated track: returns the id of the flower it joined or created."""
         cfg = self.config
         c = self._cols
+        self._sweep_recent(est.t_first)
         cand = self.grid.query(float(est.xyz[0]), float(est.xyz[1]), cfg.merge_max_distance_m)
         best, best_score = -1, np.inf
         ray_matched: List[int] = []
@@ -183,7 +198,7 @@ class FlowerMap:
 
     def _match_score(self, est: TrackEstimate, f: int, delta: np.ndarray) -> Optional[float]:
         cfg = self.config
-        members = self._recent.get(f)
+        members = [m for m in self._recent.get(f, ()) if est.t_first - m.t_last < self._gap_ns]
         if cfg.appearance_max_distance is not None and members and est.embedding is not None:
             dists = [_cosine_distance(est.embedding, m.embedding) for m in members
                      if m.embedding is not None and m.embedding_model_id == est.embedding_model_id]
@@ -210,10 +225,13 @@ class FlowerMap:
             # position is uncertain along its rays: all views of the track and of the flower's tracks of
             # this pass (GNSS error shared) must fit one point.
             resid = self._joint_residual(est, members)
-            if resid > cfg.dedup_joint_residual_sigma:
+            # Without simultaneous views (a track broken by occlusion, a camera seeing the flower later)
+            # pose and heading drift over the time between the views: a wider gate.
+            gate = cfg.dedup_joint_residual_sigma if simultaneous else cfg.fragment_joint_residual_sigma
+            if resid > gate:
                 self.counters["joint_fit_rejections"] += 1
                 return None
-            return resid / cfg.dedup_joint_residual_sigma + (0.0 if simultaneous else 1.0)
+            return resid / gate + (0.0 if simultaneous else 1.0)
         # A flower of an earlier pass: the track's rays must pass by the flower's 3-D point within the GNSS
         # uncertainty of both passes (a 2-D test would let short tracks, uncertain along their rays, attract).
         diff = c["xyz"][f] - est.ray_origins
@@ -251,11 +269,39 @@ class FlowerMap:
         if now_ns - self._recent_sweep_ns < self._gap_ns // 4:
             return
         self._recent_sweep_ns = now_ns
-        last = self._cols["last_ns"]
-        stale = [f for f, members in self._recent.items() if now_ns - max(m.t_last for m in members) > self._gap_ns
-                 or not self._cols["alive"][f] or last[f] < now_ns - self._gap_ns]
-        for f in stale:
-            del self._recent[f]
+        stale = [f for f, members in self._recent.items()
+                 if not self._cols["alive"][f] or now_ns - max(m.t_last for m in members) > self._gap_ns]
+        self._settle(stale)
+
+    def _settle(self, flowers: List[int]) -> None:
+        """Before forgetting a flower's tracks: join it with a nearby flower of the same pass that no camera
+        saw at the same time (one flower split by a broken track whose views did not fit tightly enough)."""
+        cfg = self.config
+        c = self._cols
+        for f in flowers:
+            if f not in self._recent:
+                continue
+            if c["alive"][f] and cfg.split_merge_distance_m > 0:
+                cand = self.grid.query(float(c["xyz"][f, 0]), float(c["xyz"][f, 1]), cfg.split_merge_distance_m)
+                best, best_d = -1, np.inf
+                for g in cand.tolist():
+                    if g == f or not c["alive"][g] or g not in self._recent:
+                        continue
+                    d = float(np.hypot(*(c["xyz"][g, :2] - c["xyz"][f, :2])))
+                    dz = abs(float(c["xyz"][g, 2] - c["xyz"][f, 2]))
+                    if d <= cfg.split_merge_distance_m and dz <= 3.0 * cfg.split_merge_distance_m and d < best_d \
+                            and self._compatible(f, g):
+                        best, best_d = g, d
+                if best >= 0:
+                    keep, gone = (best, f) if c["n_obs"][best] >= c["n_obs"][f] else (f, best)
+                    self._absorb(keep, gone)
+                    self.counters["split_merges"] += 1
+                    continue   # the survivor keeps its (merged) members until it goes stale itself
+            self._recent.pop(f, None)
+
+    def settle_all(self) -> None:
+        """End of data: settle every flower of the current pass."""
+        self._settle(list(self._recent))
 
     def forget_recent(self) -> None:
         """Drop the per-pass member tracks (new session: nothing of the new session is simultaneous with them)."""
@@ -264,7 +310,8 @@ class FlowerMap:
     # ------------------------------------------------------------------ bulk and output
     def insert_many(self, xyz: np.ndarray, cov: np.ndarray, n_obs: np.ndarray, first_ns: np.ndarray,
                     last_ns: np.ndarray, camera_mask: np.ndarray, ids: Optional[np.ndarray] = None,
-                    n_tracks: Optional[np.ndarray] = None, gnss_var: Optional[np.ndarray] = None) -> None:
+                    n_tracks: Optional[np.ndarray] = None, gnss_var: Optional[np.ndarray] = None,
+                    score_sum: Optional[np.ndarray] = None) -> None:
         """Add flowers in bulk (map resume, benchmarks): positions (N, 3) and covariances (N, 2, 2)."""
         n = int(xyz.shape[0])
         if n == 0:
@@ -291,6 +338,7 @@ class FlowerMap:
         c["gnss_var"][sl] = g
         c["z_var"][sl] = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]) - g
         c["z_weight"][sl] = n_obs
+        c["score_sum"][sl] = np.asarray(n_obs, dtype=np.float64) if score_sum is None else score_sum
         c["n_obs"][sl] = n_obs
         c["n_tracks"][sl] = 1 if n_tracks is None else n_tracks
         c["first_ns"][sl] = first_ns
@@ -302,20 +350,34 @@ class FlowerMap:
         self._alive_count += n
 
     def flowers(self) -> FlowerTable:
-        """Copies of the live flowers' columns, ordered by id."""
+        """Copies of the reported flowers' columns, ordered by id (low-score flowers stay in the map, unreported:
+        more views may still lift them)."""
         c = self._cols
-        alive = np.flatnonzero(c["alive"][:self._n])
-        alive = alive[np.argsort(c["ids"][alive], kind="stable")]
+        alive = self._reported()
         return FlowerTable(c["ids"][alive].copy(), c["xyz"][alive].copy(), np.linalg.inv(_sym(c["info"][alive])),
                            c["n_obs"][alive].copy(), c["n_tracks"][alive].copy(), c["camera_mask"][alive].copy(),
                            c["first_ns"][alive].copy(), c["last_ns"][alive].copy())
 
     def gnss_var(self) -> np.ndarray:
-        """GNSS variance per live flower (ordered as flowers())."""
+        """GNSS variance per reported flower (ordered as flowers())."""
+        return self._cols["gnss_var"][self._reported()].copy()
+
+    def store_columns(self) -> Dict[str, np.ndarray]:
+        """Every live flower (reported or not) as the columns MapState stores, ordered by id."""
         c = self._cols
         alive = np.flatnonzero(c["alive"][:self._n])
         alive = alive[np.argsort(c["ids"][alive], kind="stable")]
-        return c["gnss_var"][alive].copy()
+        return {"ids": c["ids"][alive].copy(), "xyz": c["xyz"][alive].copy(), "cov": np.linalg.inv(_sym(c["info"][alive])),
+                "n_obs": c["n_obs"][alive].copy(), "n_tracks": c["n_tracks"][alive].copy(),
+                "camera_mask": c["camera_mask"][alive].copy(), "first_ns": c["first_ns"][alive].copy(),
+                "last_ns": c["last_ns"][alive].copy(), "gnss_var": c["gnss_var"][alive].copy(),
+                "score_sum": c["score_sum"][alive].copy()}
+
+    def current_id(self, flower_id: int) -> int:
+        """The live flower a (possibly merged-away) flower id now belongs to."""
+        while flower_id in self.merged_into:
+            flower_id = self.merged_into[flower_id]
+        return flower_id
 
     def cameras_of(self, mask: int) -> List[str]:
         """Camera names in a camera bitmask."""
@@ -368,7 +430,7 @@ class FlowerMap:
         c["xyz"][i, 2] = (c["xyz"][i, 2] * wi + c["xyz"][j, 2] * wj) / max(wi + wj, 1e-12)
         c["z_weight"][i] = wi + wj
         c["xyz"][i, :2] = xy
-        for name in ("n_obs", "n_tracks"):
+        for name in ("n_obs", "n_tracks", "score_sum"):
             c[name][i] += c[name][j]
         c["first_ns"][i] = min(c["first_ns"][i], c["first_ns"][j])
         c["last_ns"][i] = max(c["last_ns"][i], c["last_ns"][j])
@@ -376,6 +438,7 @@ class FlowerMap:
         c["gnss_var"][i] = min(c["gnss_var"][i], c["gnss_var"][j])
         c["z_var"][i] = min(c["z_var"][i], c["z_var"][j])
         c["alive"][j] = False
+        self.merged_into[int(c["ids"][j])] = int(c["ids"][i])
         self._alive_count -= 1
         self.grid.remove(j, float(c["xyz"][j, 0]), float(c["xyz"][j, 1]))
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))

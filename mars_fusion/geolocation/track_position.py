@@ -43,6 +43,7 @@ class TrackEstimate:
     ray_sigma: np.ndarray         # (k,) sd (m) of each ray's perpendicular error
     ground_z: float               # map height of the ground under the track
     z_var: float = 0.0            # variance (m^2) of the fitted height (fit part)
+    score_sum: float = 0.0        # sum of the detection scores of the observations
     embedding: Optional[np.ndarray] = None
     embedding_model_id: str = ""
     lateral_m: float = 0.0        # median lateral offset from the robot centre line (base_link y)
@@ -120,6 +121,11 @@ class TrackGeolocator:
         """Estimates of the tracks (tracks without enough posed observations are dropped and counted)."""
         cfg = self.config
         tracks = [t for t in tracks if t.stamps_ns.shape[0] > 0]
+        low = [t for t in tracks if float(np.mean(t.scores)) < cfg.min_track_mean_score]
+        if low:
+            # Persistent false detections (look-alikes) get tracked too, but with middling scores.
+            self.counters["tracks_low_mean_score"] += len(low)
+            tracks = [t for t in tracks if float(np.mean(t.scores)) >= cfg.min_track_mean_score]
         if not tracks:
             return []
         unknown = sorted({t.camera for t in tracks} - set(self.camera_index))
@@ -130,6 +136,7 @@ class TrackGeolocator:
                 return []
         sizes = np.array([t.stamps_ns.shape[0] for t in tracks])
         stamps = np.concatenate([t.stamps_ns for t in tracks])
+        scores = np.concatenate([np.asarray(t.scores, dtype=np.float64) for t in tracks])
         pixels = np.concatenate([t.centres_px for t in tracks])
         box_sizes = np.concatenate([t.sizes_px for t in tracks])
         cam_of_obs = np.repeat(np.array([self.camera_index[t.camera] for t in tracks]), sizes)
@@ -171,6 +178,11 @@ class TrackGeolocator:
         track_of_obs = np.repeat(np.arange(len(tracks)), sizes)
         keep_track = np.bincount(track_of_obs, weights=usable, minlength=len(tracks)) >= cfg.min_track_observations
         self.counters["tracks_too_few_posed_observations"] += int((~keep_track).sum())
+        # A track whose every box is cut by the image border never saw the flower's centre: its position
+        # can be off by decimetres; the flower is (nearly always) seen whole by another camera or track.
+        whole = np.bincount(track_of_obs, weights=usable & ~clipped, minlength=len(tracks)) > 0
+        self.counters["tracks_only_at_image_border"] += int((keep_track & ~whole).sum())
+        keep_track &= whole
         keep_obs = usable & keep_track[track_of_obs]
         if not keep_obs.any():
             return []
@@ -202,7 +214,7 @@ class TrackGeolocator:
                 camera=track.camera, camera_index=self.camera_index[track.camera], track_id=track.track_id,
                 session=session, xyz=xyz[g].copy(), cov_meas=cov3[g, :2, :2] + heading_var * np.eye(2),
                 gnss_var=float(np.mean(poses.sd_h[obs] ** 2)), stamps_ns=stamps[obs], ray_origins=origins[obs],
-                ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), z_var=float(cov3[g, 2, 2]), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
+                ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), z_var=float(cov3[g, 2, 2]), score_sum=float(scores[obs].sum()), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
                 lateral_m=lateral, extra={"height_m": float(xyz[g, 2] - ground_z[g])}))
         self.counters["tracks_geolocated"] += len(out)
         return out

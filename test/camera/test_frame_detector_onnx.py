@@ -90,34 +90,52 @@ def test_boxes_come_back_in_original_image_pixels(model_path):
 
 @pytest.fixture(scope="module")
 def detector(model_path):
-    det = FrameDetector(_cfg(model_path, score_threshold=0.01, feature_dim=32, feature_pool_size=2),
-                        camera_name="cam_left")
+    det = FrameDetector(_cfg(model_path, feature_dim=32, feature_pool_size=2), camera_name="cam_left")
     yield det
     det.close()
 
 
-def test_pipelined_run_equals_synchronous_detect(detector):
-    rng = np.random.default_rng(0)
-    frames = [Frame(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), 1000 + i, i) for i in range(4)]
+def test_pipelined_run_equals_synchronous_detect(detector, rendered_images):
+    frames = [Frame(rendered_images[i % len(rendered_images)], 1000 + i, i) for i in range(4)]
     sync = [detector.detect(f) for f in frames]
     piped = list(detector.run(frames, depth=2))
     assert [r.frame.frame_number for r in piped] == [0, 1, 2, 3]
+    assert sum(len(r.frame.detections) for r in sync) > 0
     for a, b in zip(sync, piped):
         np.testing.assert_array_equal(a.frame.detections.xyxy, b.frame.detections.xyxy)
         assert a.frame.stamp_ns == b.frame.stamp_ns and b.frame.camera_name == "cam_left"
         assert b.timings.inference_s > 0 and b.timings.letterbox_s > 0
 
 
-def test_features_are_stamped_and_survive_uint8_transport(detector):
-    img = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    d = detector.detect(Frame(img, 1, 0)).frame.detections
+def test_features_are_stamped_and_survive_uint8_transport(detector, rendered_images):
+    d = detector.detect(Frame(rendered_images[0], 1, 0)).frame.detections
     assert len(d) > 0 and d.features is not None and d.features.shape == (len(d), 32)
     np.testing.assert_allclose(np.linalg.norm(d.features, axis=1), 1.0, atol=1e-5)
-    assert d.feature_model_id == detector.feature_model_id and "/roi2x2-s8-d32" in d.feature_model_id
+    assert d.feature_model_id == detector.feature_model_id and "/roi2x2c4-s8-d32" in d.feature_model_id
     assert detector.model_id.startswith("flower_yolov8n-")
     block = detector.encode_features(d)
     assert block.encoding == FeatureEncoding.UINT8 and len(block.data) == len(d) * 32
     np.testing.assert_allclose(decode_features(block, len(d)), d.features, atol=1 / 127)
+
+
+def test_the_same_flower_is_recognised_by_its_features_after_a_shift(model_path, rendered_images):
+    """Appearance features carry identity: after the camera moves, a flower's nearest feature (cosine) is
+    usually its own, far above chance (1 / flowers in view)."""
+    det = FrameDetector(_cfg(model_path))  # default feature settings
+    hits, chance = [], []
+    for image in rendered_images:
+        a = det.detect(Frame(image, 1, 0)).frame.detections
+        b = det.detect(Frame(np.ascontiguousarray(np.roll(image, (8, 16), axis=(0, 1))), 2, 1)).frame.detections
+        centres_a = (a.xyxy[:, :2] + a.xyxy[:, 2:]) / 2 + np.array([16, 8], np.float32)
+        centres_b = (b.xyxy[:, :2] + b.xyxy[:, 2:]) / 2
+        dist = np.linalg.norm(centres_a[:, None] - centres_b[None], axis=2)
+        same = dist.min(axis=1) < 4  # the flower is found again (not cut by the image border)
+        best = (a.features @ b.features.T).argmax(axis=1)
+        hits += list((best == dist.argmin(axis=1))[same])
+        chance += [1 / len(b)] * int(same.sum())
+    det.close()
+    assert len(hits) >= 10
+    assert np.mean(hits) >= 0.6 and np.mean(hits) > 2 * np.mean(chance)
 
 
 def test_feature_dim_larger_than_the_map_is_refused(model_path):

@@ -47,8 +47,8 @@ def test_raw_heads_are_uint8_and_decode_like_the_onnx_model(hefs, fake_hailo, mo
                                                       model_id="m"))
         ref = onnx_det.backend.infer(model_input)
         from mars_camera.yolo.decoding import decode_decoded_output, decode_raw_heads
-        stock = decode_decoded_output(ref.decoded)
-        raw = decode_raw_heads(out.box_maps, out.class_maps, out.strides, out.scores_are_logits,
+        stock = decode_decoded_output(ref.decoded, score_threshold=-1.0)   # every anchor
+        raw = decode_raw_heads(out.box_maps, out.class_maps, out.strides, out.scores_are_logits, -1.0,
                                box_quant=[(q.scale, q.zero_point) for q in out.box_quant],
                                class_quant=[(q.scale, q.zero_point) for q in out.class_quant])
         # 8-bit quantization: boxes within a few input pixels, scores within a few quantization steps.
@@ -61,15 +61,15 @@ def test_raw_heads_are_uint8_and_decode_like_the_onnx_model(hefs, fake_hailo, mo
         backend.close()
 
 
-def test_on_chip_nms_gives_the_same_detections_as_cpu_nms(hefs, fake_hailo, model_path):
+def test_on_chip_nms_gives_the_same_detections_as_cpu_nms(hefs, fake_hailo, model_path, rendered_images):
     kw = dict(score_threshold=0.01, iou_threshold=0.5, feature_dim=16, model_id="m")
     hailo = FrameDetector(CameraDetectorConfig(backend="hailo", hef_path=hefs["nms"], **kw),
                           backend=_hailo(CameraDetectorConfig(backend="hailo", hef_path=hefs["nms"], **kw), fake_hailo))
     cpu = FrameDetector(CameraDetectorConfig(backend="onnx", model_path=model_path, **kw))
     try:
         assert hailo.backend.layout == "nms_by_class"
-        a = hailo.detect(Frame(_image(1), 7, 3)).frame.detections
-        b = cpu.detect(Frame(_image(1), 7, 3)).frame.detections
+        a = hailo.detect(Frame(rendered_images[0], 7, 3)).frame.detections
+        b = cpu.detect(Frame(rendered_images[0], 7, 3)).frame.detections
         assert len(a) == len(b) > 0
         from mars_camera.yolo.nms import box_iou
         iou = box_iou(a.xyxy, b.xyxy)
@@ -115,8 +115,10 @@ def test_timeouts_and_device_errors_surface_and_the_backend_recovers(hefs, fake_
     img, _ = letterbox(_image(), (320, 320))
     try:
         fake_hailo.STATE.inference_delay_s = 0.8
-        with pytest.raises(InferenceTimeoutError, match="hailo_timeout_ms=300"):
+        with pytest.raises(InferenceTimeoutError, match="hailo_timeout_ms=300") as info:
             backend.infer(img)
+        from hailo_platform.pyhailort.pyhailort import HailoRTTimeout
+        assert isinstance(info.value.__cause__, HailoRTTimeout)  # HailoRT's own exception, wrapped
         fake_hailo.STATE.inference_delay_s = 0.0
         fake_hailo.STATE.ready_timeouts = 1
         with pytest.raises(InferenceTimeoutError, match="not ready"):
@@ -211,7 +213,7 @@ def test_raw_heads_with_logit_class_outputs(hefs, fake_hailo, model_path, tmp_pa
                          fake_hailo)
         out = backend.infer(img)
         assert out.scores_are_logits is (not activated)
-        scores[name] = decode_raw_heads(out.box_maps, out.class_maps, out.strides, out.scores_are_logits,
+        scores[name] = decode_raw_heads(out.box_maps, out.class_maps, out.strides, out.scores_are_logits, -1.0,
                                         box_quant=[(q.scale, q.zero_point) for q in out.box_quant],
                                         class_quant=[(q.scale, q.zero_point) for q in out.class_quant]).class_scores
         backend.close()

@@ -113,3 +113,22 @@ def test_unreadable_bag_is_named(tmp_path):
     (tmp_path / "broken" / "metadata.yaml").write_text("not: [a bag")
     with pytest.raises(BagError, match="broken"):
         list(read_detection_frames(tmp_path / "broken"))
+
+
+def test_tf_static_is_recorded_latched(tmp_path):
+    from rosbags.interfaces import QosDurability
+
+    from mars_camera.interfaces.bag_files import open_bag_reader
+
+    store = mars_typestore()
+    tf = store.types["tf2_msgs/msg/TFMessage"](transforms=[])
+    with BagWriter(tmp_path / "bag", "mcap") as writer:
+        writer.write("/tf_static", "tf2_msgs/msg/TFMessage", 1, tf)
+        writer.write_detection_frame(_frame())
+    reader = open_bag_reader(tmp_path / "bag")
+    try:
+        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+    finally:
+        reader.close()
+    assert qos["/tf_static"][0].durability == QosDurability.TRANSIENT_LOCAL
+    assert qos["/cam_center/detections"] == []

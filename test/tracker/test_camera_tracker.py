@@ -185,3 +185,67 @@ def test_config_errors_name_the_field() -> None:
     with pytest.raises(ValueError, match="unknown tracker setting"):
         TrackerConfig.from_dict({"min_hit": 3})
     assert all(TrackerConfig.descriptions().values())
+
+
+def _clipped(xywh: np.ndarray, width: int = 1280, height: int = 960) -> np.ndarray:
+    """Boxes cut at the image border, as a detector reports them."""
+    xyxy = Detections.xyxy_from_xywh(np.asarray(xywh, dtype=np.float64).reshape(-1, 4))
+    xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, width)
+    xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, height)
+    out = np.empty_like(xyxy)
+    out[:, 0:2] = 0.5 * (xyxy[:, 0:2] + xyxy[:, 2:4])
+    out[:, 2:4] = xyxy[:, 2:4] - xyxy[:, 0:2]
+    return out
+
+
+def test_object_leaving_through_the_border_stays_one_track() -> None:
+    tracker = CameraTracker()
+    ids = set()
+    for i in range(70):       # 60 px box moving down at 600 px/s, cut more and more by the bottom edge
+        box = _clipped([[400.0, 120.0 + 20.0 * i, 60.0, 60.0]])
+        if box[0, 3] < 10:
+            break
+        update = tracker.update(frame(i, box))
+        ids.update(t for t in matched_ids(update, 1) if t >= 0)
+    assert ids == {1} and update.confirmed_count == 1
+
+
+def _down_camera():  # type: ignore[no-untyped-def]
+    from mars_camera.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel
+    return CameraModel("cam", CameraIntrinsics(1280, 960, 900.0, 900.0, 640.0, 480.0),
+                       CameraExtrinsics((0.0, 0.0, 1.6), (0.0, np.pi / 2, 0.0)))
+
+
+def test_motion_prior_carries_a_lost_track_through_a_speed_change() -> None:
+    from mars_tracker.ego_motion import MotionPrior, expected_image_velocity
+    cam = _down_camera()
+
+    def run(use_prior: bool) -> set:
+        tracker = CameraTracker(camera_model=cam)
+        ids = set()
+        y = 100.0
+        for i in range(40):
+            speed = 0.2 if i < 12 else 0.8          # the robot speeds up while the flower is hidden
+            prior = MotionPrior(vx=speed, plane_height=0.6)
+            vy = expected_image_velocity(cam, prior, np.array([[640.0, y]]))[0, 1]
+            y += vy / FPS
+            hidden = 12 <= i < 22
+            boxes = np.zeros((0, 4)) if hidden else np.array([[640.0, y, 50.0, 50.0]])
+            update = tracker.update(frame(i, boxes), prior if use_prior else None)
+            ids.update(t for t in matched_ids(update, len(boxes)) if t >= 0)
+        return ids
+
+    assert run(use_prior=True) == {1}
+    assert len(run(use_prior=False)) == 2      # without the prior the flower is not where the filter looks
+
+
+def test_global_motion_estimate_seeds_new_tracks() -> None:
+    tracker = CameraTracker()
+    rng = np.random.default_rng(2)
+    xs = rng.uniform(100, 1100, 6)
+    for i in range(15):   # six flowers scrolling left at 300 px/s
+        update = tracker.update(frame(i, np.stack([xs - 10.0 * i, np.full(6, 300.0), np.full(6, 40.0),
+                                                   np.full(6, 40.0)], axis=1)))
+    update = tracker.update(frame(15, [[1200.0, 700.0, 40.0, 40.0]]))      # a newcomer at the right edge
+    newcomer = update.tracks.detection_index == 0
+    assert update.tracks.velocity[newcomer][0, 0] == pytest.approx(-300.0, abs=30.0)

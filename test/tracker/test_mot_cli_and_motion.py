@@ -105,3 +105,17 @@ def test_onnx_scorer_rejects_a_model_with_other_features(tmp_path: Path) -> None
         OnnxAssociationScorer(path)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         OnnxAssociationScorer(tmp_path / "missing.onnx")
+
+
+def test_cli_takes_row_aligned_features_and_rejects_misaligned_ones(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    det = tmp_path / "det.txt"
+    _write_dets(det, crlf=False)
+    feats = np.tile(np.eye(8, dtype=np.float32)[:2], (20, 1))      # rows alternate between the two objects
+    np.save(tmp_path / "f.npy", feats)
+    out = tmp_path / "t.txt"
+    assert main([str(det), "--features", str(tmp_path / "f.npy"), "--out", str(out)]) == 0
+    assert np.loadtxt(out, delimiter=",").shape == (40, 10)
+    np.save(tmp_path / "bad.npy", feats[:5])
+    assert main([str(det), "--features", str(tmp_path / "bad.npy")]) == 2
+    assert "(40, D)" in capsys.readouterr().err
