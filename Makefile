@@ -35,7 +35,7 @@ test: setup
 	$(VPY) -m pytest test -q
 
 demo: setup
-	$(VPY) -m mars_pipeline.smoke_demo
+	$(VPY) -m mars_pipeline.demo
 
 clean:
 	rm -rf build $(VENV)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 
 def roi_align(feature_map: np.ndarray, boxes_xyxy: np.ndarray, spatial_scale: float, output_size: int = 1,
@@ -36,12 +37,9 @@ def roi_align(feature_map: np.ndarray, boxes_xyxy: np.ndarray, spatial_scale: fl
     roi_w = b[:, 2] - b[:, 0]
     roi_h = b[:, 3] - b[:, 1]
     s = sampling_ratio
-    # Offsets (in units of the ROI size) of every sample point, bin-major, row-major inside a bin.
-    steps = (np.arange(output_size * s, dtype=np.float32) + 0.5) / np.float32(output_size * s)
-    ys = b[:, 1:2] + roi_h[:, None] * steps[None, :]          # (N, out*s)
-    xs = b[:, 0:1] + roi_w[:, None] * steps[None, :]
-    py = np.repeat(ys, output_size * s, axis=1)               # (N, (out*s)^2): row index varies slowest
-    px = np.tile(xs, (1, output_size * s))
+    ky, kx = _sample_grid(output_size, s)   # bin-major sample positions in units of 1 / (output_size * s)
+    py = b[:, 1:2] + roi_h[:, None] * ky[None, :]          # (N, P)
+    px = b[:, 0:1] + roi_w[:, None] * kx[None, :]
 
     valid = (py >= -1.0) & (py <= height) & (px >= -1.0) & (px <= width)
     py = np.clip(py, 0.0, None)
@@ -56,20 +54,31 @@ def roi_align(feature_map: np.ndarray, boxes_xyxy: np.ndarray, spatial_scale: fl
     lx = (px - x0).astype(np.float32)
     hy = 1.0 - ly
     hx = 1.0 - lx
-    w00 = hy * hx * valid
-    w01 = hy * lx * valid
-    w10 = ly * hx * valid
-    w11 = ly * lx * valid
+    scale = valid.astype(np.float32) / np.float32(s * s)   # average of the s*s samples of a bin
 
-    idx = np.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1], axis=-1)  # (N, P, 4)
-    weights = np.stack([w00, w01, w10, w11], axis=-1).astype(np.float32)                           # (N, P, 4)
-    points = idx.shape[1]
-    if channels_last:
-        gathered = flat[idx.reshape(-1)].astype(np.float32, copy=False).reshape(n, points, 4, channels)
-        sampled = np.einsum("npkc,npk->npc", gathered, weights)                                 # (N, P, C)
-    else:
-        gathered = flat[:, idx.reshape(-1)].astype(np.float32, copy=False).reshape(channels, n, points, 4)
-        sampled = np.einsum("cnpk,npk->npc", gathered, weights)
-    # Average the s*s samples of each bin: reshape the point axis to (out, s, out, s).
-    sampled = sampled.reshape(n, output_size, s, output_size, s, channels).mean(axis=(2, 4))
-    return sampled.reshape(n, bins * channels).astype(np.float32, copy=False)
+    # A sparse (N*bins, H*W) interpolation matrix in CSR form, built directly: samples are bin-major, so
+    # each row (box, bin) owns a contiguous run of s*s samples x 4 bilinear corners. Pooling is then one
+    # sparse x dense product (nnz * C multiply-adds) instead of gathering every corner's channels.
+    cols = np.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1], axis=-1)
+    vals = np.stack([hy * hx * scale, hy * lx * scale, ly * hx * scale, ly * lx * scale], axis=-1)
+    per_row = s * s * 4
+    indptr = np.arange(0, n * bins * per_row + 1, per_row, dtype=np.int64)
+    matrix = sparse.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(n * bins, height * width))
+    data = flat.astype(np.float32, copy=False)
+    pooled = matrix @ (data if channels_last else data.T)   # (N*bins, C)
+    return np.asarray(pooled, dtype=np.float32).reshape(n, bins * channels)
+
+
+_GRIDS: dict = {}
+
+
+def _sample_grid(output_size: int, s: int) -> "tuple[np.ndarray, np.ndarray]":
+    """Relative (y, x) of every sample point, ordered bin by bin (row-major bins, row-major samples)."""
+    key = (output_size, s)
+    if key not in _GRIDS:
+        by, bx, iy, ix = np.meshgrid(np.arange(output_size), np.arange(output_size), np.arange(s), np.arange(s),
+                                     indexing="ij")
+        ky = ((by * s + iy).reshape(-1) + 0.5) / (output_size * s)
+        kx = ((bx * s + ix).reshape(-1) + 0.5) / (output_size * s)
+        _GRIDS[key] = (ky.astype(np.float32), kx.astype(np.float32))
+    return _GRIDS[key]

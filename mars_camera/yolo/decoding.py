@@ -78,7 +78,8 @@ def dfl_distances(box_logits: np.ndarray, reg_max: int = REG_MAX) -> np.ndarray:
     logits = logits - logits.max(axis=2, keepdims=True)
     weights = np.exp(logits)
     weights /= weights.sum(axis=2, keepdims=True)
-    return weights @ np.arange(reg_max, dtype=np.float32)
+    # einsum, not `@`: keeps this small product out of a multi-threaded BLAS (see features.box_features).
+    return np.einsum("asb,b->as", weights, np.arange(reg_max, dtype=np.float32))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
