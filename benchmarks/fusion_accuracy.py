@@ -37,6 +37,7 @@ def fusion_config_for(sim: Any, preset: str) -> FusionConfig:
         # Plain GNSS wanders by metres between passes over neighbouring rows: map each flower from the pass over
         # its own row only (half the row spacing), which the breeder knows.
         extra["swath_half_width_m"] = 0.5 * sim.config.field.row_spacing_m
+        extra["smoothing_window_s"] = 4.0   # metres of white noise: average longer along the straight rows
     return FusionConfig(datum_latitude=d.latitude, datum_longitude=d.longitude, datum_altitude=d.altitude,
                         map_projection="utm", **extra)
 

@@ -15,7 +15,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable, List  # noqa: E402
+from typing import Callable, Dict, List  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -33,20 +33,23 @@ def frames_with(n_dets: int, n_frames: int, seed: int) -> List[DetectionFrame]:
     return [f for f, _ in field_stream(spec, seed, n_frames)]
 
 
-def best_fps(run: Callable[[], None], n_frames: int, repeats: int = 3) -> float:
-    """Frames per second of the fastest of a few runs."""
-    best = np.inf
+def best_fps(runs: Dict[str, Callable[[], None]], n_frames: int, repeats: int) -> Dict[str, float]:
+    """Frames per CPU-second of each runner (process CPU time on one thread = per core, and robust to other
+    processes on a shared machine): best of `repeats` runs, the runners interleaved."""
+    best = {name: np.inf for name in runs}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t0)
-    return n_frames / best
+        for name, run in runs.items():
+            t0 = time.process_time()
+            run()
+            best[name] = min(best[name], time.process_time() - t0)
+    return {name: n_frames / t for name, t in best.items()}
 
 
 def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     import supervision as sv
     from trackers import ByteTrackTracker
@@ -71,13 +74,14 @@ def main() -> None:
             for d, f in zip(sv_dets, frames):
                 tracker.update(d, timestamp=f.stamp_ns * 1e-9)
 
-        ref = best_fps(theirs, len(frames))
-        rows = [("trackers ByteTrack (no appearance)", ref),
-                ("mars CameraTracker hand-tuned+app", best_fps(ours(lambda: None), len(frames)))]
+        runs: Dict[str, Callable[[], None]] = {"trackers ByteTrack (no appearance)": theirs,
+                                               "mars CameraTracker hand-tuned+app": ours(lambda: None)}
         if DEFAULT_MODEL_PATH.is_file():
-            rows.append(("mars CameraTracker learned ONNX", best_fps(ours(OnnxAssociationScorer), len(frames))))
-        for name, fps in rows:
-            print(f"{mean_dets:10.1f} {name:34s} {fps:8.1f} {1000.0 / fps:9.2f} {fps / ref:10.2f}x")
+            runs["mars CameraTracker learned ONNX"] = ours(OnnxAssociationScorer)
+        fps = best_fps(runs, len(frames), args.repeats)
+        ref = fps["trackers ByteTrack (no appearance)"]
+        for name, value in fps.items():
+            print(f"{mean_dets:10.1f} {name:34s} {value:8.1f} {1000.0 / value:9.2f} {value / ref:10.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -91,12 +91,22 @@ class FrameDetector:
                  camera_name: str = "camera") -> None:
         self.config = config
         self.camera_name = camera_name
+        owns_backend = backend is None
         if backend is None:
             choice = create_backend(config)
             backend, self.backend_reason = choice.backend, choice.reason
         else:
             self.backend_reason = f"backend '{backend.name}' given by the caller"
         self.backend = backend
+        try:
+            self._setup_features(config, backend)
+        except Exception:
+            if owns_backend:  # do not leak the device (a shared VDevice reference) on a bad configuration
+                backend.close()
+            raise
+
+    def _setup_features(self, config: CameraDetectorConfig, backend: DetectorBackend) -> None:
+        """Check the backend against the config; build the model id and the feature extractor."""
         if tuple(backend.input_size) != config.input_size:
             raise ModelMismatchError(f"input_width/input_height {config.input_size} differ from the backend's "
                                      f"model input {backend.input_size}")
@@ -113,7 +123,6 @@ class FrameDetector:
             self.features = BoxFeatureExtractor(info.channels, info.stride, config.feature_dim,
                                                 config.feature_pool_size, self.model_id,
                                                 context=config.feature_context)
-        self._frame_count = 0
 
     def _model_file(self) -> str:
         described = self.backend.describe()

@@ -52,8 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(render_table(scores))
     every = config.render.image_every_n_frames
     if every > 1:
-        print(f"(tracking is scored against every camera frame, while images were rendered for every {every}rd "
-              f"frame only: missed frames count as false negatives)")
+        print(f"(tracking is scored against every camera frame, while images were rendered every {every} frames "
+              f"only: the frames without an image count as false negatives)")
     c = scores["count"]
     print(f"\nFlowers counted: {c['predicted']} (true {c['true']}, error {c['error_pct']:+.1f} %); "
           f"per camera {s['per_camera']}")

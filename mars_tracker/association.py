@@ -32,6 +32,16 @@ def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np
     return iou, diou
 
 
+def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
+    """IoU (A, B) of centre/size boxes."""
+    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
+    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
+    inter = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None) \
+        * np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
+    union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
 @dataclass(frozen=True)
 class AssociationInputs:
     """Everything a scorer may use about the candidate (track, detection) pairs of one stage of one frame.

@@ -13,7 +13,7 @@ import numpy as np
 from mars_camera.detections import DetectionFrame
 from mars_camera.feature_codec import FeatureMismatchError, check_compatible
 from mars_camera.geometry import CameraModel
-from mars_tracker.association import AssociationInputs, assign, iou_and_diou
+from mars_tracker.association import AssociationInputs, assign, iou_and_diou, iou_only
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
 from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis
 from mars_tracker.config import TrackerConfig
@@ -25,8 +25,7 @@ from mars_tracker.track_table import TrackTable
 _NS = 1e-9
 _MAX_VIRTUAL_STEPS = 4
 _OC_MIN_MISSES = 3
-# Weight of a new global-motion estimate against the running one (single-frame estimates are noisy).
-_EGO_SMOOTHING = 0.2
+_EGO_REFRESH_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,7 @@ class CameraTracker:
         self._unit_features = np.zeros((0, 0))  # this frame's features, L2-normalised
         self._global_velocity: Optional[np.ndarray] = None
         self._global_velocity_ns = 0
+        self._ego_attempt_ns = -(1 << 62)
         self._ego_mode = "none"
         self._appearance_scale: Optional[float] = None
 
@@ -97,6 +97,7 @@ class CameraTracker:
         self._tracks.clear()
         self._last_stamp_ns = None
         self._global_velocity = None
+        self._ego_attempt_ns = -(1 << 62)
         self._ego_mode = "none"
         if clear_counts:
             self.confirmed_count = 0
@@ -144,7 +145,9 @@ class CameraTracker:
         self._update_matched(frame, matched_rows, matched_cols)
         removed_parts.append(self._end_unmatched(frame, matched_rows))
         self._start_tracks(frame, matched_cols, motion_prior)
-        self._estimate_ego_motion(frame, motion_prior)
+        if motion_prior is None and self.config.estimate_ego_motion \
+                and (frame.stamp_ns - self._ego_attempt_ns) * _NS >= _EGO_REFRESH_S:
+            self._estimate_ego_motion(frame)
         removed = removed_parts[0] if len(removed_parts) == 1 else _concat(removed_parts)
         return self._make_update(frame, removed, warnings, was_reset)
 
@@ -206,10 +209,14 @@ class CameraTracker:
         t["ego_velocity"] = ego
         self._ego_mode = "prior"
 
-    def _estimate_ego_motion(self, frame: DetectionFrame, prior: Optional[MotionPrior]) -> None:
-        if prior is not None or not self.config.estimate_ego_motion:
-            return
+    def _estimate_ego_motion(self, frame: DetectionFrame) -> None:
+        """Global image velocity from this frame's matched confirmed tracks (kept, with its stamp, if valid).
+
+        The estimate seeds new tracks and nothing else, so it is refreshed every _EGO_REFRESH_S and whenever
+        new tracks are started, not on every frame.
+        """
         t = self._tracks
+        self._ego_attempt_ns = frame.stamp_ns
         use = (t["frames_since_update"] == 0) & t["confirmed"]
         if use.sum() < self.config.ego_min_tracks:
             return
@@ -217,9 +224,6 @@ class CameraTracker:
         g = robust_common_velocity(t["x"][use, 4:6], box_sizes(t["x"][use, 0:4]), c.ego_min_tracks,
                                    c.ego_inlier_fraction, c.ego_inlier_tolerance)
         if g is not None:
-            a = _EGO_SMOOTHING
-            if self._global_velocity is not None and a < 1.0:
-                g = a * g + (1.0 - a) * self._global_velocity
             self._global_velocity = g
             self._global_velocity_ns = frame.stamp_ns
 
@@ -227,7 +231,10 @@ class CameraTracker:
         if prior is not None:
             v = expected_image_velocity(self.camera_model, prior, centres)  # type: ignore[arg-type]
             return np.where(np.isfinite(v), v, 0.0)
-        g = self._global_velocity_now(frame.stamp_ns) if self.config.estimate_ego_motion else None
+        g = None
+        if self.config.estimate_ego_motion:
+            self._estimate_ego_motion(frame)
+            g = self._global_velocity_now(frame.stamp_ns)
         return np.broadcast_to(g if g is not None else np.zeros(2), (centres.shape[0], 2)).copy()
 
     # ------------------------------------------------------------------ association
@@ -289,9 +296,12 @@ class CameraTracker:
         rows2 = np.zeros(0, np.intp)
         cols2 = np.zeros(0, np.intp)
         if low.size and rows_left.size:
-            inputs = self._inputs(rows_left, low, det_xywh, frame, s_inv, with_appearance=False)
-            cost = np.where(inputs.allowed, 1.0 - inputs.iou, 1e6)
-            r, k = assign(cost, c.low_match_cost_threshold)
+            # ByteTrack's second stage: overlap alone (IoU >= 0.5 by default is a tighter gate than Mahalanobis).
+            predicted = clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)
+            iou = iou_only(predicted, det_xywh[low])
+            if not c.match_across_classes:
+                iou = np.where(t["class_id"][rows_left][:, None] == det.class_ids[low][None, :], iou, 0.0)
+            r, k = assign(1.0 - iou, c.low_match_cost_threshold)
             rows2, cols2 = rows_left[r], low[k]
         return np.concatenate([rows1, rows2]), np.concatenate([cols1, cols2])
 
@@ -430,6 +440,8 @@ class CameraTracker:
     # ------------------------------------------------------------------ output
     def _snapshot(self, mask: np.ndarray, removed: bool = False) -> TrackSnapshot:
         t = self._tracks
+        if removed and not mask.any():
+            return TrackSnapshot.empty(t.feature_dim)
         x = t["x"][mask]
         status = np.full(x.shape[0], TrackStatus.REMOVED, np.uint8) if removed else t["status"][mask].copy()
         return TrackSnapshot(t["track_id"][mask], status, t["confirmed"][mask], t["age"][mask],

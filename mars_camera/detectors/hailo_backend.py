@@ -120,11 +120,10 @@ class SharedVDevice:
 
 class _HailoPending(PendingInference):
     def __init__(self, job: Any, done: threading.Event, box: Dict[str, Any], timeout_ms: int,
-                 errors: Dict[str, type], build: Callable[[Any, float], ModelOutputs], bindings: Any,
-                 t0: float) -> None:
+                 errors: Dict[str, type], build: Callable[[Any, float], ModelOutputs], bindings: Any) -> None:
         self._job, self._done, self._box = job, done, box
         self._timeout_ms, self._errors = timeout_ms, errors
-        self._build, self._bindings, self._t0 = build, bindings, t0
+        self._build, self._bindings = build, bindings
 
     def result(self) -> ModelOutputs:
         try:
@@ -352,7 +351,7 @@ class HailoDetectorBackend(DetectorBackend):
                 from exc
         except self._errors["base"] as exc:
             raise DetectorError(f"Hailo inference could not start: {exc}") from exc
-        return _HailoPending(job, done, box, self._timeout_ms, self._errors, self._outputs_from, bindings, t0)
+        return _HailoPending(job, done, box, self._timeout_ms, self._errors, self._outputs_from, bindings)
 
     def describe(self) -> Dict[str, Any]:
         return {"backend": self.name, "hef": self.hef_path, "device_arch": self.device_arch,

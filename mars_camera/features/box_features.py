@@ -41,9 +41,9 @@ class BoxFeatureExtractor:
     """ROI-align pool over the box enlarged by `context` -> optional fixed projection -> L2 normalise.
 
     Why context: rendered (and real) flowers of one species look alike; what tells two apart across frames
-    is mostly their surroundings (leaves, soil, neighbours). Measured on held-out rendered frames shifted by
-    a few pixels (rank-1 re-identification among >= 4 flowers): box only, 1x1 bins: 0.46; context 4, 3x3
-    bins projected to 64 values: 0.86 (see models/detector/README.md).
+    is mostly their surroundings (leaves, soil, neighbours). Rank-1 re-identification between frames 3 apart
+    in a held-out simulated world (benchmarks/camera_feature_reid.py): box only, 1x1 bins: 0.78; context 4,
+    3x3 bins projected to 64 values: 0.90 (chance 0.27).
     """
 
     def __init__(self, channels: int, stride: int, feature_dim: int, pool_size: int = 1,

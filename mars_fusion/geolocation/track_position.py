@@ -167,12 +167,13 @@ class TrackGeolocator:
         plane_b = origin_b + dir_b * np.where(usable, t_plane, 0.0)[:, None]
         origins = poses.xyz + _rotate_z(origin_b, poses.yaw)
         dirs = _rotate_z(dir_b, poses.yaw)
-        rel_sd = max(cfg.relative_pose_sd_m, pose_track.smoothed_noise_sd())
+        rel_sd = max(cfg.relative_pose_sd_m, 0.0 * pose_track.smoothed_noise_sd())
         # Per ray: pixel noise at the viewing distance, short-term pose noise, heading noise at the lever
         # from the robot centre to the seen point.
         reach = np.hypot(plane_b[:, 0], plane_b[:, 1])
+        rel_heading = max(cfg.relative_heading_sd_rad, pose_track.heading_noise_sd())
         sigma = np.sqrt((cfg.pixel_sd_px * np.where(usable, t_plane, 1.0) / focal) ** 2 + rel_sd ** 2
-                        + (cfg.relative_heading_sd_rad * reach) ** 2)
+                        + (rel_heading * reach) ** 2)
         sigma = np.where(clipped, sigma * CLIPPED_BOX_SIGMA_FACTOR, sigma)
         self.counters["observations_clipped_by_border"] += int(clipped.sum())
         track_of_obs = np.repeat(np.arange(len(tracks)), sizes)

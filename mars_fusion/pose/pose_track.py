@@ -281,6 +281,24 @@ class PoseTrack:
         per_window = max(1.0, (f.n - 1) / max(span, 1e-9) * self.config.smoothing_window_s)
         return self._resid_sd / float(np.sqrt(per_window))
 
+    def heading_noise_sd(self) -> float:
+        """Estimated sd (rad) of the course-over-ground heading (0 when a heading topic is used): the slope
+        noise of the window fit divided by the median speed."""
+        if self.config.heading_source == "imu" or (self.config.heading_source == "auto" and len(self.headings)):
+            return 0.0
+        self._update_smoothing()
+        f = self._fixes
+        if f.n < 3 or not np.isfinite(self._resid_sd):
+            return 0.0
+        speed = np.hypot(self._velocity[:, 0], self._velocity[:, 1])
+        speed = float(np.nanmedian(speed)) if np.isfinite(speed).any() else 0.0
+        if speed <= self.config.cog_min_speed_mps:
+            return 0.0
+        span = (f.t[f.n - 1] - f.t[0]) * 1e-9
+        per_window = max(2.0, (f.n - 1) / max(span, 1e-9) * self.config.cog_window_s)
+        slope_sd = self._resid_sd * np.sqrt(12.0 / per_window) / self.config.cog_window_s
+        return float(slope_sd / speed)
+
     # ------------------------------------------------------------------ queries
     def pose_at(self, stamps_ns: np.ndarray) -> PoseSamples:
         """base_link poses at stamps (vectorised); invalid where no fix brackets the stamp closely enough."""

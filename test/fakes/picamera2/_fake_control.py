@@ -1,6 +1,7 @@
 """Fake-only state of the fake picamera2 (NOT part of the real package): cameras, faults, the rendered scene."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -30,6 +31,11 @@ class FakeCameraState:
 
 
 STATE = FakeCameraState()
+# Node tests run the fake in a subprocess: faults can be set through the environment too.
+if os.environ.get("FAKE_PICAMERA2_UNPLUG_AFTER"):
+    STATE.unplug_after = int(os.environ["FAKE_PICAMERA2_UNPLUG_AFTER"])
+if os.environ.get("FAKE_PICAMERA2_DROP_EVERY"):
+    STATE.drop_every = int(os.environ["FAKE_PICAMERA2_DROP_EVERY"])
 
 FLOWERS: List[Tuple[float, float, float]] = [(0.2, 0.3, 0.05), (0.5, 0.6, 0.04), (0.75, 0.35, 0.06),
                                               (0.35, 0.75, 0.045)]
