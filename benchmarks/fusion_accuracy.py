@@ -38,6 +38,7 @@ def fusion_config_for(sim: Any, preset: str) -> FusionConfig:
         # its own row only (half the row spacing), which the breeder knows.
         extra["swath_half_width_m"] = 0.5 * sim.config.field.row_spacing_m
         extra["smoothing_window_s"] = 4.0   # metres of white noise: average longer along the straight rows
+        extra["cog_window_s"] = 20.0        # no IMU: course over ground from a long straight stretch
     return FusionConfig(datum_latitude=d.latitude, datum_longitude=d.longitude, datum_altitude=d.altitude,
                         map_projection="utm", **extra)
 

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from mars_camera.config_schema import config_from_dict
 from mars_camera.interfaces.bag_files import BagError, open_bag_reader
+from mars_camera.interfaces.mcap_salvage import salvage_reader
 from mars_camera.interfaces.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
 from mars_camera.rig import RigConfig, load_robot_config
 from mars_fusion.config import FusionConfig
@@ -102,7 +103,15 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
         rig, rig_source = discover_rig(bag, robot_config)
     pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
     report = CountReport(bag, pipeline, rig_source)
-    reader = open_bag_reader(bag)
+    try:
+        reader = open_bag_reader(bag)
+    except BagError as exc:
+        reader = salvage_reader(bag)  # a recorder that died leaves an mcap without its footer
+        if reader is None:
+            raise
+        report.truncated = True
+        report.problems.append(f"{exc}; read the complete messages sequentially instead (the bag is truncated: "
+                               f"{reader.bytes_read} of {reader.bytes_total} bytes usable)")
     started = time.perf_counter()
     try:
         conns = reader.connections
@@ -182,7 +191,7 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
     report.seconds = time.perf_counter() - started
     for topic, n in sorted(report.undecodable.items()):
         report.problems.append(f"{n} message(s) on {topic} could not be used")
-    if fix_conns and pipeline.mapper.map_frame is None:
+    if fix_conns and pipeline.mapper.pose.fix_count == 0:
         report.problems.append("no usable GNSS fix in the whole bag (all without fix or invalid): "
                                "flowers counted per camera but not mapped")
     return report

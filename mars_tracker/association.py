@@ -4,40 +4,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-import lap
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 # Costs above every threshold mark pairs that must never be matched (lap needs finite numbers).
 FORBIDDEN_COST = 1e6
 
 
-def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    half_w, half_h = xywh[:, 2] * 0.5, xywh[:, 3] * 0.5
-    return xywh[:, 0] - half_w, xywh[:, 1] - half_h, xywh[:, 0] + half_w, xywh[:, 1] + half_h
+def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Top-left (N, 2) and bottom-right (N, 2) corners."""
+    half = xywh[:, 2:4] * 0.5
+    return xywh[:, 0:2] - half, xywh[:, 0:2] + half
 
 
 def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
-    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
-    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
-    inter = iw * ih
+    a1, a2 = _corners(a_xywh)
+    b1, b2 = _corners(b_xywh)
+    lo = np.maximum(a1[:, None, :], b1[None, :, :])            # (A, B, 2): x and y at once
+    hi = np.minimum(a2[:, None, :], b2[None, :, :])
+    overlap = np.maximum(hi - lo, 0.0)
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
     union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
     iou = inter / np.maximum(union, 1e-9)
-    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
-    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
-    centre_d2 = (a_xywh[:, None, 0] - b_xywh[None, :, 0]) ** 2 + (a_xywh[:, None, 1] - b_xywh[None, :, 1]) ** 2
-    diou = iou - centre_d2 / np.maximum(hull_w ** 2 + hull_h ** 2, 1e-9)
+    hull = np.maximum(a2[:, None, :], b2[None, :, :]) - np.minimum(a1[:, None, :], b1[None, :, :])
+    centre = a_xywh[:, None, 0:2] - b_xywh[None, :, 0:2]
+    diou = iou - np.einsum("abk,abk->ab", centre, centre) / np.maximum(np.einsum("abk,abk->ab", hull, hull), 1e-9)
     return iou, diou
 
 
 def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     """IoU (A, B) of centre/size boxes."""
-    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
-    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
-    inter = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0, None) \
-        * np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0, None)
+    a1, a2 = _corners(a_xywh)
+    b1, b2 = _corners(b_xywh)
+    overlap = np.maximum(np.minimum(a2[:, None, :], b2[None, :, :]) - np.maximum(a1[:, None, :], b1[None, :, :]), 0.0)
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
     union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
     return inter / np.maximum(union, 1e-9)
 
@@ -130,24 +131,24 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
 
 
 def assign(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one matching (lap.lapjv); returns matched (rows, cols) with cost <= cost_limit.
+    """Minimum-cost one-to-one matching; returns matched (rows, cols) with cost <= cost_limit.
 
-    Rows and columns without any acceptable pair are left out before solving (most of them, after gating).
+    Optimal for the objective "sum of matched costs + cost_limit / 2 for every row and column left unmatched"
+    (lap.lapjv's cost_limit rule): solving scipy's linear_sum_assignment on min(cost, cost_limit) and dropping
+    the pairs at the cap gives the same optimum (assigning a capped pair costs exactly what leaving its row and
+    column unmatched costs), several times faster than lapjv's padded problem on these small matrices. Rows and
+    columns without any acceptable pair are left out first.
     """
     ok = cost <= cost_limit
     row_idx = np.flatnonzero(ok.any(axis=1))
-    col_idx = np.flatnonzero(ok.any(axis=0))
     if row_idx.size == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    col_idx = np.flatnonzero(ok.any(axis=0))
     sub = cost[np.ix_(row_idx, col_idx)]
     if row_idx.size == 1 or col_idx.size == 1:
         # A single row or column: the best entry is the optimum.
-        flat = int(np.argmin(sub))
-        r, c = divmod(flat, sub.shape[1])
+        r, c = divmod(int(np.argmin(sub)), sub.shape[1])
         return np.array([row_idx[r]], np.intp), np.array([col_idx[c]], np.intp)
-    _, x, _ = lap.lapjv(np.ascontiguousarray(np.minimum(sub, 2.0 * cost_limit + 1.0), dtype=np.float64),
-                        extend_cost=True, cost_limit=cost_limit)
-    rows = np.flatnonzero(x >= 0)
-    cols = x[rows]
+    rows, cols = linear_sum_assignment(np.minimum(sub, cost_limit))
     keep = sub[rows, cols] <= cost_limit
     return row_idx[rows[keep]].astype(np.intp), col_idx[cols[keep]].astype(np.intp)

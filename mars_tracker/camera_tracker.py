@@ -23,7 +23,7 @@ from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
 from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
-_MAX_VIRTUAL_STEPS = 4
+_MAX_VIRTUAL_STEPS = 3
 _OC_MIN_MISSES = 3
 _EGO_REFRESH_S = 0.1
 
@@ -238,27 +238,31 @@ class CameraTracker:
         return np.broadcast_to(g if g is not None else np.zeros(2), (centres.shape[0], 2)).copy()
 
     # ------------------------------------------------------------------ association
-    def _inputs(self, rows: np.ndarray, cols: np.ndarray, det_xywh: np.ndarray, frame: DetectionFrame,
-                s_inv: np.ndarray, with_appearance: bool) -> AssociationInputs:
+    def _inputs(self, rows: Optional[np.ndarray], cols: np.ndarray, det_xywh: np.ndarray, frame: DetectionFrame,
+                s_inv: np.ndarray) -> AssociationInputs:
+        """Pairwise inputs of the tracks `rows` (None = all, without copying) and detections `cols`."""
         t = self._tracks
         c = self.config
+
+        def column(name: str) -> np.ndarray:
+            return t[name] if rows is None else t[name][rows]
+
         # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
-        predicted = clip_to_image(t["x"][rows, 0:4], frame.image_width, frame.image_height)
+        predicted = clip_to_image(column("x")[:, 0:4], frame.image_width, frame.image_height)
         boxes = det_xywh[cols]
-        maha = squared_mahalanobis(predicted, s_inv[rows], boxes)
+        maha = squared_mahalanobis(predicted, s_inv if rows is None else s_inv[rows], boxes)
         iou, diou = iou_and_diou(predicted, boxes)
         allowed = maha <= c.gate_mahalanobis
         det = frame.detections
         if not c.match_across_classes:
-            allowed &= t["class_id"][rows][:, None] == det.class_ids[cols][None, :]
+            allowed &= column("class_id")[:, None] == det.class_ids[cols][None, :]
         app = None
-        if with_appearance and det.features is not None and t.feature_dim and rows.size and cols.size:
-            feats = self._unit_features[cols]
-            app = 1.0 - t["embedding"][rows].astype(np.float64) @ feats.T
-            app[~t["has_embedding"][rows]] = np.nan
+        if det.features is not None and t.feature_dim and predicted.shape[0] and cols.size:
+            app = 1.0 - column("embedding").astype(np.float64) @ self._unit_features[cols].T
+            app[~column("has_embedding")] = np.nan
             allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
-        seconds = (frame.stamp_ns - t["last_update_ns"][rows]) * _NS
-        return AssociationInputs(t["track_id"][rows], predicted, t["hits"][rows], seconds, boxes,
+        seconds = (frame.stamp_ns - column("last_update_ns")) * _NS
+        return AssociationInputs(column("track_id"), predicted, column("hits"), seconds, boxes,
                                  det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
                                  self._appearance_scale)
 
@@ -281,7 +285,7 @@ class CameraTracker:
         rows1 = np.zeros(0, np.intp)
         cols1 = np.zeros(0, np.intp)
         if high.size:
-            inputs = self._inputs(all_rows, high, det_xywh, frame, s_inv, with_appearance=True)
+            inputs = self._inputs(None, high, det_xywh, frame, s_inv)
             cost = self.scorer.cost(inputs)
             limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
                 else c.match_cost_threshold
@@ -463,13 +467,11 @@ def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
     """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
     if width <= 0 or height <= 0 or xywh.shape[0] == 0:
         return xywh
-    xyxy = _xyxy(xywh)
-    np.clip(xyxy[:, 0::2], 0.0, float(width), out=xyxy[:, 0::2])
-    np.clip(xyxy[:, 1::2], 0.0, float(height), out=xyxy[:, 1::2])
-    out = np.empty_like(xywh)
-    out[:, 0:2] = 0.5 * (xyxy[:, 0:2] + xyxy[:, 2:4])
-    out[:, 2:4] = np.maximum(xyxy[:, 2:4] - xyxy[:, 0:2], 1.0)
-    return out
+    half = xywh[:, 2:4] * 0.5
+    size = np.array([float(width), float(height)])
+    top_left = np.minimum(np.maximum(xywh[:, 0:2] - half, 0.0), size)
+    bottom_right = np.minimum(np.maximum(xywh[:, 0:2] + half, 0.0), size)
+    return np.concatenate([(top_left + bottom_right) * 0.5, np.maximum(bottom_right - top_left, 1.0)], axis=1)
 
 
 _BORDER_PX = 1.0

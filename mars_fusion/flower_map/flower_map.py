@@ -91,7 +91,7 @@ class FlowerMap:
         return self._cols[name]
 
     def __len__(self) -> int:
-        return self._alive_count
+        return self.count()
 
     def count(self) -> int:
         """Number of (de-duplicated) flowers whose detections score high enough on average."""

@@ -167,7 +167,7 @@ class TrackGeolocator:
         plane_b = origin_b + dir_b * np.where(usable, t_plane, 0.0)[:, None]
         origins = poses.xyz + _rotate_z(origin_b, poses.yaw)
         dirs = _rotate_z(dir_b, poses.yaw)
-        rel_sd = max(cfg.relative_pose_sd_m, 0.0 * pose_track.smoothed_noise_sd())
+        rel_sd = max(cfg.relative_pose_sd_m, pose_track.smoothed_noise_sd())
         # Per ray: pixel noise at the viewing distance, short-term pose noise, heading noise at the lever
         # from the robot centre to the seen point.
         reach = np.hypot(plane_b[:, 0], plane_b[:, 1])

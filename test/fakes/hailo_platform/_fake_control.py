@@ -2,13 +2,21 @@
 
 - Fake HEF files: JSON naming the ONNX model whose numbers the fake device computes, the architecture it
   was "compiled" for, and the output layout (raw heads like `hailomz compile` without NMS, or on-chip NMS).
+  Two forms are read: the bare JSON written by `write_fake_hef` (hand-made test HEFs), and the HEF the fake
+  DFC (test/fakes/hailo_sdk_client) compiles: HailoRT's real 32-byte header (big-endian magic 0x01484546,
+  version, payload size, reserved, MD5 of the payload) followed by the JSON. The compiled form also names the
+  parsed end nodes and their HN layer names, the input size actually compiled, the normalization, the output
+  activations, the calibration ranges and the NMS config, and the device runs exactly that: the ONNX cut at
+  the end nodes, at that input size, with NMS decoded from the quantized heads.
 - Device state and fault injection: `STATE` (architecture, presence, inference delay, failures).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +26,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 FAKE_HEF_MAGIC = "fake-hef-v1"
+HEF_HEADER_MAGIC = 0x01484546
+HEF_HEADER_SIZE = 32
 ASYNC_QUEUE_SIZE = 4
 _DETECT_CONV = re.compile(r"^/model\.(\d+)/cv([23])\.(\d+)/cv\2\.\3\.2/Conv$")
 
@@ -68,8 +78,26 @@ def write_fake_hef(path: str, onnx_path: str, hw_arch: str = "hailo8", nms_on_ch
     return path
 
 
+def _hef_payload(data: bytes) -> Optional[bytes]:
+    """The payload after a HailoRT HEF header (checked like HailoRT: magic, version, size, MD5), or None."""
+    if len(data) < HEF_HEADER_SIZE:
+        return None
+    magic, version, size, _ = struct.unpack(">IIII", data[:16])
+    if magic != HEF_HEADER_MAGIC or version != 0 or len(data) != HEF_HEADER_SIZE + size:
+        return None
+    payload = data[HEF_HEADER_SIZE:]
+    if hashlib.md5(payload).digest() != data[16:HEF_HEADER_SIZE]:
+        return None
+    return payload
+
+
 def parse_fake_hef(data: bytes, where: str) -> Dict[str, Any]:
     from hailo_platform.pyhailort.pyhailort import HailoRTInvalidHEFException
+    if data[:4] == struct.pack(">I", HEF_HEADER_MAGIC):
+        payload = _hef_payload(data)
+        if payload is None:  # a corrupted or truncated HEF
+            raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information")
+        data = payload
     try:
         desc = json.loads(data.decode())
     except (UnicodeDecodeError, ValueError):
@@ -251,6 +279,136 @@ class FakeNetwork:
 BBOX = 5
 
 
+def _end_node_session(onnx_path: str, input_name: str, end_nodes: List[str], input_hw: Tuple[int, int]) -> Any:
+    """ONNX Runtime session of the ONNX cut at the end nodes' first outputs, with the input set to input_hw."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import utils as onnx_utils
+
+    model = onnx.load(onnx_path)
+    producers = {n.name: n for n in model.graph.node}
+    sub = onnx_utils.Extractor(model).extract_model([input_name], [producers[e].output[0] for e in end_nodes])
+    dims = sub.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value, dims[3].dim_value = int(input_hw[0]), int(input_hw[1])
+    del sub.graph.value_info[:]  # shapes of the export size; ONNX Runtime infers the compiled ones
+    for out in sub.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    return ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _decode_dfl(box: np.ndarray, cls: np.ndarray, stride: int, reg_max: int) -> np.ndarray:
+    """YOLOv8 box (H, W, 4*reg_max) + class (H, W, C) maps -> (4 + C, H*W) rows cx, cy, w, h, scores."""
+    gh, gw = box.shape[:2]
+    logits = box.reshape(gh * gw, 4, reg_max).astype(np.float64)
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    dist = (e / e.sum(axis=-1, keepdims=True) * np.arange(reg_max)).sum(axis=-1)   # l, t, r, b in grid cells
+    gy, gx = np.mgrid[0:gh, 0:gw]
+    ax, ay = gx.reshape(-1) + 0.5, gy.reshape(-1) + 0.5
+    x0, y0 = (ax - dist[:, 0]) * stride, (ay - dist[:, 1]) * stride
+    x1, y1 = (ax + dist[:, 2]) * stride, (ay + dist[:, 3]) * stride
+    xywh = np.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0])
+    return np.concatenate([xywh, cls.reshape(gh * gw, -1).T.astype(np.float64)]).astype(np.float32)
+
+
+class CompiledNetwork(FakeNetwork):
+    """The network of a HEF compiled by the fake DFC: its end nodes at its input size, NMS from quantized heads."""
+
+    def __init__(self, desc: Dict[str, Any]) -> None:  # noqa: D107 - no super().__init__: another model source
+        from hailo_platform.pyhailort.pyhailort import (FormatOrder, FormatType, HailoRTInvalidHEFException,
+                                                        VStreamInfo, _Format, _NmsShape, _QuantInfo)
+        self.desc = desc
+        net = desc["network_group"]
+        self.in_h, self.in_w = (int(v) for v in desc["input_hw"])
+        if not desc.get("onnx") or not os.path.isfile(desc["onnx"]):
+            # The real HEF carries the weights; the fake needs the ONNX it was parsed from.
+            raise HailoRTInvalidHEFException(f"Invalid HEF (fake: the parsed ONNX {desc.get('onnx')} is gone)")
+        ends = desc["end_nodes"]
+        self.layers = [str(e["layer"]) for e in ends]
+        self.activation = {str(e["layer"]): str(e.get("activation") or "linear") for e in ends}
+        norm = desc.get("normalization") or {"mean": [0.0] * 3, "std": [1.0] * 3}
+        self.mean = np.asarray(norm["mean"], np.float32)
+        self.std = np.asarray(norm["std"], np.float32)
+        self.session = _end_node_session(desc["onnx"], desc["input_original_name"],
+                                         [str(e["original_name"]) for e in ends], (self.in_h, self.in_w))
+        self.nms_cfg: Optional[Dict[str, Any]] = desc.get("nms") if desc.get("nms_on_chip") else None
+        if desc.get("nms_on_chip") and not self.nms_cfg:
+            raise HailoRTInvalidHEFException("Invalid HEF (fake: NMS post-process without a config is not emulated)")
+        consumed: set = set()
+        if self.nms_cfg is not None:
+            for dec in self.nms_cfg["bbox_decoders"]:
+                if "reg_layer" not in dec:
+                    raise HailoRTInvalidHEFException("Invalid HEF (fake: only YOLOv8-style NMS is emulated)")
+                consumed |= {dec["reg_layer"], dec["cls_layer"]}
+        # Quantization: the ranges the DFC measured on the calibration set, else the fake's own statistics.
+        ranges = {str(e["layer"]): e.get("range") for e in ends}
+        if any(r is None for r in ranges.values()):
+            rng = np.random.default_rng(1)
+            calib = [np.full((self.in_h, self.in_w, 3), 115, np.uint8),
+                     rng.integers(0, 256, (self.in_h, self.in_w, 3), dtype=np.uint8)]
+            values = [self._layers_float(x) for x in calib]
+            for layer in ranges:
+                if ranges[layer] is None:
+                    ranges[layer] = [min(float(v[layer].min()) for v in values),
+                                     max(float(v[layer].max()) for v in values)]
+        self.quant = {layer: _quant_for(np.asarray(r, np.float64)) for layer, r in ranges.items()}
+        shapes = {k: v.shape for k, v in self._layers_float(np.zeros((self.in_h, self.in_w, 3), np.uint8)).items()}
+        self.originals = {}
+        self.output_infos = []
+        self.kind = {}
+        self.stream_tensor = {}
+        self.num_classes = 0
+        if self.nms_cfg is not None:
+            self.num_classes = int(self.nms_cfg["classes"])
+            mx = int(self.nms_cfg["max_proposals_per_class"])
+            name = f"{net}/{desc.get('nms_meta_arch') or 'yolov8'}_nms_postprocess"
+            self.output_infos.append(VStreamInfo(name, (self.num_classes * (1 + BBOX * mx),),
+                                                 _Format(FormatType.FLOAT32, FormatOrder.HAILO_NMS_BY_CLASS),
+                                                 _QuantInfo(0.0, 1.0, 0.0, 1.0), _NmsShape(self.num_classes, mx), net))
+            self.originals[name] = [name.split("/", 1)[1]]
+            self.kind[name] = "nms"
+        for e in ends:
+            layer = str(e["layer"])
+            if layer in consumed:
+                continue
+            scale, zp = self.quant[layer]
+            self.output_infos.append(VStreamInfo(layer, tuple(int(v) for v in shapes[layer]),
+                                                 _Format(FormatType.UINT8, FormatOrder.NHWC),
+                                                 _QuantInfo(zp, scale, 0.0, 255.0), None, net))
+            self.originals[layer] = [str(e["original_name"])]
+            self.kind[layer] = "layer"
+        self.input_info = VStreamInfo(str(desc["input_layer"]), (self.in_h, self.in_w, 3),
+                                      _Format(FormatType.UINT8, FormatOrder.NHWC), _QuantInfo(0.0, 1.0, 0.0, 255.0),
+                                      None, net)
+
+    def _layers_float(self, image_hwc_uint8: np.ndarray) -> Dict[str, np.ndarray]:
+        """Every end layer's output (H, W, C) after its output activation, before quantization."""
+        x = ((image_hwc_uint8.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1)[None]
+        feed = self.session.get_inputs()[0].name
+        out = {}
+        for layer, value in zip(self.layers, self.session.run(None, {feed: np.ascontiguousarray(x)})):
+            v = value[0].transpose(1, 2, 0)
+            if self.activation[layer] == "sigmoid":
+                v = 1.0 / (1.0 + np.exp(-v))
+            out[layer] = np.ascontiguousarray(v, dtype=np.float32)
+        return out
+
+    def compute(self, image_hwc_uint8: np.ndarray) -> Dict[str, np.ndarray]:
+        """Float outputs per stream (the UINT8 streams are quantized by the caller; NMS reads quantized heads)."""
+        values = self._layers_float(image_hwc_uint8)
+        out = {name: values[name] for name, kind in self.kind.items() if kind == "layer"}
+        if self.nms_cfg is not None:
+            def dequantized(layer: str) -> np.ndarray:
+                scale, zp = self.quant[layer]
+                return (np.clip(np.rint(values[layer] / scale + zp), 0, 255) - zp) * scale
+            reg_max = int(self.nms_cfg.get("regression_length", 16))
+            pred = np.concatenate([_decode_dfl(dequantized(d["reg_layer"]), dequantized(d["cls_layer"]),
+                                               int(d["stride"]), reg_max) for d in self.nms_cfg["bbox_decoders"]],
+                                  axis=1)
+            name = next(n for n, k in self.kind.items() if k == "nms")
+            out[name] = self._nms(pred)
+        return out
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -282,7 +440,7 @@ def network_for(desc: Dict[str, Any]) -> FakeNetwork:
     with _NET_LOCK:
         net = _NETWORKS.get(key)
         if net is None:
-            net = _NETWORKS[key] = FakeNetwork(desc)
+            net = _NETWORKS[key] = CompiledNetwork(desc) if "end_nodes" in desc else FakeNetwork(desc)
         return net
 
 

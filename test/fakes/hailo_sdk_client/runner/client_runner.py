@@ -1,4 +1,11 @@
-"""ClientRunner of the fake DFC: parse (translate_onnx_model), optimize, compile; HAR and HEF files."""
+"""ClientRunner of the fake DFC: parse (translate_onnx_model), optimize, compile; HAR and HEF files.
+
+The HEF written by compile() is the real 32-byte HailoRT header (big-endian magic 0x01484546, version 0, payload
+size, reserved, MD5 of the payload) followed by a JSON payload in the fake hailo_platform's "fake-hef-v1"
+format, so the fake HailoRT runs what was compiled: the ONNX the model was parsed from, cut at the parsed end
+nodes, at the compiled input size, with the script's normalization, output activations, NMS post-process and the
+quantization ranges measured on the calibration set.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +27,7 @@ from hailo_sdk_client.sdk_backend.sdk_backend_exceptions import (AllocatorScript
                                                                  BackendAllocatorException)
 
 HEF_MAGIC = 0x01484546
+FAKE_HEF_PAYLOAD_MAGIC = "fake-hef-v1"  # the payload format of the fake hailo_platform
 SUPPORTED_HW_ARCHS = ("hailo8", "hailo8l", "hailo8r", "hailo10h", "hailo15h")
 _SCRIPT_COMMANDS = ("normalization", "change_output_activation", "model_optimization_config",
                     "model_optimization_flavor", "nms_postprocess", "performance_param", "resources_param",
@@ -37,6 +45,8 @@ class ClientRunner:
         self._state = States.UNINITIALIZED
         self._script = ""
         self._quant: dict[str, Any] = {}
+        self._settings: dict[str, Any] = {}
+        self._original_model: str | None = None
         self._hw_arch = hw_arch
         if har is not None:
             self.load_har(har)
@@ -123,6 +133,9 @@ class ClientRunner:
             order.append(name)
         self._hn = {"name": net_name, "net_params": {"version": "1.0", "output_layers_order": order,
                                                      "stage": "HN"}, "layers": layers}
+        self._original_model = str(Path(model).resolve())
+        self._settings = {}
+        self._quant = {}
         self._state = States.HAILO_MODEL
         self._params = {"weights_digest": np.frombuffer(hashlib.sha256(proto.SerializeToString()).digest(), np.uint8)}
         return json.dumps(self._hn), self._params
@@ -137,7 +150,8 @@ class ClientRunner:
         if self._hn is None:
             raise InvalidArgumentsException("nothing to save: no model was parsed or loaded")
         meta = {"state": self._state.value, "hw_arch": self._hw_arch, "model_script": self._script,
-                "quantization": self._quant}
+                "quantization": self._quant, "script_settings": self._settings,
+                "original_model_path": self._original_model}
         with tarfile.open(har_path, "w:gz" if compressed else "w") as tar:
             for name, payload in ((f"{self._hn['name']}.hn", json.dumps(self._hn).encode()),
                                   ("meta.json", json.dumps(meta).encode())):
@@ -160,6 +174,8 @@ class ClientRunner:
         self._hw_arch = meta["hw_arch"]
         self._script = meta.get("model_script", "")
         self._quant = meta.get("quantization", {})
+        self._settings = meta.get("script_settings", {})
+        self._original_model = meta.get("original_model_path")
 
     # ---------------------------------------------------------------- model script
     def load_model_script(self, model_script: str | None = None, append: bool = False) -> None:
@@ -170,6 +186,8 @@ class ClientRunner:
             text = Path(text).read_text()
         layers = set(self._hn["layers"])
         short = {n.split("/", 1)[1] for n in layers}
+        settings: dict[str, Any] = json.loads(json.dumps(self._settings)) if append else {}
+        activations: dict[str, str] = settings.setdefault("activations", {})
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -178,11 +196,24 @@ class ClientRunner:
             if not m or m.group(2) not in _SCRIPT_COMMANDS:
                 raise AllocatorScriptParserException(f"line {lineno}: cannot parse {line!r}")
             cmd, args = m.group(2), m.group(3)
+            if cmd == "normalization":
+                vm = re.match(r"^\s*\[([^\]]*)\]\s*,\s*\[([^\]]*)\]\s*$", args)
+                if not vm:
+                    raise AllocatorScriptParserException(f"line {lineno}: cannot parse {line!r}")
+                mean, std = ([float(v) for v in g.split(",")] for g in vm.groups())
+                if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+                    raise AllocatorScriptParserException(f"line {lineno}: normalization needs 3 means and 3 "
+                                                         f"positive stds: {line!r}")
+                settings["normalization"] = {"mean": mean, "std": std}
             if cmd == "change_output_activation":
-                layer = args.split(",")[0].strip()
+                layer, _, activation = (v.strip() for v in args.partition(","))
                 if layer not in layers and layer not in short:
                     raise AllocatorScriptParserException(f"line {lineno}: layer {layer} does not exist")
+                activations[layer if layer in layers else f"{self._hn['name']}/{layer}"] = activation or "linear"
             if cmd == "nms_postprocess":
+                settings["nms"] = {"meta_arch": (re.search(r"meta_arch\s*=\s*(\w+)", args) or [None, "yolov8"])[1],
+                                   "engine": (re.search(r"engine\s*=\s*(\w+)", args) or [None, "cpu"])[1],
+                                   "config": None}
                 pm = re.match(r'^"([^"]+)"', args)
                 if pm:
                     path = Path(pm.group(1))
@@ -194,7 +225,9 @@ class ClientRunner:
                             if key in dec and dec[key] not in layers:
                                 raise AllocatorScriptParserException(
                                     f"line {lineno}: NMS config {path}: {key} {dec[key]} is not a layer")
+                    settings["nms"]["config"] = cfg  # the DFC reads the config here, not at compile time
         self._script = (self._script + "\n" + text) if append else text
+        self._settings = settings
 
     def _script_int(self, command: str, key: str, default: int) -> int:
         m = re.search(rf"{command}\([^)]*\b{key}\s*=\s*(\d+)", self._script)
@@ -224,8 +257,33 @@ class ClientRunner:
         used = calib_data[: min(size, len(calib_data))]
         self._quant = {"calibset_used": int(len(used)), "batch_size": batch,
                        "input_min": float(used.min()), "input_max": float(used.max()),
-                       "optimization_level": self._script_int("model_optimization_flavor", "optimization_level", 2)}
+                       "optimization_level": self._script_int("model_optimization_flavor", "optimization_level", 2),
+                       "output_ranges": self._calibrate(used)}
         self._state = States.QUANTIZED_MODEL
+
+    def _end_layers(self) -> list[tuple[str, str]]:
+        """(HN layer, ONNX end node) of every parsed output layer, in output order."""
+        assert self._hn is not None
+        return [(name, self._hn["layers"][name]["original_names"][0])
+                for name in self._hn["net_params"]["output_layers_order"]]
+
+    def _normalization(self) -> dict[str, list[float]]:
+        return self._settings.get("normalization") or {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+
+    def _calibrate(self, used: np.ndarray) -> dict[str, list[float]]:
+        """Per output layer (min, max) over the calibration set, measured with the emulator."""
+        from hailo_sdk_client._emulator import output_ranges
+
+        if not self._original_model or not Path(self._original_model).is_file():
+            return {}  # a HAR without its original model: the device falls back to its own statistics
+        assert self._hn is not None
+        inp = next(v for v in self._hn["layers"].values() if v["type"] == "input_layer")
+        ends = self._end_layers()
+        acts = self._settings.get("activations", {})
+        norm = self._normalization()
+        ranges = output_ranges(self._original_model, inp["original_names"][0], [e for _, e in ends], used,
+                               norm["mean"], norm["std"], [acts.get(n, "linear") for n, _ in ends])
+        return {n: [lo, hi] for (n, _), (lo, hi) in zip(ends, ranges)}
 
     # ---------------------------------------------------------------- compile
     def compile(self) -> bytes:
@@ -239,8 +297,24 @@ class ClientRunner:
             raise BackendAllocatorException(
                 "Compilation failed: No successful assignments: concat18 errors:\n\tAgent infeasible\n"
                 f"(input {h}x{w} does not fit {self._hw_arch} resources)")
-        payload = json.dumps({"network_group": self._hn["name"], "hw_arch": self._hw_arch,
-                              "layers": self._hn["layers"], "model_script": self._script}).encode()
+        payload = json.dumps(self._hef_payload(int(h), int(w))).encode()
         header = struct.pack(">IIII", HEF_MAGIC, 0, len(payload), 0) + hashlib.md5(payload).digest()
         self._state = States.COMPILED_MODEL
         return header + payload
+
+    def _hef_payload(self, h: int, w: int) -> dict[str, Any]:
+        """What the fake HailoRT needs to run this network (the fake hailo_platform's fake-hef-v1 format)."""
+        assert self._hn is not None
+        net = self._hn["name"]
+        inp_name, inp = next((k, v) for k, v in self._hn["layers"].items() if v["type"] == "input_layer")
+        acts = self._settings.get("activations", {})
+        ranges = self._quant.get("output_ranges", {})
+        nms = self._settings.get("nms")
+        end_nodes = [{"layer": name, "original_name": orig, "activation": acts.get(name, "linear"),
+                      "range": ranges.get(name)} for name, orig in self._end_layers()]
+        return {"magic": FAKE_HEF_PAYLOAD_MAGIC, "onnx": self._original_model, "hw_arch": self._hw_arch,
+                "network_group": net, "input_hw": [h, w], "input_layer": inp_name,
+                "input_original_name": inp["original_names"][0], "normalization": self._normalization(),
+                "end_nodes": end_nodes, "nms_on_chip": nms is not None,
+                "nms": (nms or {}).get("config"), "nms_meta_arch": (nms or {}).get("meta_arch"),
+                "layers": self._hn["layers"], "model_script": self._script}
