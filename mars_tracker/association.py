@@ -11,34 +11,33 @@ from scipy.optimize import linear_sum_assignment
 FORBIDDEN_COST = 1e6
 
 
-def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Top-left (N, 2) and bottom-right (N, 2) corners."""
-    half = xywh[:, 2:4] * 0.5
-    return xywh[:, 0:2] - half, xywh[:, 0:2] + half
+def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    half_w, half_h = xywh[:, 2] * 0.5, xywh[:, 3] * 0.5
+    return xywh[:, 0] - half_w, xywh[:, 1] - half_h, xywh[:, 0] + half_w, xywh[:, 1] + half_h
 
 
 def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
-    a1, a2 = _corners(a_xywh)
-    b1, b2 = _corners(b_xywh)
-    lo = np.maximum(a1[:, None, :], b1[None, :, :])            # (A, B, 2): x and y at once
-    hi = np.minimum(a2[:, None, :], b2[None, :, :])
-    overlap = np.maximum(hi - lo, 0.0)
-    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
+    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
+    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
+        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
     union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
     iou = inter / np.maximum(union, 1e-9)
-    hull = np.maximum(a2[:, None, :], b2[None, :, :]) - np.minimum(a1[:, None, :], b1[None, :, :])
-    centre = a_xywh[:, None, 0:2] - b_xywh[None, :, 0:2]
-    diou = iou - np.einsum("abk,abk->ab", centre, centre) / np.maximum(np.einsum("abk,abk->ab", hull, hull), 1e-9)
+    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
+    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
+    dx = a_xywh[:, 0:1] - b_xywh[None, :, 0]
+    dy = a_xywh[:, 1:2] - b_xywh[None, :, 1]
+    diou = iou - (dx * dx + dy * dy) / np.maximum(hull_w * hull_w + hull_h * hull_h, 1e-9)
     return iou, diou
 
 
 def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     """IoU (A, B) of centre/size boxes."""
-    a1, a2 = _corners(a_xywh)
-    b1, b2 = _corners(b_xywh)
-    overlap = np.maximum(np.minimum(a2[:, None, :], b2[None, :, :]) - np.maximum(a1[:, None, :], b1[None, :, :]), 0.0)
-    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
+    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
+    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
+        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
     union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
     return inter / np.maximum(union, 1e-9)
 

@@ -1,4 +1,4 @@
-"""`mars-hailo`: export | inspect | calib | compile | validate (see docs/hailo_compile.md)."""
+"""`mars-hailo`: export | inspect | calib | compile | validate (see the README section "Compile your model for the Hailo")."""
 from __future__ import annotations
 
 import argparse

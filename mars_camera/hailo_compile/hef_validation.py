@@ -4,7 +4,7 @@ With HailoRT (`hailo_platform.HEF`) the streams are read from the HEF itself. Wi
 checked (magic, version, size, MD5 for v0 headers) and the streams come from the description that
 `mars-hailo compile` writes next to the HEF (`<model>.hef.json`). The header layout follows HailoRT's
 hef_internal.hpp (big-endian magic 0x01484546, version, proto size, reserved, MD5 in v0); only v0 is
-checked byte for byte, later versions for magic and size (assumption, documented in docs/hailo_compile.md).
+checked byte for byte, later versions for magic and size (assumption, documented in the README section "Compile your model for the Hailo").
 """
 from __future__ import annotations
 

@@ -72,5 +72,11 @@ def test_jetson_launch_nodes_start_and_stop_cleanly(probe):
 def test_shipped_robot_config_sections_are_valid():
     from mars_pipeline.bag_counting import pipeline_configs
 
+    from mars_camera.config_schema import config_from_dict
+    from mars_camera.detector_config import CameraDetectorConfig
+    from mars_camera.rig import load_robot_config
+
     configs = pipeline_configs(RIG)
     assert configs["tracker"].min_hits == 3 and configs["fusion"].canopy_height_m == 0.75
+    camera = config_from_dict(CameraDetectorConfig, load_robot_config(RIG)["camera"], "camera")
+    assert camera.feature_encoding == "uint8" and camera.backend == "auto"
