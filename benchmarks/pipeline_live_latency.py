@@ -85,8 +85,8 @@ def boom_rig(n_cameras: int) -> Dict[str, Any]:
 
 def sim_config(n_cameras: int, duration_s: float, flowers_per_plant: float) -> Any:
     """A drive along the middle of 9 rows: the shipped rig for 3 cameras, a boom rig otherwise."""
-    from mars_sim import preset_config
-    from mars_sim.presets import UNSYNCHRONISED_CAMERAS
+    from mars_sim.config import merge_dicts, sim_config_from_dict
+    from mars_sim.presets import PRESETS, UNSYNCHRONISED_CAMERAS
 
     overrides: Dict[str, Any] = {
         "field": {"rows": 9, "row_length_m": 30.0},
@@ -101,7 +101,10 @@ def sim_config(n_cameras: int, duration_s: float, flowers_per_plant: float) -> A
         # Free-running cameras: phases spread over the frame period.
         overrides["camera_timing"] = {f"cam_{i:02d}": {"offset_s": round(i / n_cameras / 30.0, 4), "jitter_s": 0.002}
                                       for i in range(n_cameras)}
-    return preset_config("field", overrides)
+    # The 'field' preset without its camera timing (which names the shipped cameras).
+    base = {k: v for k, v in PRESETS["field"].items() if k != "camera_timing"}
+    return sim_config_from_dict(merge_dicts(merge_dicts(base, {"name": f"live-latency-{n_cameras}"}), overrides),
+                                where=f"live latency sim ({n_cameras} cameras)")
 
 
 def write_robot_config(run_dir: Path) -> Path:

@@ -1,0 +1,92 @@
+"""Offline counting speed: a simulated 3-camera 30 fps field bag counted from recorded detections on one core.
+
+Prints frames/s, the real-time factor (bag seconds per wall second) and the share of each stage (bag read +
+decode, tracking, fusion). Target (issue 7): >= 50x real time.
+
+    .venv/bin/python benchmarks/pipeline_offline_speed.py [--seconds 60] [--preset field]
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")   # one core
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="field")
+    parser.add_argument("--seconds", type=float, default=60.0, help="simulated drive length")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+
+    from mars_camera.interfaces.bag_files import open_bag_reader
+    from mars_camera.interfaces.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
+    from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_update
+    from mars_pipeline.bag_counting import pipeline_configs
+    from mars_pipeline.counting_pipeline import CountingPipeline
+    from mars_pipeline.rig_discovery import discover_rig
+    from mars_sim import preset_config, simulate, write_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        write_run(simulate(preset_config(args.preset, {"duration_s": args.seconds}), args.seed), run)
+        rig, _ = discover_rig(run / "bag")
+        configs = pipeline_configs(run / "rig.yaml")
+        pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
+        t = {"read+decode": 0.0, "tracking": 0.0, "fusion": 0.0}
+        frames = 0
+        first = last = None
+        reader = open_bag_reader(run / "bag")
+        wanted = [c for c in reader.connections if c.msgtype in (DETECTION_ARRAY_TYPE, "sensor_msgs/msg/NavSatFix",
+                                                                 "sensor_msgs/msg/Imu")]
+        start = time.perf_counter()
+        t0 = time.perf_counter()
+        for conn, stamp, data in reader.messages(connections=wanted):
+            msg = reader.deserialize(data, conn.msgtype)
+            first = stamp if first is None else first
+            last = stamp
+            if conn.msgtype == DETECTION_ARRAY_TYPE:
+                frame = detection_frame_from_msg(msg)
+                t1 = time.perf_counter()
+                t["read+decode"] += t1 - t0
+                update = pipeline.trackers[frame.camera_name].update(frame)
+                t2 = time.perf_counter()
+                t["tracking"] += t2 - t1
+                pipeline.mapper.add_tracks(*track_frame_from_update(update))
+                t0 = time.perf_counter()
+                t["fusion"] += t0 - t2
+                frames += 1
+            else:
+                t1 = time.perf_counter()
+                t["read+decode"] += t1 - t0
+                if conn.msgtype == "sensor_msgs/msg/NavSatFix":
+                    pipeline.mapper.add_fix(gnss_fix_from_msg(msg))
+                else:
+                    sample = heading_from_imu_msg(msg)
+                    if sample is not None:
+                        pipeline.mapper.add_heading(sample)
+                t0 = time.perf_counter()
+                t["fusion"] += t0 - t1
+        t1 = time.perf_counter()
+        count = pipeline.mapper.finalize()
+        t["fusion"] += time.perf_counter() - t1
+        total = time.perf_counter() - start
+        reader.close()
+    bag_s = (last - first) / 1e9
+    print(f"preset {args.preset}, {bag_s:.1f} s of data, {len(rig.cameras)} cameras, {frames} camera frames, "
+          f"{count} flowers")
+    print(f"wall {total:.2f} s on one core: {frames / total:.0f} frames/s, {bag_s / total:.1f}x real time "
+          f"(target >= 50x)")
+    for name, seconds in t.items():
+        print(f"  {name:12s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  {1e3 * seconds / max(frames, 1):.3f} "
+              f"ms/frame")
+
+
+if __name__ == "__main__":
+    main()
