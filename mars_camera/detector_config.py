@@ -5,29 +5,23 @@ config_from_dict. Defaults live here only.
 """
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
+from mars_camera.package_files import share_file
 from mars_camera.config_schema import ConfigError, config_field
 
 DEFAULT_MODEL_NAME = "flower_yolov8n.onnx"
 
 
 def default_model_path() -> str:
-    """The embedded default model (trained on the simulator's rendered images, see models/detector/README.md):
-    the source tree's models/detector, else the installed share/mars_counting/models/detector."""
-    candidates = [Path(__file__).resolve().parents[1] / "models" / "detector" / DEFAULT_MODEL_NAME,
-                  Path(sys.prefix) / "share" / "mars_counting" / "models" / "detector" / DEFAULT_MODEL_NAME]
-    prefix = os.environ.get("AMENT_PREFIX_PATH", "")
-    candidates += [Path(p) / "share" / "mars_counting" / "models" / "detector" / DEFAULT_MODEL_NAME
-                   for p in prefix.split(os.pathsep) if p]
-    for path in candidates:
-        if path.is_file():
-            return str(path)
-    return str(candidates[0])
+    """The embedded default model (trained on the simulator's rendered images, see models/detector/README.md),
+    wherever the package is installed (source tree, ROS share folder, pip package data)."""
+    try:
+        return str(share_file(f"models/detector/{DEFAULT_MODEL_NAME}"))
+    except FileNotFoundError:
+        return str(Path(__file__).resolve().parents[1] / "models" / "detector" / DEFAULT_MODEL_NAME)
 
 
 DEFAULT_MODEL_PATH = default_model_path()

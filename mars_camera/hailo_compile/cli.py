@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from mars_camera.hailo_compile.errors import HailoToolchainError

@@ -296,7 +296,8 @@ def check_description(desc: HefDescription, exp: HefExpectation, report: Validat
     else:
         i = desc.inputs[0]
         if tuple(i.shape) != (h, w, 3):
-            report.problems.append(f"input {i.name} shape {list(i.shape)}, expected [{h}, {w}, 3] (HWC)")
+            report.problems.append(f"input {i.name} shape {list(i.shape)}, expected [{h}, {w}, 3] (HWC)"
+                                   + _input_size_hint(desc, tuple(i.shape), (h, w)))
         else:
             report.checked.append(f"input {i.name} {h}x{w}x3")
         if i.format_type.upper() != exp.input_format_type:
@@ -352,6 +353,20 @@ def check_description(desc: HefDescription, exp: HefExpectation, report: Validat
     unknown = by_role.get(None, [])
     if unknown:
         report.problems.append(f"unexpected outputs {[s.name for s in unknown]} {[list(s.shape) for s in unknown]}")
+
+
+def _input_size_hint(desc: HefDescription, shape: tuple[int, ...], want_hw: tuple[int, int]) -> str:
+    """Why the HEF input differs (a compile resolution fallback, when recorded) and what to change."""
+    if len(shape) != 3:
+        return ""
+    ih, iw = int(shape[0]), int(shape[1])
+    onnx_hw = desc.extra.get("onnx_input_hw")
+    why = ""
+    if isinstance(onnx_hw, list) and len(onnx_hw) == 2 and (ih, iw) != tuple(onnx_hw):
+        why = (f": the HEF was compiled at {ih}x{iw} instead of the ONNX's {onnx_hw[0]}x{onnx_hw[1]} "
+               "(resolution fallback)")
+    return (f"{why}; configure the camera with input_width={iw} input_height={ih}, or compile at "
+            f"{want_hw[0]}x{want_hw[1]}" + (" (needs a model that fits the chip at that size)" if why else ""))
 
 
 def validate_hef(path: str | Path, exp: HefExpectation, use_hailort: bool = True) -> ValidationReport:

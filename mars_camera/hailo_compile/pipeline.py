@@ -532,7 +532,8 @@ def build_description(config: CompileConfig, layout: YoloLayout, hw: tuple[int, 
         outputs.append(StreamInfo(feature_name, (h // fs, w // fs, layout.feature_shape[1]), "UINT8", "NHWC",
                                   "features", fs, original_names=(layout.feature_node,)))
     exp = expectation_for(config, layout, hw)
-    extra = {"family": layout.family, "onnx": layout.onnx_path, "onnx_sha256": inputs.get("onnx_sha256"),
+    extra = {"family": layout.family, "onnx": layout.onnx_path, "onnx_input_hw": list(layout.input_hw),
+             "onnx_sha256": inputs.get("onnx_sha256"),
              "calib_sha256": inputs.get("calib_sha256"), "class_activation": config.class_activation,
              "nms": config.nms.__dict__ if config.nms.enabled else None,
              "feature_onnx_output": layout.feature_output,

@@ -129,7 +129,6 @@ def test_default_model_compiled_runs_on_the_device_like_onnx(calibrated: dict[st
     assert f"input mars_yolo/input_layer1 {h}x{w}x3" in out and "NMS output mars_yolo/yolov8_nms_postprocess" in out
     assert "architecture hailo8" in out and "feature output" in out
     drift = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([-\d.na]+)", out.split("quantization drift:")[1]))
-    print("DBG", out)
     assert drift["images"] == 6
     assert drift["box_agreement"] > 0.8 and drift["feature_cosine"] > 0.98, out
 
@@ -148,7 +147,6 @@ def test_default_model_compiled_runs_on_the_device_like_onnx(calibrated: dict[st
     finally:
         hailo.close()
         cpu.close()
-    print("DBG", len(a), len(b), np.round(box_iou(a.xyxy, b.xyxy).max(axis=1), 3) if len(a) and len(b) else None, a.scores, b.scores)
     assert len(b) >= 3, "the rendered image should show flowers to the default model"
     assert abs(len(a) - len(b)) <= max(1, len(b) // 10)
     iou = box_iou(a.xyxy, b.xyxy)
@@ -191,12 +189,14 @@ def test_resolution_fallback_is_reported_against_the_original_size(calibrated: d
     # The HEF alone: HailoRT reports the compiled (smaller) input and validate checks the heads at that size.
     code, out = _cli("validate", str(hef), "--onnx", str(DEFAULT_MODEL), "--config", str(cfg))
     assert code == 0, out
-    assert f"input mars_yolo/input_layer1 {sh}x{sw}x3" in out and f"box output stride 32" in out
+    assert f"input mars_yolo/input_layer1 {sh}x{sw}x3" in out and "box output stride 32" in out
     # Against a camera configured for the ONNX's size: a clear problem naming both sizes.
     code, out = _cli("validate", str(hef), "--onnx", str(DEFAULT_MODEL), "--config", str(cfg), "--imgsz", str(h),
                      str(w), "--calib", str(calib))
     assert code == 1
-    assert f"input mars_yolo/input_layer1 shape [{sh}, {sw}, 3], expected [{h}, {w}, 3]" in out, out
+    assert (f"PROBLEM: input mars_yolo/input_layer1 shape [{sh}, {sw}, 3], expected [{h}, {w}, 3] (HWC): the HEF "
+            f"was compiled at {sh}x{sw} instead of the ONNX's {h}x{w} (resolution fallback); configure the camera "
+            f"with input_width={sw} input_height={sh}") in out, out
     assert "quantization drift:" not in out
 
     # The camera refuses it at start-up with the setting to change ...

@@ -1,7 +1,6 @@
 """The tracker node over DDS gives exactly the offline core's answer on the same recorded detections."""
 from __future__ import annotations
 
-import pytest
 
 from harness.ros_processes import NodeProcess, ros_args, wait_until
 from mars_camera.interfaces.bag_files import read_detection_frames

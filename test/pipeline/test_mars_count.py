@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 
 from bag_surgery import rewrite_bag
 from mars_pipeline.bag_counting import count_bag
