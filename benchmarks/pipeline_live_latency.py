@@ -282,7 +282,8 @@ def tracker_figures(feed: Dict[str, np.ndarray], tracks: Dict[str, List[Tuple[in
     q1, q4 = st_a < t0 + span // 4, st_a >= t0 + 3 * span // 4
     slope = np.polyfit((st_a - t0) / 1e9, lat_a / 1e6, 1)[0] if lat_a.size > 2 else float("nan")
     p50, p99 = percentiles_ms(lat_a)
-    return {"p50_ms": p50, "p99_ms": p99, "max_ms": float(lat_a.max()) / 1e6 if lat_a.size else float("nan"),
+    order = np.argsort(st_a)
+    return {"timeline": (st_a[order] - t0, lat_a[order]), "p50_ms": p50, "p99_ms": p99, "max_ms": float(lat_a.max()) / 1e6 if lat_a.size else float("nan"),
             "q1_p50_ms": percentiles_ms(lat_a[q1])[0], "q4_p50_ms": percentiles_ms(lat_a[q4])[0],
             "slope_ms_per_s": float(slope), "published": int(det.sum()), "received": int(sum(received_per_cam.values())),
             "worst_camera_delivery": min(received_per_cam[c] / max(published_per_cam[c], 1) for c in cameras),
@@ -440,6 +441,8 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     released, ref_count = reference_events(robot, run_dir / "bag", int(feed_arrays["offset"]), cameras, probe.received)
     map_fig = map_figures(events, released, t0, t_end)
     live_count = len({e[1] for e in events})
+    since_start, latency = tracker_fig.pop("timeline")
+    np.savez(run_dir / "tracker_latency.npz", since_start_ns=since_start, latency_ns=latency)
     return {"cameras": n_cameras, "dets_per_frame": dets_per_frame, "tracker": tracker_fig, "map": map_fig,
             "cpu": cpu, "map_publications": len(probe.received.get("/mars/flowers", [])),
             "live_flowers": live_count, "reference_flowers": ref_count}

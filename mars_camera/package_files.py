@@ -28,7 +28,7 @@ def share_file(relative: str) -> Path:
             looked.append(str(candidate))
             if candidate.exists():
                 return candidate
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH (not a ROS environment)
             pass
     except ImportError:
         pass

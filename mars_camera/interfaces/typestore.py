@@ -49,7 +49,7 @@ def _installed_definitions() -> Dict[str, str]:
             return texts
         try:
             entries = list((Path(get_package_share_directory(PACKAGE)) / "msg").glob("*.msg"))
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH (not a ROS environment)
             return texts
     for entry in sorted(entries, key=lambda e: e.name):
         texts[f"{PACKAGE}/msg/{entry.name[:-4]}"] = entry.read_text()
