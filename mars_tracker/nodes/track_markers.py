@@ -35,3 +35,27 @@ def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, 
         points = camera.ground_point_from_pixel(tracks.xywh[live, 0:2], plane_height)
         marker.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in points if np.isfinite(p).all()]
     return marker
+
+
+def camera_frustum_marker(camera: CameraModel, index: int, stamp: Any, plane_height: float) -> Marker:
+    """A LINE_LIST (ns 'frusta', id = camera index) from the camera to its image corners on a plane."""
+    marker = Marker()
+    marker.header.frame_id = "base_link"
+    marker.header.stamp = stamp
+    marker.ns = "frusta"
+    marker.id = index
+    marker.type = Marker.LINE_LIST
+    marker.action = Marker.ADD
+    marker.pose.orientation.w = 1.0
+    marker.scale.x = 0.01
+    r, g, b = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+    marker.color = ColorRGBA(r=r, g=g, b=b, a=0.6)
+    i = camera.intrinsics
+    corners = camera.ground_point_from_pixel(
+        np.array([[0.0, 0.0], [i.width, 0.0], [i.width, i.height], [0.0, i.height]]), plane_height)
+    origin = Point(x=float(camera.extrinsics.xyz[0]), y=float(camera.extrinsics.xyz[1]),
+                   z=float(camera.extrinsics.xyz[2]))
+    pts = [Point(x=float(c[0]), y=float(c[1]), z=float(c[2])) for c in corners if np.isfinite(c).all()]
+    for k, p in enumerate(pts):
+        marker.points.extend([origin, p, p, pts[(k + 1) % len(pts)]])
+    return marker

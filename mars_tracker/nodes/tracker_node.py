@@ -28,7 +28,7 @@ from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
 from mars_tracker.ego_motion import MotionPrior
 from mars_tracker.track_messages import track_msg_rclpy
-from mars_tracker.nodes.track_markers import track_marker_points
+from mars_tracker.nodes.track_markers import camera_frustum_marker, track_marker_points
 from mars_tracker.track_snapshot import TrackSnapshot
 
 ENCODINGS = {"float32": FeatureEncoding.FLOAT32, "uint8": FeatureEncoding.UINT8, "none": FeatureEncoding.NONE}
@@ -141,6 +141,8 @@ class TrackerNode(Node):
         for index, name in enumerate(self._trackers):
             markers.markers.append(track_marker_points(self._live[name], self._models[name], index, stamp,
                                                        self.config.marker_plane_height))
+            markers.markers.append(camera_frustum_marker(self._models[name], index, stamp,
+                                                         self.config.marker_plane_height))
         self._marker_publisher.publish(markers)
 
     def _publish_diagnostics(self) -> None:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import camera_frame
+from camera_bags import camera_frame
 from mars_camera.hailo_compile.calibration import build_calibration_set, load_calibration_array, select_diverse
 from mars_camera.hailo_compile.errors import CalibrationError
 from mars_camera.yolo.letterbox import letterbox

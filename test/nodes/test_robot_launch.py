@@ -80,3 +80,17 @@ def test_shipped_robot_config_sections_are_valid():
     assert configs["tracker"].min_hits == 3 and configs["fusion"].canopy_height_m == 0.75
     camera = config_from_dict(CameraDetectorConfig, load_robot_config(RIG)["camera"], "camera")
     assert camera.feature_encoding == "uint8" and camera.backend == "auto"
+
+
+def test_rviz_config_shows_the_topics_the_nodes_publish():
+    from mars_fusion.nodes.fusion_node import FusionNodeConfig
+    from mars_tracker.nodes.tracker_node import TrackerNodeConfig
+
+    rviz = yaml.safe_load((REPO_ROOT / "rviz" / "mars_counting.rviz").read_text())
+    manager = rviz["Visualization Manager"]
+    assert manager["Global Options"]["Fixed Frame"] == "map"
+    topics = {d["Topic"]["Value"] for d in manager["Displays"] if "Topic" in d}
+    assert FusionNodeConfig().markers_topic in topics and TrackerNodeConfig().markers_topic in topics
+    latched = [d for d in manager["Displays"] if d.get("Topic", {}).get("Value") == FusionNodeConfig().markers_topic]
+    assert latched[0]["Topic"]["Durability Policy"] == "Transient Local"   # the fusion's map is latched
+    assert {f"/{c}/debug_image" for c in load_rig(RIG).camera_names} <= topics
