@@ -48,6 +48,10 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         args = typing.get_args(hint)
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key} must be a list, got {value!r}")
+        if args and args[-1] is not Ellipsis:  # fixed length, e.g. Tuple[float, float, float]
+            if len(value) != len(args):
+                raise ConfigError(f"{key} must be a list of {len(args)} values, got {value!r}")
+            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         item = args[0] if args else Any
         return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if hint is bool:
@@ -55,9 +59,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be true or false, got {value!r}")
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise ConfigError(f"{key} must be an integer, got {value!r}")
-        return value
+        return int(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}")
@@ -67,6 +71,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a string, got {value!r}")
         return value
     return value
+
+
+def coerce_value(value: Any, hint: Any, key: str) -> Any:
+    """value checked against a type hint (bool, int, float, str, tuples, Optional) and converted; ConfigError
+    names key when it does not fit."""
+    return _coerce(value, hint, key)
 
 
 def check_config(config: Any, where: str = "") -> None:
@@ -88,6 +98,8 @@ def check_config(config: Any, where: str = "") -> None:
 
 def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str = "") -> T:
     """Build and check a config dataclass from plain data; unknown or ill-typed keys raise ConfigError."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__} must be a mapping, got {type(data).__name__}")
     data = dict(data or {})
     prefix = f"{where}." if where else ""
     types = field_types(cls)

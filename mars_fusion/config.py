@@ -84,6 +84,8 @@ class FusionConfig:
                                                  "this close (m) that no camera saw at the same time (0 = off)")
     dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
     merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
+    multi_pass_max_gnss_sd_m: float = _param(0.5, "flowers of different passes are merged only when the combined "
+                                                   "GNSS sd (m) of both passes is below this")
     merge_max_distance_m: float = _param(0.5, "a track never merges with a flower further than this (m)")
     same_pass_gap_s: float = _param(20.0, "a flower last seen less than this long ago (s) is in the current pass")
     appearance_max_distance: Optional[float] = _param(None, "cosine distance above which two tracks' embeddings "
@@ -110,7 +112,7 @@ class FusionConfig:
 _POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_min_gate_m", "max_speed_mps",
              "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
              "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
-             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "fragment_joint_residual_sigma", "merge_gate_sigma", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
+             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "fragment_joint_residual_sigma", "merge_gate_sigma", "multi_pass_max_gnss_sd_m", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
              "row_segment_length_m", "path_decimation_m", "heading_sd_rad", "relative_heading_sd_rad")
 _NON_NEGATIVE = ("min_flower_mean_score", "min_track_mean_score", "split_merge_distance_m", "heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
 

@@ -8,11 +8,12 @@ form (written next to the bag as ``sim_config.yaml``). The rig itself (cameras, 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 
+from mars_camera.config_schema import coerce_value, config_from_dict
 from mars_camera.rig import ConfigError, RigConfig, load_rig, rig_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -211,57 +212,7 @@ T = TypeVar("T")
 
 def _section(cls: Type[T], data: Any, where: str) -> T:
     """Build a frozen dataclass from a mapping, rejecting unknown keys and ill-typed values."""
-    if data is None:
-        return cls()
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    defaults = cls()
-    kwargs: Dict[str, Any] = {}
-    for key, value in data.items():
-        default = getattr(defaults, key)
-        kwargs[key] = _coerce(value, default, f"{where}.{key}")
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _coerce(value: Any, default: Any, where: str) -> Any:
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int) and not isinstance(default, bool):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return int(value)
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or len(value) != len(default):
-            raise ConfigError(f"{where} must be a list of {len(default)} values, got {value!r}")
-        return tuple(_coerce(v, d, f"{where}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
-    if default is None:   # optional values: numbers, or a list of ints (rows_to_drive)
-        if value is None:
-            return None
-        if isinstance(value, (list, tuple)):
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise ConfigError(f"{where} must be a list of integers, got {value!r}")
-            return tuple(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number or null, got {value!r}")
-        return float(value)
-    return value
+    return config_from_dict(cls, data, where)
 
 
 def _positive(value: float, where: str) -> None:
@@ -300,7 +251,7 @@ def sim_config_from_dict(data: Mapping[str, Any], where: str = "sim",
             raise ConfigError(f"{where}.camera_timing.{cam}: no such camera; cameras are {list(rig.camera_names)}")
     duration = data.get("duration_s")
     if duration is not None:
-        duration = _coerce(duration, 0.0, f"{where}.duration_s")
+        duration = coerce_value(duration, float, f"{where}.duration_s")
         _positive(duration, f"{where}.duration_s")
     cfg = SimConfig(name=str(data.get("name", "custom")), description=str(data.get("description", "")),
                     camera_timing=timing, rig=rig.to_dict(), duration_s=duration, **built)

@@ -341,6 +341,7 @@ class CameraTracker:
         t["frames_since_update"][rows] = 0
         t["last_update_ns"][rows] = frame.stamp_ns
         t["score"][rows] = det.scores[cols]
+        t["score_sum"][rows] += det.scores[cols]
         t["class_id"][rows] = det.class_ids[cols]
         t["detection_index"][rows] = cols
         t["last_obs"][rows] = z
@@ -353,12 +354,21 @@ class CameraTracker:
             m = c.embedding_momentum
             t["embedding"][rows] = _normalise_rows(np.where(had, m * old + (1.0 - m) * feats, feats))
             t["has_embedding"][rows] = True
-        newly = ~t["confirmed"][rows] & (t["hits"][rows] >= c.min_hits)
+        newly = ~t["confirmed"][rows] & (t["hits"][rows] >= c.min_hits) \
+            & self._score_confirms(t["score_sum"][rows], t["hits"][rows])
         self.confirmed_count += int(newly.sum())
         t["confirmed"][rows] |= newly
         t["status"][rows] = np.where(t["confirmed"][rows], TrackStatus.TRACKED, TrackStatus.NEW)
         if c.counting_line:
             self._count_line_crossings(rows)
+
+    def _score_confirms(self, score_sum: np.ndarray, hits: np.ndarray) -> np.ndarray:
+        """True where the shrunk mean detection score of a track reaches confirm_min_mean_score."""
+        c = self.config
+        if c.confirm_min_mean_score <= 0.0:
+            return np.ones(score_sum.shape, bool)
+        mean = (score_sum + 0.5 * c.confirm_prior_hits) / (hits + c.confirm_prior_hits)
+        return mean >= c.confirm_min_mean_score
 
     def _observation_centric_reupdate(self, rows: np.ndarray, z: np.ndarray, stamp_ns: int) -> None:
         """OC-SORT: re-run the filter from the last observation along a straight virtual track to z.
@@ -423,13 +433,13 @@ class CameraTracker:
         xywh = det.xywh[new].astype(np.float64)
         velocity = self._ego_guess(frame, prior, xywh[:, 0:2])
         x, p = self._kalman.initiate(xywh, velocity)
-        confirmed = np.full(new.size, c.min_hits <= 1)
+        confirmed = (c.min_hits <= 1) & self._score_confirms(det.scores[new].astype(np.float64), np.ones(new.size))
         rows = {
             "track_id": np.arange(self._next_id, self._next_id + new.size, dtype=np.uint64),
             "x": x, "p": p, "obs_x": x, "obs_p": p, "last_obs": xywh,
             "status": np.where(confirmed, TrackStatus.TRACKED, TrackStatus.NEW).astype(np.uint8),
             "confirmed": confirmed, "hits": np.ones(new.size), "last_update_ns": np.full(new.size, frame.stamp_ns),
-            "score": det.scores[new], "class_id": det.class_ids[new], "detection_index": new,
+            "score": det.scores[new], "score_sum": det.scores[new], "class_id": det.class_ids[new], "detection_index": new,
             "ego_velocity": velocity,
         }
         if c.counting_line:

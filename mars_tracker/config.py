@@ -22,6 +22,12 @@ class TrackerConfig:
     new_track_score_threshold: float = _setting(
         0.6, "an unmatched high-score detection starts a new track only from this score up")
     min_hits: int = _setting(2, "matched frames before a track is confirmed (and counted)")
+    confirm_min_mean_score: float = _setting(
+        0.6, "a track is confirmed only once the mean score of its detections, counted together with "
+             "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
+             "detected with middling scores, flowers with high ones (0 = off)")
+    confirm_prior_hits: float = _setting(
+        3.0, "pseudo-detections at score 0.5 in the confirmation mean, so a short lucky run cannot confirm")
     max_lost_seconds: float = _setting(
         2.0, "a confirmed track not matched for longer than this is removed")
     max_tentative_lost_seconds: float = _setting(
@@ -85,7 +91,7 @@ class TrackerConfig:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                     fail(f.name, "must be a finite number")
                 object.__setattr__(self, f.name, float(value))
-        for name in ("high_score_threshold", "low_score_threshold", "new_track_score_threshold",
+        for name in ("high_score_threshold", "low_score_threshold", "new_track_score_threshold", "confirm_min_mean_score",
                      "ego_inlier_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 fail(name, "must lie in [0, 1]")
@@ -102,7 +108,7 @@ class TrackerConfig:
             fail("min_hits", "must be at least 1")
         if self.ego_min_tracks < 1:
             fail("ego_min_tracks", "must be at least 1")
-        for name in ("max_lost_seconds", "max_tentative_lost_seconds"):
+        for name in ("max_lost_seconds", "max_tentative_lost_seconds", "confirm_prior_hits"):
             if getattr(self, name) < 0.0:
                 fail(name, "must not be negative")
         for name in ("gate_mahalanobis", "appearance_gap_reference", "appearance_scale_factor", "measurement_noise", "size_measurement_noise",

@@ -19,6 +19,7 @@ _COLUMNS: Dict[str, tuple] = {
     "frames_since_update": ((), np.uint32),
     "last_update_ns": ((), np.int64),
     "score": ((), np.float32),
+    "score_sum": ((), np.float64),                # sum of matched detection scores
     "class_id": ((), np.int32),
     "detection_index": ((), np.int32),
     "ego_velocity": ((2,), np.float64),           # ego image velocity already folded into x[:, 4:6]

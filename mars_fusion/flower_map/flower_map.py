@@ -234,6 +234,11 @@ class FlowerMap:
             return resid / gate + (0.0 if simultaneous else 1.0)
         # A flower of an earlier pass: the track's rays must pass by the flower's 3-D point within the GNSS
         # uncertainty of both passes (a 2-D test would let short tracks, uncertain along their rays, attract).
+        if est.gnss_var + c["gnss_var"][f] > cfg.multi_pass_max_gnss_sd_m ** 2:
+            # Passes metres apart in GNSS error cannot be told apart at flower spacing: merging would join
+            # neighbours (use swath_half_width_m so that each flower is mapped from one pass only).
+            self.counters["multi_pass_skipped_gnss_too_coarse"] += 1
+            return None
         diff = c["xyz"][f] - est.ray_origins
         perp = diff - np.sum(diff * est.ray_dirs, axis=1, keepdims=True) * est.ray_dirs
         meas_var = 0.5 * float(np.trace(np.linalg.inv(_sym(c["meas_info"][f]))))
@@ -407,6 +412,8 @@ class FlowerMap:
         removed = 0
         for i, j in zip(a[np.argsort(dist)].tolist(), b[np.argsort(dist)].tolist()):
             if not (c["alive"][i] and c["alive"][j]):
+                continue
+            if c["gnss_var"][i] + c["gnss_var"][j] > cfg.multi_pass_max_gnss_sd_m ** 2:
                 continue
             delta = c["xyz"][j, :2] - c["xyz"][i, :2]
             s = np.linalg.inv(_sym(c["info"][i])) + np.linalg.inv(_sym(c["info"][j]))

@@ -71,7 +71,7 @@ def device(fake_dfc: Path) -> Iterator[Any]:
 
 
 def _rendered_frame(bag: Path) -> Any:
-    """The rendered image of the centre camera with the most flowers in view (the last is as good as any)."""
+    """A rendered image of the centre camera from the middle of the pass (flowers in view)."""
     from mars_camera.frame_sources.bag_source import BagImageFrameSource
 
     source = BagImageFrameSource(str(bag), IMAGE_TOPIC)

@@ -1,8 +1,9 @@
 """Fake of Hailo's Dataflow Compiler Python API (hailo_sdk_client) for tests; the real one is not on PyPI.
 
 Same import paths, class and method names, signatures and artifacts (.har tar archive holding the HN json,
-.hef bytes with the HEF header) as DFC 3.2x, and its failure modes, driven from tests by the environment
-variable HAILO_FAKE_FAIL (comma-separated, read at call time so a stage subprocess sees it):
+.hef bytes with HailoRT's HEF header, whose payload the fake hailo_platform loads and runs) as DFC 3.2x, and its
+failure modes, driven from tests by the environment variable HAILO_FAKE_FAIL (comma-separated, read at call
+time so a stage subprocess sees it):
   parse:crash | optimize:crash | compile:crash       the process dies mid-stage (os._exit(1), no artifact)
   optimize:oom_kill[=B]                              kernel OOM killer: SIGKILL (only if batch_size > B, if given)
   optimize:gpu_oom[=B]                               TensorFlow ResourceExhaustedError (GPU memory)

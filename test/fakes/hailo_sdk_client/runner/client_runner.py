@@ -35,6 +35,12 @@ _SCRIPT_COMMANDS = ("normalization", "change_output_activation", "model_optimiza
                     "allocator_param", "compiler_optimization_level", "input_conversion")
 
 
+def _keyword(args: str, key: str, default: str) -> str:
+    """Value of `key=value` in a model-script command's arguments."""
+    m = re.search(rf"\b{key}\s*=\s*(\w+)", args)
+    return m.group(1) if m else default
+
+
 class InvalidArgumentsException(Exception):
     pass
 
@@ -211,9 +217,8 @@ class ClientRunner:
                     raise AllocatorScriptParserException(f"line {lineno}: layer {layer} does not exist")
                 activations[layer if layer in layers else f"{self._hn['name']}/{layer}"] = activation or "linear"
             if cmd == "nms_postprocess":
-                settings["nms"] = {"meta_arch": (re.search(r"meta_arch\s*=\s*(\w+)", args) or [None, "yolov8"])[1],
-                                   "engine": (re.search(r"engine\s*=\s*(\w+)", args) or [None, "cpu"])[1],
-                                   "config": None}
+                settings["nms"] = {"meta_arch": _keyword(args, "meta_arch", "yolov8"),
+                                   "engine": _keyword(args, "engine", "cpu"), "config": None}
                 pm = re.match(r'^"([^"]+)"', args)
                 if pm:
                     path = Path(pm.group(1))
