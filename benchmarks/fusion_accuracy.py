@@ -11,6 +11,10 @@ time span lies within same_pass_gap_s of the first one, "multi-pass" otherwise. 
 from each labelled flower to its true flower (lat/lon converted with the simulator's datum). The GNSS
 reference is the median horizontal error of the simulated fixes. mars-eval's Hungarian map score at 0.15 m is
 printed too.
+
+Fusion settings: the defaults, plus the simulator's datum with map_projection 'utm' (its truth frame and IMU yaw
+are UTM-grid based). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2,
+smoothing_window_s = 4 and cog_window_s = 20 (see fusion_config_for).
 """
 from __future__ import annotations
 

@@ -12,7 +12,10 @@ Figures:
   same stamp at the probe (transport in + tracking + transport out + probe scheduling).
 - keeping up: track messages received / detections published, the backlog (published - received) over time,
   the drain time after the last detection, the latency trend (p50 of the first and last quarter of the drive,
-  least-squares slope) and each node's CPU use (cores) while the feed runs.
+  per 4 s, least-squares slope), each node's CPU use (cores) while the feed runs and its CPU cost per message
+  (its idle rate subtracted; tracker capacity = cameras at 30 fps one core could serve: rclpy's executor runs
+  the callbacks in one thread), and the cores taken by other work on the (shared) machine meanwhile, which
+  explains latency spikes that are not the pipeline's own.
 - map latency, per map update event (a flower appears on /mars/flowers or its last_seen advances):
   * "last detection -> map": arrival of the map containing the update - the stamp of the newest detection
     folded into it. It includes the algorithm's waits (the tracker ends a track only after max_lost_seconds
@@ -20,8 +23,11 @@ Figures:
   * "map lag": arrival - the moment the update became possible from the data, found by feeding the same
     received tracks and the restamped fixes/headings through a FlowerMapper in stamp order in this process
     (the stamp of the message whose arrival released the update). This is the pipeline's own delay (fusion
-    processing, the publish_period_s tick, transport) on top of the algorithmic waits.
-The fusion publishes its map every PUBLISH_PERIOD_S (set here, default of the node is 1.0 s).
+    processing, the publish_period_s tick, transport) on top of the algorithmic waits. Live and reference
+    updates are matched on last_seen (the stamp of one camera frame).
+The fusion publishes its map every PUBLISH_PERIOD_S (set here, default of the node is 1.0 s). Last, the CPU cost
+of one map publication (FusionNode._publish_map: snapshot + GeoFlowerArray + count + markers) is measured in
+this process for maps of 250, 2000 and 10000 flowers: the node republishes the whole map every period.
 
 All ROS traffic stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, a random ROS_DOMAIN_ID).
 Run: .venv/bin/python benchmarks/pipeline_live_latency.py [--cameras 3 16] [--duration 20]
@@ -41,7 +47,6 @@ os.environ.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
 import struct  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -125,6 +130,13 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine (all cores) since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def header_stamp_ns(cdr: bytes) -> int:
@@ -283,9 +295,11 @@ def tracker_figures(feed: Dict[str, np.ndarray], tracks: Dict[str, List[Tuple[in
     slope = np.polyfit((st_a - t0) / 1e9, lat_a / 1e6, 1)[0] if lat_a.size > 2 else float("nan")
     p50, p99 = percentiles_ms(lat_a)
     order = np.argsort(st_a)
-    return {"timeline": (st_a[order] - t0, lat_a[order]), "p50_ms": p50, "p99_ms": p99, "max_ms": float(lat_a.max()) / 1e6 if lat_a.size else float("nan"),
+    return {"timeline": (st_a[order] - t0, lat_a[order]), "p50_ms": p50, "p99_ms": p99,
+            "max_ms": float(lat_a.max()) / 1e6 if lat_a.size else float("nan"),
             "q1_p50_ms": percentiles_ms(lat_a[q1])[0], "q4_p50_ms": percentiles_ms(lat_a[q4])[0],
-            "slope_ms_per_s": float(slope), "published": int(det.sum()), "received": int(sum(received_per_cam.values())),
+            "slope_ms_per_s": float(slope), "published": int(det.sum()),
+            "received": int(sum(received_per_cam.values())),
             "worst_camera_delivery": min(received_per_cam[c] / max(published_per_cam[c], 1) for c in cameras),
             "backlog_max": int(backlog.max()), "backlog_at_end": int(backlog[-1]),
             "drain_ms": (int(arr_a.max()) - t_end) / 1e6 if arr_a.size else float("nan"),
@@ -370,10 +384,15 @@ def map_figures(events: List[Tuple[int, int, int]], released: Dict[Tuple[int, in
     arrival = np.array([e[0] for e in events], np.int64)
     last = np.array([e[2] for e in events], np.int64)
     e2e = arrival - last
-    matched = [(a, released[(fid, ls)]) for a, fid, ls in events if (fid, ls) in released]
-    lag = np.array([a - r for a, r in matched], np.int64)
-    wait = np.array([released[(fid, ls)] - ls for _, fid, ls in events if (fid, ls) in released], np.int64)
-    rel = np.array([r for _, r in matched], np.int64)
+    # Matched on the update's last_seen (the stamp of one camera frame): flower ids can differ between the
+    # live map and the reference when tracks arrive later than the reorder delay.
+    by_last: Dict[int, int] = {}
+    for (_, ls), r in released.items():
+        by_last[ls] = min(r, by_last.get(ls, r))
+    matched = [(a, by_last[ls], ls) for a, _, ls in events if ls in by_last]
+    lag = np.array([a - r for a, r, _ in matched], np.int64)
+    wait = np.array([r - ls for _, r, ls in matched], np.int64)
+    rel = np.array([r for _, r, _ in matched], np.int64)
     half = t0 + (t_end - t0) // 2
     during = rel <= t_end
     return {"events": len(events), "matched": len(matched),
@@ -382,6 +401,146 @@ def map_figures(events: List[Tuple[int, int, int]], released: Dict[Tuple[int, in
             "lag_p50_ms": percentiles_ms(lag)[0], "lag_p99_ms": percentiles_ms(lag)[1],
             "lag_h1_p50_ms": percentiles_ms(lag[during & (rel < half)])[0],
             "lag_h2_p50_ms": percentiles_ms(lag[during & (rel >= half)])[0]}
+
+
+def cpu_figures(samples: np.ndarray, t0: int, t1: int, tracker_messages: int, fusion_track_messages: int
+                ) -> Dict[str, float]:
+    """CPU use (cores) of each process over [t0, t1], per-message CPU cost of the nodes (their idle rate before
+    the feed started subtracted) and the cores used by other work on the machine meanwhile."""
+    wall = samples[:, 0]
+    cols = {"tracker": 1, "fusion": 2, "feed": 3, "probe": 4, "machine": 5}
+    out: Dict[str, float] = {}
+    span = (t1 - t0) / 1e9
+    ours = 0.0
+    for name, col in cols.items():
+        values = samples[:, col].copy()
+        valid = np.isfinite(values)
+        values = np.interp(wall, wall[valid], values[valid])  # the feed's CPU stays at its last value after exit
+        used = float(np.interp(t1, wall, values) - np.interp(t0, wall, values))
+        out[f"{name}_cores"] = used / span
+        if name != "machine":
+            ours += used
+        if name in ("tracker", "fusion"):
+            before = wall < t0 - 0.3e9
+            idle_rate = 0.0
+            if before.sum() >= 5:
+                idle_rate = (values[before][-1] - values[before][0]) / ((wall[before][-1] - wall[before][0]) / 1e9)
+            n = tracker_messages if name == "tracker" else fusion_track_messages
+            out[f"{name}_ms_per_msg"] = 1e3 * max(used - idle_rate * span, 0.0) / max(n, 1)
+    out["others_cores"] = out["machine_cores"] - ours / span
+    return out
+
+
+def other_load_per_bin(samples: np.ndarray, t0: int, bin_ns: int, n_bins: int) -> List[float]:
+    """Cores used by work outside this benchmark in consecutive bins from t0 (machine busy - our processes)."""
+    wall = samples[:, 0]
+    filled = []
+    for col in range(1, 6):
+        values = samples[:, col]
+        valid = np.isfinite(values)
+        filled.append(np.interp(wall, wall[valid], values[valid]))
+    others = filled[4] - filled[0] - filled[1] - filled[2] - filled[3]
+    edges = t0 + bin_ns * np.arange(n_bins + 1)
+    at = np.interp(edges, wall, others)
+    return list(np.diff(at) / (bin_ns / 1e9))
+
+
+def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16) -> Dict[int, float]:
+    """CPU ms of one fusion map publication (mapper.snapshot + the three messages + serialization, as in
+    FusionNode._publish_map) for maps of the given sizes, in this process."""
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import serialize_message
+
+    from mars_camera.rig import rig_from_dict
+    from mars_fusion.config import FusionConfig
+    from mars_fusion.map_store import MapState
+    from mars_fusion.mapper import FlowerMapper
+    from mars_fusion.nodes.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
+
+    rig = rig_from_dict(boom_rig(n_cameras))
+    out = {}
+    for n in sizes:
+        rng = np.random.default_rng(0)
+        path = np.stack([np.linspace(0, 100, 200), np.zeros(200)], 1)
+        arrays = {"ids": np.arange(1, n + 1, dtype=np.uint64),
+                  "xyz": np.column_stack([rng.uniform(0, 100, n), rng.uniform(-4, 4, n), rng.uniform(0.3, 1.2, n)]),
+                  "cov": np.tile(np.eye(2) * 1e-4, (n, 1, 1)), "n_obs": np.full(n, 20), "n_tracks": np.full(n, 2),
+                  "camera_mask": rng.integers(1, 1 << n_cameras, n), "first_ns": np.full(n, 10 ** 18, np.int64),
+                  "last_ns": np.full(n, 10 ** 18 + 10 ** 9, np.int64), "gnss_var": np.full(n, 1e-4),
+                  "score_sum": np.full(n, 16.0), "path_xy": path}
+        mapper = FlowerMapper(FusionConfig(), rig)
+        mapper.restore(MapState((31.474, -83.5285, 110.0), "utm", rig.camera_names, n + 1, arrays, {}))
+        stamp = Time(sec=1, nanosec=0)
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            snapshot = mapper.snapshot()
+            for msg in (flower_array_msg(snapshot, stamp),
+                        flower_count_msg(snapshot, mapper.counts_per_camera(), stamp),
+                        flower_markers_msg(snapshot, stamp)):
+                serialize_message(msg)
+            best = min(best, time.process_time() - start)
+        out[n] = 1e3 * best
+    return out
+
+
+def stage_costs(run_dir: Path, robot: Path) -> Dict[str, float]:
+    """CPU ms per message of each stage the nodes run, in this process on the run's bag (no executor, no
+    transport): the difference to the nodes' measured cost per message is rclpy/DDS overhead."""
+    from mars_counting.msg import FlowerDetectionArray, FlowerTrackArray
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from mars_camera.feature_codec import FeatureEncoding
+    from mars_camera.interfaces.bag_files import open_bag_reader
+    from mars_camera.interfaces.detection_messages import detection_frame_from_msg
+    from mars_camera.rig import load_rig, load_robot_config
+    from mars_fusion.config import load_fusion_config
+    from mars_fusion.mapper import FlowerMapper
+    from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
+    from mars_tracker.camera_tracker import CameraTracker
+    from mars_tracker.config import TrackerConfig
+    from mars_tracker.track_messages import track_msg_rclpy
+
+    rig = load_rig(robot)
+    config = TrackerConfig(**(load_robot_config(robot).get("tracker") or {}))
+    trackers = {n: CameraTracker(config, camera_model=rig.camera(n).model) for n in rig.camera_names}
+    mapper = FlowerMapper(load_fusion_config(robot), rig)
+    totals = dict.fromkeys(("tracker_decode", "tracker_update", "tracker_encode", "fusion_decode",
+                            "fusion_mapper"), 0.0)
+    reader = open_bag_reader(run_dir / "bag")
+    topics = {f"/{n}/detections" for n in rig.camera_names} | {FIX_TOPIC, IMU_TOPIC}
+    n = 0
+    clock = time.process_time
+    for conn, _, data in reader.messages(connections=[c for c in reader.connections if c.topic in topics]):
+        if conn.topic == FIX_TOPIC:
+            fix = gnss_fix_from_msg(reader.deserialize(data, conn.msgtype))
+            c0 = clock()
+            mapper.add_fix(fix)
+            totals["fusion_mapper"] += clock() - c0
+            continue
+        if conn.topic == IMU_TOPIC:
+            sample = heading_from_imu_msg(reader.deserialize(data, conn.msgtype))
+            c0 = clock()
+            if sample is not None:
+                mapper.add_heading(sample)
+            totals["fusion_mapper"] += clock() - c0
+            continue
+        c0 = clock()
+        frame = detection_frame_from_msg(deserialize_message(bytes(data), FlowerDetectionArray))
+        c1 = clock()
+        update = trackers[frame.camera_name].update(frame, None)
+        c2 = clock()
+        wire = serialize_message(track_msg_rclpy(update, FeatureEncoding.FLOAT32))
+        c3 = clock()
+        frame_in, ended = track_frame_from_msg(deserialize_message(wire, FlowerTrackArray))
+        c4 = clock()
+        mapper.add_tracks(frame_in, ended)
+        c5 = clock()
+        for key, dt in zip(totals, (c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4)):
+            totals[key] += dt
+        n += 1
+    reader.close()
+    return {k: 1e3 * v / max(n, 1) for k, v in totals.items()}
 
 
 # ---------------------------------------------------------------------------------------------- one run
@@ -411,19 +570,24 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
         feed = subprocess.Popen([sys.executable, __file__, "--feed", str(run_dir / "bag"), "--feed-out", str(feed_out),
                                  "--feed-cameras", *cameras], cwd=REPO_ROOT)
         pids = {"tracker": tracker.proc.pid, "fusion": fusion.proc.pid, "feed": feed.pid}
-        # CPU is sampled from the feed's first detection (after it loaded the bag) to its last.
-        cpu0: Dict[str, float] = {}
-        wall0 = 0.0
+        samples: List[List[float]] = []   # wall ns, CPU s of tracker, fusion, feed, this process, whole machine
+
+        def sample() -> None:
+            samples.append([float(time.time_ns()), *(cpu_seconds(p) for p in pids.values()), time.process_time(),
+                            system_busy_seconds()])
+
         while feed.poll() is None:
-            if not cpu0 and any(probe.received.get(f"/{c}/tracks") for c in cameras):
-                cpu0, wall0 = {k: cpu_seconds(p) for k, p in pids.items()}, time.monotonic()
-            time.sleep(0.05)
+            sample()
+            time.sleep(0.1)
             if not (tracker.alive() and fusion.alive()):
                 raise RuntimeError(f"a node died:\n{tracker.output()[-3000:]}\n{fusion.output()[-3000:]}")
         if feed.returncode != 0:
             raise RuntimeError(f"feed failed with exit code {feed.returncode}")
-        cpu1, wall1 = {k: cpu_seconds(p) for k, p in pids.items() if k != "feed"}, time.monotonic()
-        time.sleep(max(3.0, PUBLISH_PERIOD_S * 5))  # late tracks and the last map publications
+        tail_end = time.monotonic() + max(4.0, PUBLISH_PERIOD_S * 5)  # late tracks and the last map publications
+        while time.monotonic() < tail_end:
+            sample()
+            time.sleep(0.1)
+        load_average = os.getloadavg()[0]
     finally:
         if feed is not None and feed.poll() is None:
             feed.kill()
@@ -433,7 +597,6 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
         probe.close()
     data = np.load(feed_out)
     feed_arrays = {k: data[k] for k in data.files}
-    cpu = {k: (cpu1[k] - cpu0[k]) / max(wall1 - wall0, 1e-9) for k in cpu1} if cpu0 else {}
     tracker_fig = tracker_figures(feed_arrays, probe.received, cameras)
     det = feed_arrays["kinds"] >= 0
     t0, t_end = int(feed_arrays["published"][det].min()), int(feed_arrays["published"][det].max())
@@ -443,6 +606,17 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     live_count = len({e[1] for e in events})
     since_start, latency = tracker_fig.pop("timeline")
     np.savez(run_dir / "tracker_latency.npz", since_start_ns=since_start, latency_ns=latency)
+    last_track = max(a for c in cameras for a, _ in probe.received.get(f"/{c}/tracks", [(0, b"")]))
+    cpu = cpu_figures(np.array(samples), t0, max(t_end, last_track), tracker_fig["received"],
+                      sum(len(probe.received.get(f"/{c}/tracks", [])) for c in cameras))
+    cpu["load_average"] = load_average
+    cpu.update(stage_costs(run_dir, robot))
+    n_bins = max(1, int(round(since_start[-1] / (4 * NS_PER_S)))) if since_start.size else 0
+    bins = 4 * NS_PER_S * np.arange(n_bins)
+    tracker_fig["others_per_4s"] = other_load_per_bin(np.array(samples), t0, 4 * NS_PER_S, len(bins))
+    # 4 s bins of the drive; the last one also takes the remainder.
+    in_bin = [(since_start >= b) & ((since_start < b + 4 * NS_PER_S) | (b == bins[-1])) for b in bins]
+    tracker_fig["p50_per_4s_ms"] = [percentiles_ms(latency[m])[0] for m in in_bin]
     return {"cameras": n_cameras, "dets_per_frame": dets_per_frame, "tracker": tracker_fig, "map": map_fig,
             "cpu": cpu, "map_publications": len(probe.received.get("/mars/flowers", [])),
             "live_flowers": live_count, "reference_flowers": ref_count}
@@ -469,12 +643,28 @@ def print_report(results: List[Dict[str, Any]], duration_s: float) -> None:
         ("  p50 last quarter ms", [f(r["tracker"]["q4_p50_ms"]) for r in results]),
         ("  trend ms per s of drive", [f(r["tracker"]["slope_ms_per_s"], "{:+.2f}") for r in results]),
         ("backlog max (msgs)", [str(r["tracker"]["backlog_max"]) for r in results]),
+        ("  = seconds of detections", [f(r["tracker"]["backlog_max"] / (30.0 * r["cameras"]), "{:.2f}")
+                                       for r in results]),
         ("backlog at last detection", [str(r["tracker"]["backlog_at_end"]) for r in results]),
         ("drain after last detection ms", [f(r["tracker"]["drain_ms"]) for r in results]),
-        ("CPU tracker (cores)", [f(r["cpu"].get("tracker", float("nan")), "{:.2f}") for r in results]),
-        ("CPU fusion (cores)", [f(r["cpu"].get("fusion", float("nan")), "{:.2f}") for r in results]),
+        ("CPU tracker (cores)", [f(r["cpu"].get("tracker_cores"), "{:.2f}") for r in results]),
+        ("  tracker CPU ms / frame", [f(r["cpu"].get("tracker_ms_per_msg"), "{:.2f}") for r in results]),
+        ("    in-process: decode/update/encode", [
+            f"{r['cpu']['tracker_decode']:.2f}/{r['cpu']['tracker_update']:.2f}/{r['cpu']['tracker_encode']:.2f}"
+            for r in results]),
+        ("  tracker capacity (cams@30fps/core)", [f(1000.0 / (30.0 * r["cpu"]["tracker_ms_per_msg"]), "{:.0f}")
+                                                  if r["cpu"].get("tracker_ms_per_msg") else "-" for r in results]),
+        ("CPU fusion (cores)", [f(r["cpu"].get("fusion_cores"), "{:.2f}") for r in results]),
+        ("  fusion CPU ms / track msg", [f(r["cpu"].get("fusion_ms_per_msg"), "{:.2f}") for r in results]),
+        ("    in-process: decode/mapper", [f"{r['cpu']['fusion_decode']:.2f}/{r['cpu']['fusion_mapper']:.2f}"
+                                           for r in results]),
+        ("CPU feed + probe (cores)", [f(r["cpu"].get("feed_cores", 0.0) + r["cpu"].get("probe_cores", 0.0), "{:.2f}")
+                                      for r in results]),
+        ("CPU other work on machine (cores)", [f(r["cpu"].get("others_cores"), "{:.2f}") for r in results]),
+        ("load average (1 min) at end", [f(r["cpu"].get("load_average"), "{:.1f}") for r in results]),
         ("map publications received", [str(r["map_publications"]) for r in results]),
-        ("map update events (matched)", [f"{r['map'].get('events', 0)} ({r['map'].get('matched', 0)})" for r in results]),
+        ("map update events (matched)", [f"{r['map'].get('events', 0)} ({r['map'].get('matched', 0)})"
+                                         for r in results]),
         ("last detection -> map p50 ms", [f(r["map"].get("e2e_p50_ms")) for r in results]),
         ("last detection -> map p99 ms", [f(r["map"].get("e2e_p99_ms")) for r in results]),
         ("  algorithmic wait p50 ms", [f(r["map"].get("wait_p50_ms")) for r in results]),
@@ -489,17 +679,27 @@ def print_report(results: List[Dict[str, Any]], duration_s: float) -> None:
     for name, values in rows:
         print(name.ljust(width) + "".join(v.rjust(16) for v in values))
     for r in results:
+        print(f"{r['cameras']} cameras: tracker latency p50 per 4 s of drive (ms): "
+              + " / ".join(f(v, "{:.0f}") for v in r["tracker"]["p50_per_4s_ms"])
+              + "; other work on the machine meanwhile (cores): "
+              + " / ".join(f(v, "{:.1f}") for v in r["tracker"]["others_per_4s"]))
+    for r in results:
         t, m = r["tracker"], r["map"]
+        per_bin = [v for v in t["p50_per_4s_ms"] if np.isfinite(v)]
         tracker_ok = (t["worst_camera_delivery"] >= 0.999 and t["backlog_at_end"] <= r["cameras"]
-                      and t["q4_p50_ms"] <= max(2 * t["q1_p50_ms"], t["q1_p50_ms"] + 10.0))
+                      and bool(per_bin) and per_bin[-1] <= max(2 * per_bin[0], per_bin[0] + 10.0))
+        transient = t["backlog_max"] > r["cameras"]
         h1, h2 = m.get("lag_h1_p50_ms", float("nan")), m.get("lag_h2_p50_ms", float("nan"))
         fusion_ok = (r["live_flowers"] == r["reference_flowers"] and np.isfinite(h2)
                      and h2 <= max(2 * h1, h1 + 2 * PUBLISH_PERIOD_S * 1e3))
-        print(f"{r['cameras']} cameras: tracker keeps up: {'yes' if tracker_ok else 'NO'}; "
-              f"fusion keeps up: {'yes' if fusion_ok else 'NO'}")
+        print(f"{r['cameras']} cameras: tracker keeps up: {'yes' if tracker_ok else 'NO'}"
+              + (f" (transient backlog up to {t['backlog_max'] / (30.0 * r['cameras']):.2f} s of detections)"
+                 if transient else "")
+              + f"; fusion keeps up: {'yes' if fusion_ok else 'NO'}")
     print("keeps up = every detection answered, backlog at the last detection <= one message per camera and "
-          "latency of the last quarter <= max(2x, +10 ms) the first (tracker); all flowers of the reference and "
-          "map lag of the 2nd half <= max(2x, +2 publish periods) the 1st (fusion).")
+          "latency p50 of the last 4 s <= max(2x, +10 ms) the first 4 s (tracker); all flowers of the reference "
+          "and map lag p50 of the 2nd half <= max(2x, +2 publish periods) the 1st (fusion). The feed and the probe "
+          "run on the same 2 cores (on the robot the detections come from the camera computers).")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -522,6 +722,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"running {n} cameras ...", flush=True)
             results.append(run_pipeline(n, args.duration, args.flowers_per_plant, work))
     print_report(results, args.duration)
+    cost = map_publication_cost([250, 2000, 10000])
+    print("fusion map publication (snapshot + GeoFlowerArray + count + markers, serialized), CPU ms in this "
+          "process, 16-camera rig: " + ", ".join(f"{n} flowers {ms:.0f} ms" for n, ms in cost.items())
+          + "; the node does this every publish_period_s for the whole map")
     return 0
 
 

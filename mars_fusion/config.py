@@ -7,18 +7,14 @@ and every error names the offending field.
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, Mapping, Optional
 
-from mars_camera.rig import ConfigError
+from mars_camera.config_schema import ConfigError, config_field, config_from_dict
 
 HEADING_SOURCES = ("auto", "imu", "course_over_ground")
 HEADING_CONVENTIONS = ("enu", "compass")
 MAP_PROJECTIONS = ("enu", "utm")
-
-
-def _param(default: Any, description: str) -> Any:
-    return field(default=default, metadata={"description": description})
 
 
 @dataclass(frozen=True)
@@ -26,75 +22,75 @@ class FusionConfig:
     """All fusion parameters (units in the names: _m metres, _s seconds, _rad radians, _px pixels)."""
 
     # --- map frame
-    datum_latitude: Optional[float] = _param(None, "WGS-84 latitude (deg) of the map origin; null = first good fix")
-    datum_longitude: Optional[float] = _param(None, "WGS-84 longitude (deg) of the map origin; null = first good fix")
-    datum_altitude: Optional[float] = _param(None, "ellipsoidal height (m) of the map origin; null = first good fix")
-    map_projection: str = _param("enu", "map frame: 'enu' (topocentric at the datum) or 'utm' (UTM grid shifted to "
+    datum_latitude: Optional[float] = config_field(None, "WGS-84 latitude (deg) of the map origin; null = first good fix")
+    datum_longitude: Optional[float] = config_field(None, "WGS-84 longitude (deg) of the map origin; null = first good fix")
+    datum_altitude: Optional[float] = config_field(None, "ellipsoidal height (m) of the map origin; null = first good fix")
+    map_projection: str = config_field("enu", "map frame: 'enu' (topocentric at the datum) or 'utm' (UTM grid shifted to "
                                         "the datum)")
     # --- GNSS
-    min_fix_status: int = _param(0, "lowest NavSatFix status accepted (-1 no fix, 0 fix, 1 SBAS, 2 GBAS/RTK)")
-    default_fix_sd_m: float = _param(3.0, "horizontal sd (m) assumed when a fix reports no covariance")
-    max_fix_sd_m: float = _param(20.0, "fixes reporting a larger horizontal sd (m) are rejected")
-    outlier_gate_sigma: float = _param(5.0, "a fix further than this many sd from the predicted track is suspect")
-    outlier_min_gate_m: float = _param(0.15, "suspect-fix gate never below this distance (m)")
-    jump_confirm_fixes: int = _param(3, "consecutive mutually consistent suspect fixes that confirm a GNSS jump")
-    max_speed_mps: float = _param(3.0, "robot speed limit used to bound fix-to-fix motion (m/s)")
-    smoothing_window_s: float = _param(1.0, "width (s) of the local linear fit that smooths positions")
-    smoothing_degree: int = _param(1, "degree of the local position fit: 1 (line) or 2 (parabola: follows turns, "
+    min_fix_status: int = config_field(0, "lowest NavSatFix status accepted (-1 no fix, 0 fix, 1 SBAS, 2 GBAS/RTK)")
+    default_fix_sd_m: float = config_field(3.0, "horizontal sd (m) assumed when a fix reports no covariance")
+    max_fix_sd_m: float = config_field(20.0, "fixes reporting a larger horizontal sd (m) are rejected")
+    outlier_gate_sigma: float = config_field(5.0, "a fix further than this many sd from the predicted track is suspect")
+    outlier_min_gate_m: float = config_field(0.15, "suspect-fix gate never below this distance (m)")
+    jump_confirm_fixes: int = config_field(3, "consecutive mutually consistent suspect fixes that confirm a GNSS jump")
+    max_speed_mps: float = config_field(3.0, "robot speed limit used to bound fix-to-fix motion (m/s)")
+    smoothing_window_s: float = config_field(1.0, "width (s) of the local linear fit that smooths positions")
+    smoothing_degree: int = config_field(1, "degree of the local position fit: 1 (line) or 2 (parabola: follows turns, "
                                       "noisier)")
-    max_fix_gap_s: float = _param(6.0, "no pose is interpolated across a longer gap between good fixes (s)")
-    max_extrapolation_s: float = _param(0.3, "poses are extrapolated at most this far beyond the fixes (s)")
+    max_fix_gap_s: float = config_field(6.0, "no pose is interpolated across a longer gap between good fixes (s)")
+    max_extrapolation_s: float = config_field(0.3, "poses are extrapolated at most this far beyond the fixes (s)")
     # --- heading
-    heading_source: str = _param("auto", "'imu' (heading topic), 'course_over_ground', or 'auto' (heading topic "
+    heading_source: str = config_field("auto", "'imu' (heading topic), 'course_over_ground', or 'auto' (heading topic "
                                          "when recent, else course over ground)")
-    heading_convention: str = _param("enu", "heading input: 'enu' (REP-103 yaw, 0 = east, CCW) or 'compass' "
+    heading_convention: str = config_field("enu", "heading input: 'enu' (REP-103 yaw, 0 = east, CCW) or 'compass' "
                                             "(0 = north, clockwise)")
-    heading_offset_rad: float = _param(0.0, "added to the heading input (sensor mounting yaw)")
-    heading_max_age_s: float = _param(0.5, "a heading sample older than this (s) counts as absent")
-    heading_smoothing_s: float = _param(0.5, "moving-average window (s) over heading samples (0 = none)")
-    cog_window_s: float = _param(6.0, "window (s) of the fit that gives course over ground")
-    cog_min_speed_mps: float = _param(0.1, "course over ground is used only above this speed (m/s)")
+    heading_offset_rad: float = config_field(0.0, "added to the heading input (sensor mounting yaw)")
+    heading_max_age_s: float = config_field(0.5, "a heading sample older than this (s) counts as absent")
+    heading_smoothing_s: float = config_field(0.5, "moving-average window (s) over heading samples (0 = none)")
+    cog_window_s: float = config_field(6.0, "window (s) of the fit that gives course over ground")
+    cog_min_speed_mps: float = config_field(0.1, "course over ground is used only above this speed (m/s)")
     # --- time
-    reorder_delay_s: float = _param(0.5, "messages are processed in stamp order once this much later data arrived (s)")
-    time_jump_back_s: float = _param(1.0, "a stream going back in time by more (s) starts a new session (bag loop)")
-    track_timeout_s: float = _param(3.0, "an open track not updated for this long (s) is ended")
+    reorder_delay_s: float = config_field(0.5, "messages are processed in stamp order once this much later data arrived (s)")
+    time_jump_back_s: float = config_field(1.0, "a stream going back in time by more (s) starts a new session (bag loop)")
+    track_timeout_s: float = config_field(3.0, "an open track not updated for this long (s) is ended")
     # --- geometry
-    canopy_height_m: float = _param(0.75, "height (m) above ground of the canopy plane rays are intersected with")
-    canopy_height_sd_m: float = _param(0.25, "sd (m) of flower heights around canopy_height_m (height prior)")
-    min_flower_height_m: float = _param(0.1, "lowest plausible flower height (m) above ground")
-    max_flower_height_m: float = _param(1.5, "highest plausible flower height (m) above ground")
-    pixel_sd_px: float = _param(3.0, "sd (px) of a box centre")
-    relative_pose_sd_m: float = _param(0.01, "sd (m) of the smoothed pose relative to itself over a track")
-    relative_heading_sd_rad: float = _param(0.002, "sd (rad) of the heading noise between the views of one flower")
-    heading_sd_rad: float = _param(0.01, "sd (rad) of the heading used in the position covariance")
-    swath_half_width_m: Optional[float] = _param(None, "map only flowers within this lateral distance (m) of the "
+    canopy_height_m: float = config_field(0.75, "height (m) above ground of the canopy plane rays are intersected with")
+    canopy_height_sd_m: float = config_field(0.25, "sd (m) of flower heights around canopy_height_m (height prior)")
+    min_flower_height_m: float = config_field(0.1, "lowest plausible flower height (m) above ground")
+    max_flower_height_m: float = config_field(1.5, "highest plausible flower height (m) above ground")
+    pixel_sd_px: float = config_field(3.0, "sd (px) of a box centre")
+    relative_pose_sd_m: float = config_field(0.01, "sd (m) of the smoothed pose relative to itself over a track")
+    relative_heading_sd_rad: float = config_field(0.002, "sd (rad) of the heading noise between the views of one flower")
+    heading_sd_rad: float = config_field(0.01, "sd (rad) of the heading used in the position covariance")
+    swath_half_width_m: Optional[float] = config_field(None, "map only flowers within this lateral distance (m) of the "
                                                        "robot centre line (e.g. half the row spacing); null = all")
     # --- tracks and map
-    min_track_mean_score: float = _param(0.5, "tracks whose detections score lower on average are not mapped")
-    min_flower_mean_score: float = _param(0.6, "flowers whose detections (all tracks) score lower on average are "
+    min_track_mean_score: float = config_field(0.5, "tracks whose detections score lower on average are not mapped")
+    min_flower_mean_score: float = config_field(0.6, "flowers whose detections (all tracks) score lower on average are "
                                                "kept in the map but not reported or counted (look-alike objects)")
-    min_track_observations: int = _param(2, "confirmed tracks with fewer matched observations are not mapped")
-    dedup_max_dt_s: float = _param(0.02, "observations of two cameras within this time (s) are simultaneous")
-    dedup_ray_gate_m: float = _param(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
-    dedup_joint_residual_sigma: float = _param(1.5, "two tracks are one flower only if all their rays fit one point "
+    min_track_observations: int = config_field(2, "confirmed tracks with fewer matched observations are not mapped")
+    dedup_max_dt_s: float = config_field(0.02, "observations of two cameras within this time (s) are simultaneous")
+    dedup_ray_gate_m: float = config_field(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
+    dedup_joint_residual_sigma: float = config_field(1.5, "two tracks are one flower only if all their rays fit one point "
                                                     "with a median residual below this many ray sd")
-    fragment_joint_residual_sigma: float = _param(2.5, "the same test for tracks of one pass without simultaneous "
+    fragment_joint_residual_sigma: float = config_field(2.5, "the same test for tracks of one pass without simultaneous "
                                                        "views (broken tracks, views seconds apart)")
-    split_merge_distance_m: float = _param(0.05, "when a pass leaves a flower, it joins a flower of the same pass "
+    split_merge_distance_m: float = config_field(0.05, "when a pass leaves a flower, it joins a flower of the same pass "
                                                  "this close (m) that no camera saw at the same time (0 = off)")
-    dedup_min_pairs: int = _param(2, "simultaneous observation pairs needed to compare two tracks by rays")
-    merge_gate_sigma: float = _param(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
-    multi_pass_max_gnss_sd_m: float = _param(0.5, "flowers of different passes are merged only when the combined "
+    dedup_min_pairs: int = config_field(2, "simultaneous observation pairs needed to compare two tracks by rays")
+    merge_gate_sigma: float = config_field(3.0, "Mahalanobis gate for merging a track into a flower (sd)")
+    multi_pass_max_gnss_sd_m: float = config_field(0.5, "flowers of different passes are merged only when the combined "
                                                    "GNSS sd (m) of both passes is below this")
-    merge_max_distance_m: float = _param(0.5, "a track never merges with a flower further than this (m)")
-    same_pass_gap_s: float = _param(20.0, "a flower last seen less than this long ago (s) is in the current pass")
-    appearance_max_distance: Optional[float] = _param(None, "cosine distance above which two tracks' embeddings "
+    merge_max_distance_m: float = config_field(0.5, "a track never merges with a flower further than this (m)")
+    same_pass_gap_s: float = config_field(20.0, "a flower last seen less than this long ago (s) is in the current pass")
+    appearance_max_distance: Optional[float] = config_field(None, "cosine distance above which two tracks' embeddings "
                                                             "veto a merge; null = appearance unused")
-    grid_cell_m: float = _param(1.0, "cell size (m) of the map's spatial hash grid")
+    grid_cell_m: float = config_field(1.0, "cell size (m) of the map's spatial hash grid")
     # --- summaries and output
-    row_segment_length_m: float = _param(10.0, "length (m) of a row segment when no plots are given")
-    plot_id_property: str = _param("plot_id", "GeoJSON feature property holding the plot id")
-    path_decimation_m: float = _param(0.5, "robot path points kept for the map picture at this spacing (m)")
+    row_segment_length_m: float = config_field(10.0, "length (m) of a row segment when no plots are given")
+    plot_id_property: str = config_field("plot_id", "GeoJSON feature property holding the plot id")
+    path_decimation_m: float = config_field(0.5, "robot path points kept for the map picture at this spacing (m)")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -163,49 +159,9 @@ def _validate(cfg: FusionConfig) -> None:
         raise ConfigError("fusion.plot_id_property must not be empty")
 
 
-def _coerce(name: str, value: Any, default: Any, optional_float: bool) -> Any:
-    where = f"fusion.{name}"
-    if optional_float:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number or null, got {value!r}")
-        return float(value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return int(value)
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    return value
-
-
 def fusion_config_from_dict(data: Optional[Mapping[str, Any]]) -> FusionConfig:
     """Validate plain data (e.g. the ``fusion`` section of config/mars_rig.yaml) into a FusionConfig."""
-    if data is None:
-        return FusionConfig()
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"fusion section must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(FusionConfig)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"fusion: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    kwargs: Dict[str, Any] = {}
-    for name, value in data.items():
-        f = known[name]
-        default = f.default if f.default is not MISSING else None
-        kwargs[name] = _coerce(name, value, default, optional_float=f.type in ("Optional[float]",))
-    return FusionConfig(**kwargs)
+    return config_from_dict(FusionConfig, data, "fusion")
 
 
 def load_fusion_config(path: Any, section: str = "fusion") -> FusionConfig:

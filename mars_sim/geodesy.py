@@ -8,58 +8,32 @@ consumer using MapDatum agree exactly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
-from pyproj import CRS, Transformer
+
+from mars_fusion.pose.map_frame import MapFrame, utm_epsg
+
+__all__ = ["MapDatum", "utm_epsg"]
 
 
-def utm_epsg(latitude: float, longitude: float) -> int:
-    """EPSG code of the WGS-84 UTM zone containing the point (326xx north, 327xx south)."""
-    if not (-80.0 <= latitude <= 84.0) or not (-180.0 <= longitude <= 180.0):
-        raise ValueError(f"datum latitude/longitude outside UTM coverage: {latitude}, {longitude}")
-    zone = int((longitude + 180.0) // 6.0) % 60 + 1
-    return (32600 if latitude >= 0 else 32700) + zone
+class MapDatum(MapFrame):
+    """The simulator's map frame: the fusion's MapFrame with the 'utm' projection (one implementation)."""
 
-
-@dataclass(frozen=True)
-class MapDatum:
-    """Converts map-frame metres to latitude/longitude/altitude and back."""
-
-    latitude: float
-    longitude: float
-    altitude: float = 0.0
-
-    def __post_init__(self) -> None:
-        epsg = utm_epsg(self.latitude, self.longitude)
-        to_utm = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(epsg), always_xy=True)
-        e0, n0 = to_utm.transform(self.longitude, self.latitude)
-        object.__setattr__(self, "_epsg", epsg)
-        object.__setattr__(self, "_to_utm", to_utm)
-        object.__setattr__(self, "_to_geo", Transformer.from_crs(CRS.from_epsg(epsg), CRS.from_epsg(4326),
-                                                                 always_xy=True))
-        object.__setattr__(self, "_origin", (float(e0), float(n0)))
+    def __init__(self, latitude: float, longitude: float, altitude: float = 0.0) -> None:
+        super().__init__(float(latitude), float(longitude), float(altitude), "utm")
 
     @property
     def utm_epsg(self) -> int:
         """EPSG code of the UTM zone used for the map frame."""
-        return int(getattr(self, "_epsg"))
+        return utm_epsg(self.latitude, self.longitude)
 
-    def geodetic_from_map(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | float = 0.0
+    def geodetic_from_map(self, x: np.ndarray, y: np.ndarray, z: Union[np.ndarray, float] = 0.0
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Latitude, longitude (degrees) and altitude (m) of map points."""
-        e0, n0 = getattr(self, "_origin")
-        lon, lat = getattr(self, "_to_geo").transform(np.asarray(x, dtype=float) + e0,
-                                                      np.asarray(y, dtype=float) + n0)
-        alt = np.asarray(z, dtype=float) + self.altitude
-        return np.asarray(lat, dtype=float), np.asarray(lon, dtype=float), np.broadcast_to(alt, np.shape(lat)).copy()
+        return super().geodetic_from_map(x, y, z)
 
-    def map_from_geodetic(self, latitude: np.ndarray, longitude: np.ndarray, altitude: np.ndarray | float = 0.0
-                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def map_from_geodetic(self, latitude: np.ndarray, longitude: np.ndarray,
+                          altitude: Union[np.ndarray, float] = 0.0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Map x, y, z (m) of geodetic points."""
-        e0, n0 = getattr(self, "_origin")
-        e, n = getattr(self, "_to_utm").transform(np.asarray(longitude, dtype=float), np.asarray(latitude, dtype=float))
-        z = np.asarray(altitude, dtype=float) - self.altitude
-        x = np.asarray(e, dtype=float) - e0
-        return x, np.asarray(n, dtype=float) - n0, np.broadcast_to(z, np.shape(x)).copy()
+        return super().map_from_geodetic(latitude, longitude, altitude)

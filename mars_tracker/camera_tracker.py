@@ -24,8 +24,9 @@ from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
 _MAX_VIRTUAL_STEPS = 3
-_OC_MIN_MISSES = 3
+_OC_MIN_MISSES = 4
 _EGO_REFRESH_S = 0.1
+_APPEARANCE_SCALE_EVERY = 5
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,9 @@ class CameraTracker:
                 else c.match_cost_threshold
             r, k = assign(cost, limit)
             rows1, cols1 = all_rows[r], high[k]
-            if inputs.appearance_distance is not None:
+            # The scale drifts slowly: sampling every few frames is plenty.
+            if inputs.appearance_distance is not None and (self._appearance_scale is None
+                                                           or frame.frame_number % _APPEARANCE_SCALE_EVERY == 0):
                 self._learn_appearance_scale(inputs, r, k)
         # Stage 2: confirmed tracks left over against low-score detections, on box overlap only.
         left = np.ones(n, bool)
@@ -331,17 +334,22 @@ class CameraTracker:
                                   frame.image_height)
         # A miss or two leave little drift to re-estimate; after longer gaps OC-SORT's re-update pays off.
         recovered = (t["frames_since_update"][rows] >= _OC_MIN_MISSES) & c.oc_reupdate
-        plain = ~recovered
-        x, p = self._kalman.update(t["x"][rows[plain]], t["p"][rows[plain]], z[plain], self._s_inv[rows[plain]])
-        t["x"][rows[plain]] = x
-        t["p"][rows[plain]] = p
         if recovered.any():
+            plain = rows[~recovered]
+            x, p = self._kalman.update(t["x"][plain], t["p"][plain], z[~recovered], self._s_inv[plain])
+            t["x"][plain] = x
+            t["p"][plain] = p
             self._observation_centric_reupdate(rows[recovered], z[recovered], frame.stamp_ns)
-        t["hits"][rows] += np.uint32(1)
+        else:
+            t["x"][rows], t["p"][rows] = self._kalman.update(t["x"][rows], t["p"][rows], z, self._s_inv[rows])
+        scores = det.scores[cols]
+        hits = t["hits"][rows] + np.uint32(1)
+        t["hits"][rows] = hits
         t["frames_since_update"][rows] = 0
         t["last_update_ns"][rows] = frame.stamp_ns
-        t["score"][rows] = det.scores[cols]
-        t["score_sum"][rows] += det.scores[cols]
+        t["score"][rows] = scores
+        score_sum = t["score_sum"][rows] + scores
+        t["score_sum"][rows] = score_sum
         t["class_id"][rows] = det.class_ids[cols]
         t["detection_index"][rows] = cols
         t["last_obs"][rows] = z
@@ -354,11 +362,12 @@ class CameraTracker:
             m = c.embedding_momentum
             t["embedding"][rows] = _normalise_rows(np.where(had, m * old + (1.0 - m) * feats, feats))
             t["has_embedding"][rows] = True
-        newly = ~t["confirmed"][rows] & (t["hits"][rows] >= c.min_hits) \
-            & self._score_confirms(t["score_sum"][rows], t["hits"][rows])
+        was_confirmed = t["confirmed"][rows]
+        newly = ~was_confirmed & (hits >= c.min_hits) & self._score_confirms(score_sum, hits)
         self.confirmed_count += int(newly.sum())
-        t["confirmed"][rows] |= newly
-        t["status"][rows] = np.where(t["confirmed"][rows], TrackStatus.TRACKED, TrackStatus.NEW)
+        confirmed = was_confirmed | newly
+        t["confirmed"][rows] = confirmed
+        t["status"][rows] = np.where(confirmed, TrackStatus.TRACKED, TrackStatus.NEW)
         if c.counting_line:
             self._count_line_crossings(rows)
 
@@ -406,17 +415,24 @@ class CameraTracker:
         c = self.config
         unmatched = np.ones(len(t), bool)
         unmatched[matched_rows] = False
-        t["frames_since_update"][unmatched] += np.uint32(1)
-        t["status"][unmatched] = np.where(t["confirmed"][unmatched], TrackStatus.LOST, TrackStatus.NEW)
-        since = (frame.stamp_ns - t["last_update_ns"]) * _NS
-        limit = np.where(t["confirmed"], c.max_lost_seconds, c.max_tentative_lost_seconds)
-        gone = unmatched & (since > limit)
+        u = np.flatnonzero(unmatched)
+        if u.size == 0:
+            return TrackSnapshot.empty(t.feature_dim)
+        t["frames_since_update"][u] += np.uint32(1)
+        confirmed = t["confirmed"][u]
+        t["status"][u] = np.where(confirmed, TrackStatus.LOST, TrackStatus.NEW)
+        since = (frame.stamp_ns - t["last_update_ns"][u]) * _NS
+        gone_u = since > np.where(confirmed, c.max_lost_seconds, c.max_tentative_lost_seconds)
         if frame.image_width > 0 and frame.image_height > 0:
             # A predicted box wholly outside the image cannot be matched again.
-            xyxy = _xyxy(t["x"][:, 0:4])
-            outside = (xyxy[:, 2] < 0) | (xyxy[:, 3] < 0) | (xyxy[:, 0] > frame.image_width) \
-                | (xyxy[:, 1] > frame.image_height)
-            gone |= unmatched & outside
+            box = t["x"][u, 0:4]
+            half = box[:, 2:4] * 0.5
+            gone_u |= ((box[:, 0:2] + half) < 0).any(axis=1) \
+                | ((box[:, 0:2] - half) > np.array([frame.image_width, frame.image_height])).any(axis=1)
+        if not gone_u.any():
+            return TrackSnapshot.empty(t.feature_dim)
+        gone = np.zeros(len(t), bool)
+        gone[u[gone_u]] = True
         removed = self._snapshot(gone, removed=True)
         t.keep(~gone)
         return removed

@@ -23,7 +23,7 @@ class TrackerConfig:
         0.6, "an unmatched high-score detection starts a new track only from this score up")
     min_hits: int = _setting(2, "matched frames before a track is confirmed (and counted)")
     confirm_min_mean_score: float = _setting(
-        0.6, "a track is confirmed only once the mean score of its detections, counted together with "
+        0.0, "a track is confirmed only once the mean score of its detections, counted together with "
              "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
              "detected with middling scores, flowers with high ones (0 = off)")
     confirm_prior_hits: float = _setting(

@@ -1,4 +1,8 @@
-"""The live tracks of one camera as columns (struct of arrays): appended, updated and compacted in bulk."""
+"""The live tracks of one camera as columns (struct of arrays): appended, updated and compacted in bulk.
+
+Columns live in buffers with spare capacity (doubling when full, halving when mostly empty), so starting
+tracks writes into place instead of re-allocating every column, and memory follows the number of live tracks.
+"""
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -30,58 +34,73 @@ _COLUMNS: Dict[str, tuple] = {
     "line_counted": ((), bool),
     "has_embedding": ((), bool),
 }
+_MIN_CAPACITY = 32
 
 
 class TrackTable:
-    """Columns of equal length, one row per live track."""
+    """Columns of equal length, one row per live track. ``table[name]`` is a view of the live rows."""
 
     def __init__(self, feature_dim: int = 0) -> None:
-        self.columns: Dict[str, np.ndarray] = {}
+        self._n = 0
+        self._capacity = _MIN_CAPACITY
+        self._buffers: Dict[str, np.ndarray] = {
+            name: np.zeros((self._capacity,) + shape, dtype) for name, (shape, dtype) in _COLUMNS.items()}
         self.feature_dim = 0
-        for name, (shape, dtype) in _COLUMNS.items():
-            self.columns[name] = np.zeros((0,) + shape, dtype)
         self.set_feature_dim(feature_dim)
 
     def set_feature_dim(self, feature_dim: int) -> None:
         """Give the table an embedding column of this width (only while empty or without one)."""
-        if feature_dim == self.feature_dim:
+        if feature_dim == self.feature_dim and "embedding" in self._buffers:
             return
-        if self.feature_dim and len(self):
+        if self.feature_dim and self._n:
             raise ValueError(f"track embeddings are {self.feature_dim}-D, cannot switch to {feature_dim}-D")
         self.feature_dim = int(feature_dim)
-        self.columns["embedding"] = np.zeros((len(self), self.feature_dim), np.float32)
+        self._buffers["embedding"] = np.zeros((self._capacity, self.feature_dim), np.float32)
 
     def __len__(self) -> int:
-        return int(self.columns["track_id"].shape[0])
+        return self._n
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        return self._buffers[name][:self._n]
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
-        self.columns[name] = value
+        self._buffers[name][:self._n] = value
+
+    def _resize(self, capacity: int) -> None:
+        for name, buf in self._buffers.items():
+            new = np.zeros((capacity,) + buf.shape[1:], buf.dtype)
+            new[:self._n] = buf[:self._n]
+            self._buffers[name] = new
+        self._capacity = capacity
 
     def append(self, rows: Dict[str, np.ndarray], n: int) -> None:
         """Add n rows; columns not given are zero."""
-        for name, column in self.columns.items():
+        end = self._n + n
+        if end > self._capacity:
+            self._resize(max(2 * self._capacity, end))
+        for name, buf in self._buffers.items():
             block = rows.get(name)
-            if block is None:
-                block = np.zeros((n,) + column.shape[1:], column.dtype)
-            self.columns[name] = np.concatenate([column, np.asarray(block, column.dtype).reshape((n,) + column.shape[1:])])
+            buf[self._n:end] = 0 if block is None else np.asarray(block).reshape((n,) + buf.shape[1:])
+        self._n = end
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where mask is False."""
         if mask.all():
             return
-        for name in self.columns:
-            self.columns[name] = self.columns[name][mask]
+        m = int(mask.sum())
+        for buf in self._buffers.values():
+            buf[:m] = buf[:self._n][mask]
+        self._n = m
+        if self._capacity > _MIN_CAPACITY and 4 * m < self._capacity:
+            self._resize(max(_MIN_CAPACITY, 2 * m))
 
     def clear(self) -> None:
         """Drop every row."""
-        self.keep(np.zeros(len(self), bool))
+        self.keep(np.zeros(self._n, bool))
 
     def embeddings_or_none(self, index: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         """Embedding rows (float32 copy) or None without a feature column."""
         if not self.feature_dim:
             return None
-        emb = self.columns["embedding"]
+        emb = self["embedding"]
         return (emb if index is None else emb[index]).astype(np.float32, copy=True)

@@ -12,7 +12,10 @@ import numpy as np
 from pyproj import CRS, Transformer
 
 
-def _utm_epsg(latitude: float, longitude: float) -> int:
+def utm_epsg(latitude: float, longitude: float) -> int:
+    """EPSG code of the WGS-84 UTM zone containing the point (326xx north, 327xx south)."""
+    if not (-80.0 <= latitude <= 84.0) or not (-180.0 <= longitude <= 180.0):
+        raise ValueError(f"datum latitude/longitude outside UTM coverage: {latitude}, {longitude}")
     zone = int((longitude + 180.0) // 6.0) % 60 + 1
     return (32600 if latitude >= 0 else 32700) + zone
 
@@ -39,7 +42,7 @@ class MapFrame:
                 f"+lat_0={self.latitude!r} +lon_0={self.longitude!r} +h_0={self.altitude!r}")
             origin = (0.0, 0.0)
         elif self.projection == "utm":
-            forward = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(_utm_epsg(self.latitude, self.longitude)),
+            forward = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(utm_epsg(self.latitude, self.longitude)),
                                            always_xy=True)
             e0, n0 = forward.transform(self.longitude, self.latitude)
             origin = (float(e0), float(n0))

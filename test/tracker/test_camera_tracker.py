@@ -249,3 +249,16 @@ def test_global_motion_estimate_seeds_new_tracks() -> None:
     update = tracker.update(frame(15, [[1200.0, 700.0, 40.0, 40.0]]))      # a newcomer at the right edge
     newcomer = update.tracks.detection_index == 0
     assert update.tracks.velocity[newcomer][0, 0] == pytest.approx(-300.0, abs=30.0)
+
+
+def test_mean_score_confirmation_keeps_middling_look_alikes_uncounted() -> None:
+    tracker = CameraTracker(TrackerConfig(confirm_min_mean_score=0.6))
+    for i in range(40):   # a flower scored 0.85 and a persistent look-alike scored 0.62 then 0.55 ...
+        look_alike_score = 0.62 if i == 0 else 0.55
+        update = tracker.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]], scores=[0.85, look_alike_score]))
+    assert update.confirmed_count == 1
+    assert list(update.tracks.confirmed) == [True, False]
+    plain = CameraTracker()
+    for i in range(40):
+        update = plain.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]], scores=[0.85, 0.62 if i == 0 else 0.55]))
+    assert update.confirmed_count == 2
