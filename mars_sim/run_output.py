@@ -22,7 +22,7 @@ import yaml
 
 from mars_camera.feature_codec import FeatureEncoding
 from mars_camera.geometry.rotations import quaternion_from_rotation, rotation_from_rpy
-from mars_camera.geometry.camera_model import R_LINK_FROM_OPTICAL
+from mars_camera.rig import rig_static_transforms
 from mars_camera.interfaces.bag_files import BagWriter
 from mars_sim.simulation import SimulationResult
 from mars_sim.truth_files import write_truth
@@ -55,13 +55,8 @@ def _transform(types: Any, stamp_ns: int, parent: str, child: str, xyz: Tuple[fl
 def static_transforms(result: SimulationResult, types: Any) -> Any:
     """The rig's TFMessage: base_link -> <cam>_link -> <cam>_optical_frame, base_link -> gnss_link."""
     stamp = result.start_time_ns
-    transforms: List[Any] = []
-    for cam in result.rig.cameras:
-        e = cam.model.extrinsics
-        transforms.append(_transform(types, stamp, BASE_FRAME, cam.model.link_frame, e.xyz, rotation_from_rpy(e.rpy)))
-        transforms.append(_transform(types, stamp, cam.model.link_frame, cam.model.optical_frame, (0.0, 0.0, 0.0),
-                                     R_LINK_FROM_OPTICAL))
-    transforms.append(_transform(types, stamp, BASE_FRAME, GNSS_FRAME, result.rig.gnss_antenna_xyz, np.eye(3)))
+    transforms: List[Any] = [_transform(types, stamp, t.parent, t.child, t.xyz, rotation_from_rpy(t.rpy))
+                             for t in rig_static_transforms(result.rig)]   # the same tree robot.launch.py publishes
     return types["tf2_msgs/msg/TFMessage"](transforms=transforms)
 
 
