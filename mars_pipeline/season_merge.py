@@ -61,7 +61,8 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
         lat, lon, alt = source.geodetic_from_map(a["xyz"][:, 0], a["xyz"][:, 1], a["xyz"][:, 2])
         x, y, z = target.map_from_geodetic(lat, lon, alt)
         mapper.flower_map.insert_many(np.column_stack([x, y, z]), a["cov"], a["n_obs"], a["first_ns"], a["last_ns"],
-                                      a["camera_mask"], n_tracks=a["n_tracks"], gnss_var=a["gnss_var"])
+                                      a["camera_mask"], n_tracks=a["n_tracks"], gnss_var=a["gnss_var"],
+                                      score_sum=a.get("score_sum"))
     before = mapper.count()
     merged = mapper.flower_map.consolidate()
     snapshot = mapper.snapshot()
@@ -70,6 +71,7 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
     write_kml(snapshot, out / "flowers.kml")
     write_png(snapshot, out / "map.png")
     result.update(flowers=mapper.count(), flowers_before_merge=before, merged_duplicates=merged,
-                  per_run={str(run): int(state.arrays["ids"].shape[0]) for run, state in states})
+                  per_run={str(run): int(state.arrays["ids"].shape[0]) for run, state in states},
+                  note="flowers count reported flowers; low-score ones stay in the saved maps, unreported")
     (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
     return result

@@ -42,7 +42,10 @@ class FusionNodeConfig:
     flowers_topic: str = config_field("/mars/flowers", "GeoFlowerArray output (latched)", read_only=True)
     count_topic: str = config_field("/mars/flower_count", "FlowerCount output (latched)", read_only=True)
     markers_topic: str = config_field("/mars/flower_markers", "MarkerArray output (latched)", read_only=True)
-    publish_period_s: float = config_field(1.0, "Seconds between map publications", minimum=0.05)
+    publish_period_s: float = config_field(1.0, "Seconds between count and marker updates", minimum=0.05)
+    flowers_period_s: float = config_field(
+        5.0, "Seconds between full GeoFlowerArray publications (the whole map: costly for large maps)",
+        minimum=0.05)
     map_file: str = config_field("", "Map state file: saved atomically, resumed at start (empty = no saving)",
                                  read_only=True)
     save_period_s: float = config_field(30.0, "Seconds between map saves", minimum=1.0)
@@ -95,6 +98,7 @@ class FusionNode(Node):
         self._diagnostics = DiagnosticsPublisher(self)
         self._last_tracks = time.monotonic()
         self._dirty = False
+        self._last_flowers = 0.0
         self._finalized_count: Optional[int] = None
         self._errors = 0
         self._last_error = ""
@@ -146,7 +150,10 @@ class FusionNode(Node):
             return  # no datum yet: nothing can be geo-located
         snapshot = self.mapper.snapshot()
         stamp = self.get_clock().now().to_msg()
-        self._flowers_pub.publish(flower_array_msg(snapshot, stamp))
+        now = time.monotonic()
+        if now - self._last_flowers >= self.config.flowers_period_s or self._finalized_count is not None:
+            self._last_flowers = now
+            self._flowers_pub.publish(flower_array_msg(snapshot, stamp))
         self._count_pub.publish(flower_count_msg(snapshot, self.mapper.counts_per_camera(), stamp))
         self._markers_pub.publish(flower_markers_msg(snapshot, stamp))
 

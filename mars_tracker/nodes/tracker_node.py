@@ -80,6 +80,9 @@ class TrackerNode(Node):
         self._stats = {name: StreamStatistics() for name in cameras}
         self._live: Dict[str, TrackSnapshot] = {name: TrackSnapshot.empty() for name in cameras}
         self._rejected: Dict[str, int] = {name: 0 for name in cameras}
+        # Frames missing between consecutive frame_numbers: dropped by the camera, the network or our queue.
+        self._missing: Dict[str, int] = {name: 0 for name in cameras}
+        self._last_frame: Dict[str, Optional[int]] = {name: None for name in cameras}
         self._last_error: Dict[str, str] = {}
         self._prior: Optional[MotionPrior] = None
         self._encoding = ENCODINGS[self.config.feature_encoding]
@@ -122,6 +125,13 @@ class TrackerNode(Node):
             return
         for warning in update.warnings:
             self.get_logger().warning(warning)
+        last = self._last_frame[camera]
+        if last is not None and frame.frame_number > last + 1:
+            self._missing[camera] += frame.frame_number - last - 1
+            self.get_logger().warning(f"{camera}: {frame.frame_number - last - 1} frame(s) missing before frame "
+                                      f"{frame.frame_number} (dropped upstream or our queue of "
+                                      f"{self.config.qos_depth} overflowed)", throttle_duration_sec=5.0)
+        self._last_frame[camera] = frame.frame_number
         self._track_publishers[camera].publish(track_msg_rclpy(update, self._encoding))
         self._live[camera] = update.tracks
         latency = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e9
@@ -151,11 +161,15 @@ class TrackerNode(Node):
         for name, tracker in self._trackers.items():
             stats = self._stats[name]
             rejected = self._rejected[name]
-            level = ERROR if rejected and name in self._last_error else (WARN if tracker.reset_count else OK)
+            missing = self._missing[name]
+            level = ERROR if rejected and name in self._last_error else (
+                WARN if tracker.reset_count or missing else OK)
             values = {"rate_hz": stats.rate_hz(now), "frames": stats.total, "active_tracks": tracker.track_count,
                       "confirmed": tracker.confirmed_count, "resets": tracker.reset_count, "rejected": rejected,
+                      "missing_frames": missing,
                       **stats.latency_percentiles()}
-            statuses[name] = (level, self._last_error.get(name, "tracking"), values)
+            message = self._last_error.get(name) or (f"{missing} frames missing" if missing else "tracking")
+            statuses[name] = (level, message, values)
         self._diagnostics.publish(statuses)
 
 
