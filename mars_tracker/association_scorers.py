@@ -7,11 +7,21 @@ from typing import Optional, Protocol, Union
 
 import numpy as np
 
+from mars_camera.package_files import share_file
+
 from mars_tracker.association import (
     FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)
 
 # The shipped learned model (trained by models/association/train_association_scorer.py).
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "association" / "association_scorer.onnx"
+def _default_model_path() -> Path:
+    try:
+        return share_file("models/association/association_scorer.onnx")
+    except FileNotFoundError:
+        return Path(__file__).resolve().parents[1] / "models" / "association" / "association_scorer.onnx"
+
+
+# The shipped learned model, wherever the package is installed (source tree, ROS share, pip package data).
+DEFAULT_MODEL_PATH = _default_model_path()
 
 
 class AssociationScorer(Protocol):

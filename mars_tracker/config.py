@@ -2,77 +2,74 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Dict, Mapping, Tuple
 
-
-def _setting(default: Any, description: str) -> Any:
-    """A dataclass field carrying a description (the ROS node declares its parameters from these)."""
-    return field(default=default, metadata={"description": description})
+from mars_camera.config_schema import config_field
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
     """Settings of one camera's tracker. Times are seconds of stamp time, sizes are relative to the box size."""
 
-    high_score_threshold: float = _setting(
+    high_score_threshold: float = config_field(
         0.5, "detections scoring at least this are matched first (motion + appearance) and may start tracks")
-    low_score_threshold: float = _setting(
+    low_score_threshold: float = config_field(
         0.1, "detections below this are ignored; between low and high they only extend existing tracks")
-    new_track_score_threshold: float = _setting(
+    new_track_score_threshold: float = config_field(
         0.6, "an unmatched high-score detection starts a new track only from this score up")
-    min_hits: int = _setting(2, "matched frames before a track is confirmed (and counted)")
-    confirm_min_mean_score: float = _setting(
+    min_hits: int = config_field(2, "matched frames before a track is confirmed (and counted)")
+    confirm_min_mean_score: float = config_field(
         0.0, "a track is confirmed only once the mean score of its detections, counted together with "
              "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
              "detected with middling scores, flowers with high ones (0 = off)")
-    confirm_prior_hits: float = _setting(
+    confirm_prior_hits: float = config_field(
         3.0, "pseudo-detections at score 0.5 in the confirmation mean, so a short lucky run cannot confirm")
-    max_lost_seconds: float = _setting(
+    max_lost_seconds: float = config_field(
         2.0, "a confirmed track not matched for longer than this is removed")
-    max_tentative_lost_seconds: float = _setting(
+    max_tentative_lost_seconds: float = config_field(
         0.2, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
-    match_cost_threshold: float = _setting(
+    match_cost_threshold: float = config_field(
         0.75, "largest association cost (0..1) accepted in the first, high-score stage")
-    low_match_cost_threshold: float = _setting(
+    low_match_cost_threshold: float = config_field(
         0.5, "largest 1 - IoU accepted in the second, low-score stage (ByteTrack: 0.5)")
-    gate_mahalanobis: float = _setting(
+    gate_mahalanobis: float = config_field(
         25.0, "squared Mahalanobis distance gate of box innovations (chi-square, 4 dof; 13.28 = 99 %)")
-    appearance_weight: float = _setting(
+    appearance_weight: float = config_field(
         0.5, "weight of the appearance cost against the motion cost when appearance is informative")
-    adaptive_appearance: bool = _setting(
+    adaptive_appearance: bool = config_field(
         True, "lower the appearance weight for pairs whose embeddings do not tell candidates apart")
-    appearance_gap_reference: float = _setting(
+    appearance_gap_reference: float = config_field(
         0.15, "cosine-distance gap between best and second-best candidate that gives appearance full weight")
-    appearance_scale_factor: float = _setting(
+    appearance_scale_factor: float = config_field(
         4.0, "appearance distances count in units of this many times the typical distance of a correct match "
              "(estimated online per camera)")
-    appearance_gate: float = _setting(
+    appearance_gate: float = config_field(
         0.6, "pairs whose cosine distance exceeds this are never matched in the high-score stage")
-    embedding_momentum: float = _setting(
+    embedding_momentum: float = config_field(
         0.9, "exponential smoothing of a track's embedding: new = m * old + (1 - m) * detection")
-    measurement_noise: float = _setting(
+    measurement_noise: float = config_field(
         0.05, "standard deviation of a detected box centre, as a fraction of the box size")
-    size_measurement_noise: float = _setting(
+    size_measurement_noise: float = config_field(
         0.08, "standard deviation of a detected box width/height, as a fraction of the box size")
-    acceleration_noise: float = _setting(
+    acceleration_noise: float = config_field(
         4.0, "standard deviation of a track's centre acceleration, box sizes per second squared")
-    size_change_noise: float = _setting(
+    size_change_noise: float = config_field(
         1.0, "standard deviation of a track's size acceleration, box sizes per second squared")
-    initial_velocity_std: float = _setting(
+    initial_velocity_std: float = config_field(
         8.0, "standard deviation of a new track's velocity around the ego-motion guess, box sizes per second")
-    estimate_ego_motion: bool = _setting(
+    estimate_ego_motion: bool = config_field(
         True, "without a motion prior, estimate the global image motion from matched tracks")
-    ego_min_tracks: int = _setting(3, "matched confirmed tracks needed to estimate the global image motion")
-    ego_inlier_fraction: float = _setting(
+    ego_min_tracks: int = config_field(3, "matched confirmed tracks needed to estimate the global image motion")
+    ego_inlier_fraction: float = config_field(
         0.6, "fraction of tracks that must agree with the median motion for the estimate to be used")
-    ego_inlier_tolerance: float = _setting(
+    ego_inlier_tolerance: float = config_field(
         1.5, "velocity difference (box sizes per second) within which a track agrees with the median")
-    oc_reupdate: bool = _setting(
+    oc_reupdate: bool = config_field(
         True, "re-run the Kalman filter along a virtual trajectory when a lost track is recovered (OC-SORT)")
-    match_across_classes: bool = _setting(
+    match_across_classes: bool = config_field(
         False, "allow a track to match a detection of another class")
-    counting_line: Tuple[float, ...] = _setting(
+    counting_line: Tuple[float, ...] = config_field(
         (), "optional counting line x1, y1, x2, y2 in image pixels; empty = count every confirmed track")
 
     def __post_init__(self) -> None:

@@ -52,8 +52,6 @@ def track_mot(detections: MotDetections, tracker: CameraTracker, fps: float, fea
     rows: Dict[int, List[List[float]]] = {}
     confirmed: set = set()
     slices = detections.frame_slices()
-    width = int(np.ceil((detections.tlwh[:, 0] + detections.tlwh[:, 2]).max())) if detections.frames.size else 0
-    height = int(np.ceil((detections.tlwh[:, 1] + detections.tlwh[:, 3]).max())) if detections.frames.size else 0
     if not slices:
         return np.zeros((0, 6))
     for frame_number in range(min(slices), max(slices) + 1):

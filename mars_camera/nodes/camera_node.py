@@ -165,6 +165,7 @@ class CameraNode(Node):
             return
         if not self._stop.is_set() and self.config.exit_when_done:
             self.get_logger().info(f"source ended after {self._stats.total} frames")
+            self._publish_diagnostics()  # the final figures, even for a source shorter than the timer period
             self.finished.set_result(self._stats.total)
 
     def _frames(self):
