@@ -117,6 +117,20 @@ class SharedVDevice:
         """Current reference count."""
         return cls._refs
 
+    @classmethod
+    def chip_temperature_c(cls) -> Optional[float]:
+        """Hottest on-die sensor (ts0/ts1) of the physical devices, or None when the device does not say."""
+        with cls._lock:
+            if cls._vdevice is None:
+                return None
+            try:
+                readings = [d.control.get_chip_temperature() for d in cls._vdevice.get_physical_devices()]
+            except Exception:  # noqa: BLE001 - older HailoRT or a busy control channel: no temperature
+                return None
+        values = [float(v) for r in readings for v in (getattr(r, "ts0_temperature", None),
+                                                        getattr(r, "ts1_temperature", None)) if v is not None]
+        return max(values) if values else None
+
 
 class _HailoPending(PendingInference):
     def __init__(self, job: Any, done: threading.Event, box: Dict[str, Any], timeout_ms: int,
@@ -358,7 +372,7 @@ class HailoDetectorBackend(DetectorBackend):
                 "input_size": list(self._input_size), "layout": self._layout, "num_classes": self._num_classes,
                 "nms_output": self._nms_name, "feature_output": self._feature_name,
                 "heads": [{"stride": s, "box": b, "class": c} for s, b, c in self._head_plan],
-                "vdevice_users": SharedVDevice.users()}
+                "vdevice_users": SharedVDevice.users(), "temperature_c": SharedVDevice.chip_temperature_c()}
 
     def close(self) -> None:
         if getattr(self, "_closed", True):

@@ -218,3 +218,14 @@ def test_raw_heads_with_logit_class_outputs(hefs, fake_hailo, model_path, tmp_pa
                                         class_quant=[(q.scale, q.zero_point) for q in out.class_quant]).class_scores
         backend.close()
     assert np.abs(scores["sigmoid"] - scores["logits"]).max() < 0.02
+
+
+def test_chip_temperature_is_reported_while_the_device_is_open(hefs, fake_hailo):
+    cfg = CameraDetectorConfig(backend="hailo", hef_path=hefs["raw"])
+    backend = _hailo(cfg, fake_hailo)
+    try:
+        fake_hailo.STATE.chip_temperature_c = 61.0
+        assert backend.describe()["temperature_c"] == pytest.approx(61.0)
+    finally:
+        backend.close()
+    assert SharedVDevice.chip_temperature_c() is None   # released: nothing to ask

@@ -39,6 +39,7 @@ class FakeDeviceState:
     present: bool = True
     architecture: str = "HAILO8"          # as `hailortcli fw-control identify` prints it
     inference_delay_s: float = 0.0       # simulated time on chip per frame
+    chip_temperature_c: float = 52.5     # what the on-die sensor ts0 reports
     fail_next_inferences: int = 0        # completion_info.exception set for the next N frames
     ready_timeouts: int = 0              # wait_for_async_ready raises HailoRTTimeout N times
     vdevice_opens: int = 0

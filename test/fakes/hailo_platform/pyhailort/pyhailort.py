@@ -444,8 +444,36 @@ class VDevice(object):
     def get_physical_devices_ids(self):
         return ["0001:01:00.0"]
 
+    def get_physical_devices(self):
+        if self._vdevice is None:
+            raise HailoRTInvalidOperationException("Invalid operation. See hailort.log for more information")
+        return [_PhysicalDevice("0001:01:00.0")]
+
+
     def create_infer_model(self, hef_source, name=""):
         if self._vdevice is None:
             raise HailoRTInvalidOperationException("Invalid operation. See hailort.log for more information")
         hef = HEF(hef_source)
         return InferModel(_fc.FakeInferModel(self._vdevice, hef, hef._net), hef_source)
+
+
+class _TemperatureInfo(object):
+    """What Control.get_chip_temperature() returns: two on-die sensors (Celsius) and the sample count."""
+
+    def __init__(self, ts0, ts1):
+        self.ts0_temperature = ts0
+        self.ts1_temperature = ts1
+        self.sample_count = 1
+
+
+class _PhysicalDeviceControl(object):
+    def get_chip_temperature(self):
+        return _TemperatureInfo(_fc.STATE.chip_temperature_c, _fc.STATE.chip_temperature_c - 1.5)
+
+
+class _PhysicalDevice(object):
+    """A physical device of a VDevice (HailoRT's Device): its id and its control channel."""
+
+    def __init__(self, device_id):
+        self.device_id = device_id
+        self.control = _PhysicalDeviceControl()
