@@ -33,6 +33,10 @@ def test_live_pipeline_count_equals_offline_count(quick_run, probe, tmp_path):
                                            "export_dir": str(export), "finalize_after_idle_s": "2.0"})
     probe.watch("/mars/flower_count", FlowerCount)
     probe.watch("/mars/flowers", GeoFlowerArray)
+    # Queues deep enough for the whole bag: "same answer" needs every message, even on a loaded machine
+    # (with the default depth a lagging tracker drops frames and reports them missing in its diagnostics).
+    for name in ("tracker", "fusion", "bag_replay"):
+        result.node(name).parameters.append({"qos_depth": 5000})
     tracker = result.node("tracker").start()
     fusion = result.node("fusion").start()
     with tracker, fusion:
@@ -40,7 +44,7 @@ def test_live_pipeline_count_equals_offline_count(quick_run, probe, tmp_path):
         with replay:
             assert replay.wait(180) == 0, replay.output()
         # After the replay the fusion node finalizes (idle) and publishes the final map.
-        wait_until(lambda: any(m.total == offline.flowers for m in probe.messages("/mars/flower_count")), 30,
+        wait_until(lambda: any(m.total == offline.flowers for m in probe.messages("/mars/flower_count")), 90,
                    what=f"a published count of {offline.flowers} (offline answer); got "
                         f"{[m.total for m in probe.messages('/mars/flower_count')][-5:]}\n{fusion.output()[-3000:]}")
         final = probe.messages("/mars/flower_count")[-1]
