@@ -31,6 +31,9 @@ def _actions(context):
     else:
         player = Node(package="mars_counting", executable="bag_replay_node", name="bag_replay", output="screen",
                       parameters=[{"bag_path": bag, "rate": float(rate), "publish_clock": True,
+                                   # the tracker (detections) and the fusion (fixes) must both be listening
+                                   "wait_for_types": ["mars_counting/msg/FlowerDetectionArray",
+                                                      "sensor_msgs/msg/NavSatFix"],
                                    "wait_for_subscribers": int(LaunchConfiguration("wait_for_subscribers")
                                                                .perform(context))}])
     jetson = IncludeLaunchDescription(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -115,6 +116,22 @@ def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str
         raise ConfigError(f"{where}: {text}" if where and not text.startswith(prefix) else text) from None
     check_config(config, where)
     return config
+
+
+def load_yaml_mapping(path: Union[str, Path], what: str) -> Dict[str, Any]:
+    """A YAML file whose top level is a mapping; ConfigError naming the file (as `what`) otherwise."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must be a mapping at the top level")
+    return data
 
 
 def config_to_dict(config: Any) -> Dict[str, Any]:

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-import yaml
 
-from mars_camera.config_schema import ConfigError
+from mars_camera.config_schema import ConfigError, load_yaml_mapping
 from mars_camera.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
 
 
@@ -122,16 +121,7 @@ def rig_from_dict(data: Mapping[str, Any], where: str = "rig") -> RigConfig:
 
 def load_robot_config(path: Union[str, Path]) -> Dict[str, Any]:
     """Read a robot configuration YAML file into a dict (ConfigError naming the file when unreadable)."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read robot configuration {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"robot configuration {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"robot configuration {path} must be a mapping at the top level")
-    return data
+    return load_yaml_mapping(path, "robot configuration")
 
 
 def load_rig(path: Union[str, Path], section: Optional[str] = "rig") -> RigConfig:

@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Mapping, Union
 
-import yaml
 
-from mars_camera.rig import ConfigError
+from mars_camera.config_schema import ConfigError, load_yaml_mapping
 from mars_sim.config import SimConfig, merge_dicts, sim_config_from_dict
 
 # Free-running Raspberry Pi cameras: each starts at its own phase of the 30 fps period.
@@ -68,14 +67,7 @@ def preset_config(name: str, overrides: Mapping[str, Any] | None = None) -> SimC
 def load_sim_config(path: Union[str, Path]) -> SimConfig:
     """A SimConfig from a YAML file; a top-level ``preset: NAME`` key starts from that preset."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read simulation config {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"simulation config {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"simulation config {path} must be a mapping at the top level")
+    data = load_yaml_mapping(path, "simulation config")
     preset = data.pop("preset", None)
     if preset is not None:
         if preset not in PRESETS:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from harness.launch_evaluation import evaluate_launch_file
-from harness.ros_processes import REPO_ROOT
+from harness.ros_processes import REPO_ROOT, wait_until
 from mars_camera.rig import load_rig
 
 LAUNCH_DIR = REPO_ROOT / "launch"
@@ -63,8 +63,8 @@ def test_jetson_launch_nodes_start_and_stop_cleanly(probe):
     with tracker, fusion:
         counts = probe.wait_for("/mars/track_counts", 1, timeout=20)
         assert {c.name for c in counts[-1].per_camera} == set(load_rig(RIG).camera_names)
-        for topic in ("/cam_left/detections", "/gnss/fix", "/cam_right/tracks"):
-            assert probe.node.count_subscribers(topic) >= 1, topic
+        for topic in ("/cam_left/detections", "/gnss/fix", "/cam_right/tracks"):  # discovery takes a moment
+            wait_until(lambda t=topic: probe.node.count_subscribers(t) >= 1, 20, what=f"a subscriber on {topic}")
         assert tracker.interrupt() == 0, tracker.output()
         assert fusion.interrupt() == 0, fusion.output()
 
