@@ -53,7 +53,8 @@ def _print_summary(s: Dict[str, object], out: Path) -> None:
           f"{s['seconds']} s = {s['realtime_factor']}x real time")
     for problem in s["problems"]:
         print(f"  ! {problem}")
-    print(f"  results in {out}/ (flowers.csv, flowers.geojson, flowers.kml, map.png, tracks/, summary.json)")
+    print(f"  results in {out}/ (flowers.csv, flowers.geojson, flowers.kml, map.png, map_bag/ for Foxglove, "
+          f"tracks/, summary.json)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -97,6 +97,14 @@ def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, P
         files["flowers.geojson"] = write_geojson(snapshot, out / "flowers.geojson")
         files["flowers.kml"] = write_kml(snapshot, out / "flowers.kml")
         files["map.png"] = write_png(snapshot, out / "map.png")
+        from mars_pipeline.result_bag import write_result_bag
+
+        result_bag = out / "map_bag"
+        if result_bag.exists():   # a re-run into the same folder replaces its own result bag
+            import shutil
+
+            shutil.rmtree(result_bag)
+        files["map_bag"] = write_result_bag(snapshot, result_bag)
     else:  # keep the column layout so downstream readers see an empty map, not a missing file
         (out / "flowers.csv").write_text("id,x,y,z,lat,lon\n")
         files["flowers.csv"] = out / "flowers.csv"

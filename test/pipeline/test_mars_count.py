@@ -113,3 +113,29 @@ def test_a_folder_of_bags_is_counted_in_parallel_and_merged(quick_run_mcap, tmp_
     assert merged["flowers_before_merge"] == 2 * single
     assert merged["flowers"] <= single * 1.05, merged   # the second pass joined the first pass's flowers
     assert (out / "flowers.csv").is_file() and (out / "flowers.geojson").is_file()
+
+
+def test_result_bag_opens_as_standard_ros_messages(quick_run_mcap, tmp_path):
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import NavSatFix
+    from visualization_msgs.msg import MarkerArray
+
+    from mars_camera.interfaces.bag_files import open_bag_reader
+
+    out = tmp_path / "result"
+    assert mars_count([str(quick_run_mcap / "bag"), "--out", str(out), "--no-progress"]) == 0
+    flowers = json.loads((out / "summary.json").read_text())["flowers"]
+    reader = open_bag_reader(out / "map_bag")
+    try:
+        conns = {c.topic: c for c in reader.connections}
+        assert conns["/mars/flower_markers"].msgtype == "visualization_msgs/msg/MarkerArray"
+        assert conns["/mars/flower_fixes"].msgcount == flowers
+        _, _, raw = next(reader.messages(connections=[conns["/mars/flower_markers"]]))
+        markers = deserialize_message(raw, MarkerArray)   # rclpy's own type: the bytes are standard
+        assert sum(len(m.points) for m in markers.markers if m.ns == "flowers") == flowers
+        assert all(m.header.frame_id == "map" for m in markers.markers)
+        _, _, raw = next(reader.messages(connections=[conns["/mars/flower_fixes"]]))
+        fix = deserialize_message(raw, NavSatFix)
+        assert 31.0 < fix.latitude < 32.0 and -84.0 < fix.longitude < -83.0   # the simulated Georgia field
+    finally:
+        reader.close()
