@@ -25,6 +25,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from _onnx_subgraph import end_node_session
+
 FAKE_HEF_MAGIC = "fake-hef-v1"
 HEF_HEADER_MAGIC = 0x01484546
 HEF_HEADER_SIZE = 32
@@ -280,38 +282,6 @@ class FakeNetwork:
 BBOX = 5
 
 
-def _end_node_session(onnx_path: str, input_name: str, end_nodes: List[str], input_hw: Tuple[int, int]) -> Any:
-    """ONNX Runtime session of the ONNX cut at the end nodes' first outputs, with the input set to input_hw."""
-    import onnx
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    model = onnx.load(onnx_path)
-    g = model.graph
-    by_name = {n.name: n for n in g.node}
-    producer = {o: n for n in g.node for o in n.output}
-    outputs = [by_name[e].output[0] for e in end_nodes]
-    # The nodes the end nodes depend on (what the parser keeps), in the graph's (topological) order.
-    needed: set = set()
-    stack = list(outputs)
-    while stack:
-        node = producer.get(stack.pop())
-        if node is not None and id(node) not in needed:
-            needed.add(id(node))
-            stack.extend(node.input)
-    nodes = [n for n in g.node if id(n) in needed]
-    used = {i for n in nodes for i in n.input}
-    inp = next(i for i in g.input if i.name == input_name)
-    new_input = helper.make_tensor_value_info(input_name, inp.type.tensor_type.elem_type,
-                                              [1, 3, int(input_hw[0]), int(input_hw[1])])
-    graph = helper.make_graph(nodes, "end_nodes", [new_input],
-                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
-                              [t for t in g.initializer if t.name in used])
-    # Shapes recorded at the export size would be wrong at another input size: ONNX Runtime infers them.
-    sub = helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
-    return ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
-
-
 def _decode_dfl(box: np.ndarray, cls: np.ndarray, stride: int, reg_max: int) -> np.ndarray:
     """YOLOv8 box (H, W, 4*reg_max) + class (H, W, C) maps -> (4 + C, H*W) rows cx, cy, w, h, scores."""
     gh, gw = box.shape[:2]
@@ -344,7 +314,7 @@ class CompiledNetwork(FakeNetwork):
         norm = desc.get("normalization") or {"mean": [0.0] * 3, "std": [1.0] * 3}
         self.mean = np.asarray(norm["mean"], np.float32)
         self.std = np.asarray(norm["std"], np.float32)
-        self.session = _end_node_session(desc["onnx"], desc["input_original_name"],
+        self.session = end_node_session(desc["onnx"], desc["input_original_name"],
                                          [str(e["original_name"]) for e in ends], (self.in_h, self.in_w))
         self.nms_cfg: Optional[Dict[str, Any]] = desc.get("nms") if desc.get("nms_on_chip") else None
         if desc.get("nms_on_chip") and not self.nms_cfg:
