@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, TextIO, Union
+from typing import Dict, List, TextIO, Tuple, Type, Union
 
 import numpy as np
 
@@ -30,46 +30,55 @@ class MotDetections:
         return out
 
 
-def read_mot_detections(path: Union[str, Path]) -> MotDetections:
-    """Parse a MOTChallenge file (comma or whitespace separated, CRLF tolerated; the id column is ignored)."""
+def read_mot_rows(path: Union[str, Path], error: Type[Exception] = ValueError
+                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The numeric rows (N, 7) of a MOTChallenge file (frame, id, x, y, w, h, score), each row's 1-based line,
+    and whether the row had a score column. Comma or whitespace separated, CRLF and a BOM tolerated; `error`
+    names file and line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
-        raise OSError(f"cannot read MOTChallenge detections {path}: {err}") from err
-    frames: List[int] = []
-    boxes: List[List[float]] = []
-    scores: List[float] = []
+        raise error(f"cannot read MOTChallenge file {path}: {err}") from None
+    rows: List[List[float]] = []
     lines: List[int] = []
+    has_score: List[bool] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        parts = [p for p in line.replace(",", " ").split()]
+        parts = line.replace(",", " ").split()
         if len(parts) < 6:
-            raise ValueError(f"{path}:{number}: expected at least 6 columns frame,id,x,y,w,h[,score,...], "
-                             f"got {len(parts)}: {raw!r}")
+            raise error(f"{path}:{number}: expected at least 6 columns frame,id,x,y,w,h[,score,...], "
+                        f"got {len(parts)}: {raw!r}")
         try:
             values = [float(p) for p in parts[:7]]
         except ValueError:
-            raise ValueError(f"{path}:{number}: non-numeric value in {raw!r}") from None
-        if not all(np.isfinite(values)):
-            raise ValueError(f"{path}:{number}: non-finite value in {raw!r}")
-        frame = values[0]
-        if frame != int(frame) or frame < 0:
-            raise ValueError(f"{path}:{number}: frame must be a non-negative integer, got {parts[0]!r}")
-        if values[4] <= 0 or values[5] <= 0:
-            raise ValueError(f"{path}:{number}: box width and height must be positive, got {parts[4]}, {parts[5]}")
-        score = values[6] if len(values) > 6 else -1.0
-        frames.append(int(frame))
-        boxes.append(values[2:6])
-        scores.append(1.0 if score < 0 else score)   # MOT ground truth/tracker files carry -1 or a flag
+            raise error(f"{path}:{number}: non-numeric value in {raw!r}") from None
+        has_score.append(len(values) > 6)
+        rows.append(values + [0.0] * (7 - len(values)))
         lines.append(number)
-    order = np.argsort(np.asarray(frames, dtype=np.int64), kind="stable")
-    return MotDetections(np.asarray(frames, dtype=np.int64)[order],
-                         np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order],
-                         np.asarray(scores, dtype=np.float64)[order], np.asarray(lines, dtype=np.int64)[order],
-                         order.astype(np.int64))
+    return (np.asarray(rows, dtype=np.float64).reshape(-1, 7), np.asarray(lines, dtype=np.int64),
+            np.asarray(has_score, dtype=bool))
+
+
+def read_mot_detections(path: Union[str, Path]) -> MotDetections:
+    """Parse a MOTChallenge file (comma or whitespace separated, CRLF tolerated; the id column is ignored)."""
+    path = Path(path)
+    rows, lines, has_score = read_mot_rows(path)
+    for values, number in zip(rows, lines):
+        if not all(np.isfinite(values)):
+            raise ValueError(f"{path}:{number}: non-finite value in {values.tolist()}")
+        if values[0] != int(values[0]) or values[0] < 0:
+            raise ValueError(f"{path}:{number}: frame must be a non-negative integer, got {values[0]!r}")
+        if values[4] <= 0 or values[5] <= 0:
+            raise ValueError(f"{path}:{number}: box width and height must be positive, got {values[4]}, "
+                             f"{values[5]}")
+    frames = rows[:, 0].astype(np.int64)
+    # MOT ground truth/tracker files carry -1 or a flag where detections have a score.
+    scores = np.where(~has_score | (rows[:, 6] < 0), 1.0, rows[:, 6])
+    order = np.argsort(frames, kind="stable")
+    return MotDetections(frames[order], rows[:, 2:6][order], scores[order], lines[order], order.astype(np.int64))
 
 
 def write_mot_tracks(out: TextIO, frames: np.ndarray, track_ids: np.ndarray, tlwh: np.ndarray) -> None:

@@ -12,6 +12,8 @@ from typing import Union
 
 import numpy as np
 
+from mars_tracker.mot_format import read_mot_rows
+
 
 class MotFileError(ValueError):
     """A MOTChallenge file is missing or malformed; the message names the file and the line."""
@@ -50,28 +52,14 @@ def read_mot(path: Union[str, Path], is_ground_truth: bool = False) -> MotTable:
     path = Path(path)
     if not path.is_file():
         raise MotFileError(f"MOTChallenge file {path} does not exist")
-    rows = []
-    with open(path, "r", newline=None) as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.replace(",", " ").split()
-            if len(parts) < 6:
-                raise MotFileError(f"{path}:{lineno}: expected at least 6 values (frame,id,left,top,width,height), "
-                                   f"got {len(parts)}: {text!r}")
-            try:
-                values = [float(v) for v in parts[:7]]
-            except ValueError:
-                raise MotFileError(f"{path}:{lineno}: non-numeric value in {text!r}") from None
-            if len(values) == 6:
-                values.append(1.0)
-            if values[0] < 1 or values[0] != int(values[0]):
-                raise MotFileError(f"{path}:{lineno}: frame must be a positive integer (1-based), got {parts[0]}")
-            if values[4] < 0 or values[5] < 0:
-                raise MotFileError(f"{path}:{lineno}: negative box size in {text!r}")
-            rows.append(values)
-    table = MotTable.from_rows(np.array(rows, dtype=np.float64).reshape(-1, 7))
+    rows, lines, has_score = read_mot_rows(path, MotFileError)
+    rows[~has_score, 6] = 1.0
+    for values, lineno in zip(rows, lines):
+        if values[0] < 1 or values[0] != int(values[0]):
+            raise MotFileError(f"{path}:{lineno}: frame must be a positive integer (1-based), got {values[0]:g}")
+        if values[4] < 0 or values[5] < 0:
+            raise MotFileError(f"{path}:{lineno}: negative box size in {values.tolist()}")
+    table = MotTable.from_rows(rows)
     if is_ground_truth:
         table = table.select(table.conf != 0)
     return table
