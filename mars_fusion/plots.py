@@ -7,7 +7,7 @@ from typing import Any, List, Mapping, Tuple, Union
 
 import numpy as np
 import shapely
-from shapely.geometry import Polygon, shape
+from shapely.geometry import shape
 from shapely.strtree import STRtree
 
 from mars_camera.rig import ConfigError

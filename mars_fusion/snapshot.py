@@ -32,6 +32,12 @@ class MapSnapshot:
         mask = int(self.flowers.camera_mask[row])
         return [n for i, n in enumerate(self.camera_names) if mask >> i & 1]
 
+    def first_camera(self) -> np.ndarray:
+        """Rig index of the lowest-index camera that saw each flower (how the map colours a flower once)."""
+        masks = np.asarray(self.flowers.camera_mask, dtype=np.int64)
+        lowest = masks & -masks
+        return np.where(lowest > 0, np.log2(np.maximum(lowest, 1)).astype(np.int64), -1)
+
     def counts_per_plot(self) -> Dict[str, int]:
         """Flowers per plot or row segment ('' = outside every plot)."""
         names, counts = np.unique(self.plot_ids.astype(str), return_counts=True)

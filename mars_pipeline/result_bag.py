@@ -8,13 +8,11 @@ from typing import Any, List, Union
 
 import numpy as np
 
+from mars_camera.camera_colours import camera_colour
 from mars_camera.interfaces.bag_files import BagWriter
 from mars_fusion.snapshot import MapSnapshot
 
 NS_PER_S = 1_000_000_000
-# Per-camera colours shared with the live markers (mars_tracker.nodes.track_markers).
-CAMERA_COLOURS = ((0.90, 0.30, 0.24), (0.18, 0.55, 0.87), (0.30, 0.75, 0.35), (0.95, 0.75, 0.15),
-                  (0.60, 0.35, 0.80), (0.10, 0.75, 0.75))
 
 
 class _Builder:
@@ -59,13 +57,11 @@ def write_result_bag(snapshot: MapSnapshot, path: Union[str, Path], storage: str
     with BagWriter(path, storage) as writer:
         b = _Builder(writer.typestore)
         t = b.t
-        masks = np.asarray(flowers.camera_mask, dtype=np.int64)
+        first_camera = snapshot.first_camera()
         markers = []
         for index, camera in enumerate(snapshot.camera_names):
-            first = (masks & -masks) == (1 << index)   # drawn in the colour of the first camera that saw it
-            pts = [b.point(*p) for p in flowers.xyz[first]]
-            markers.append(b.marker(stamp, "flowers", index, 7, pts, 0.05,
-                                    CAMERA_COLOURS[index % len(CAMERA_COLOURS)]))
+            pts = [b.point(*p) for p in flowers.xyz[first_camera == index]]
+            markers.append(b.marker(stamp, "flowers", index, 7, pts, 0.05, camera_colour(index)))
         markers.append(b.marker(stamp, "robot_path", 0, 4, [b.point(x, y, 0.0) for x, y in snapshot.path_xy], 0.03,
                                 (0.2, 0.2, 0.2)))
         writer.write("/mars/flower_markers", "visualization_msgs/msg/MarkerArray", stamp,

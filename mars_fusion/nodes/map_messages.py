@@ -5,9 +5,9 @@ from typing import Any, Dict
 
 import numpy as np
 
+from mars_camera.camera_colours import camera_colour
+
 NS_PER_S = 1_000_000_000
-# Per-camera colours, shared with the tracker's markers.
-from mars_tracker.nodes.track_markers import CAMERA_COLOURS  # noqa: E402
 
 
 def _time(ns: int) -> Any:
@@ -58,17 +58,15 @@ def flower_markers_msg(snapshot: Any, stamp: Any) -> Any:
 
     markers = MarkerArray()
     t = snapshot.flowers
-    masks = np.asarray(t.camera_mask, dtype=np.int64)
+    first_camera = snapshot.first_camera()
     for index, camera in enumerate(snapshot.camera_names):
         m = Marker(ns="flowers", id=index, type=Marker.SPHERE_LIST, action=Marker.ADD)
         m.header.stamp, m.header.frame_id = stamp, "map"
         m.pose.orientation.w = 1.0
         m.scale.x = m.scale.y = m.scale.z = 0.05
-        r, g, b = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+        r, g, b = camera_colour(index)
         m.color = ColorRGBA(r=r, g=g, b=b, a=0.95)
-        # Colour by the lowest-index camera that saw the flower, so each flower is drawn once.
-        first = (masks & -masks) == (1 << index)
-        m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in t.xyz[first]]
+        m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in t.xyz[first_camera == index]]
         markers.markers.append(m)
     path = Marker(ns="robot_path", id=0, type=Marker.LINE_STRIP, action=Marker.ADD)
     path.header.stamp, path.header.frame_id = stamp, "map"

@@ -8,12 +8,10 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker
 
+from mars_camera.camera_colours import camera_colour
 from mars_camera.geometry import CameraModel
 from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
 
-# One colour per camera, repeated for large rigs (the same palette as the flower map's camera colours).
-CAMERA_COLOURS = ((0.90, 0.30, 0.24), (0.18, 0.55, 0.87), (0.30, 0.75, 0.35), (0.95, 0.75, 0.15),
-                  (0.60, 0.35, 0.80), (0.10, 0.75, 0.75))
 
 
 def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, stamp: Any,
@@ -28,7 +26,7 @@ def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, 
     marker.action = Marker.ADD
     marker.pose.orientation.w = 1.0
     marker.scale.x = marker.scale.y = marker.scale.z = 0.04
-    r, g, b = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+    r, g, b = camera_colour(index)
     marker.color = ColorRGBA(r=r, g=g, b=b, a=0.9)
     live = tracks.confirmed & (tracks.status != TrackStatus.REMOVED)
     if np.any(live):
@@ -48,7 +46,7 @@ def camera_frustum_marker(camera: CameraModel, index: int, stamp: Any, plane_hei
     marker.action = Marker.ADD
     marker.pose.orientation.w = 1.0
     marker.scale.x = 0.01
-    r, g, b = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+    r, g, b = camera_colour(index)
     marker.color = ColorRGBA(r=r, g=g, b=b, a=0.6)
     i = camera.intrinsics
     corners = camera.ground_point_from_pixel(
