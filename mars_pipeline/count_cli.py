@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from mars_camera.config_schema import ConfigError
 from mars_camera.interfaces.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
-from mars_pipeline.count_outputs import summary, write_outputs
+from mars_pipeline.count_outputs import write_outputs
 
 
 def is_bag(path: Path) -> bool:
@@ -37,8 +37,7 @@ def find_bags(folder: Path) -> List[Path]:
 def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, object]:
     bag, out, config, progress, from_images = args
     report = count_bag(bag, config, progress=progress, from_images=from_images)
-    write_outputs(report, out)
-    return summary(report)
+    return write_outputs(report, out)
 
 
 def _print_summary(s: Dict[str, object], out: Path) -> None:
@@ -78,8 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if is_bag(args.bag):
             report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
-            write_outputs(report, args.out)
-            _print_summary(summary(report), args.out)
+            _print_summary(write_outputs(report, args.out), args.out)
             return 0
         bags = find_bags(args.bag)
         if not bags:

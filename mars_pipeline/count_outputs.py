@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from mars_fusion.exports.csv_export import write_csv
-from mars_fusion.exports.geojson_export import write_geojson
-from mars_fusion.exports.kml_export import write_kml
-from mars_fusion.exports.png_export import write_png
+from mars_fusion.exports import write_all
+from mars_fusion.snapshot import MapSnapshot
+from mars_pipeline.result_bag import write_result_bag
+from mars_pipeline.season_merge import MAP_STATE_FILE
 from mars_pipeline.bag_counting import CountReport
 
 NS_PER_S = 1e9
@@ -42,12 +43,12 @@ def write_count_plot(report: CountReport, path: Path) -> Path:
     return path
 
 
-def summary(report: CountReport) -> Dict[str, Any]:
-    """The summary.json content."""
+def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict[str, Any]:
+    """The summary.json content (snapshot: the map's, when the caller already has it)."""
     p = report.pipeline
     frames = {name: log.frames for name, log in p.logs.items()}
     duration = ((p.last_stamp_ns - p.first_stamp_ns) / NS_PER_S) if p.first_stamp_ns is not None else 0.0
-    snapshot = p.mapper.snapshot()
+    snapshot = snapshot if snapshot is not None else p.mapper.snapshot()
     diag = p.mapper.diagnostics()
     return {
         "bag": str(report.bag),
@@ -75,41 +76,28 @@ def summary(report: CountReport) -> Dict[str, Any]:
     }
 
 
-def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, Path]:
-    """Write every result file into out_dir; returns name -> path."""
+def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, Any]:
+    """Write every result file into out_dir; returns the summary (as written to summary.json)."""
     out = Path(out_dir)
     (out / "tracks").mkdir(parents=True, exist_ok=True)
     p = report.pipeline
     snapshot = p.mapper.snapshot()
-    files: Dict[str, Path] = {}
     for camera, log in p.logs.items():
         rows = log.mot_array()
         path = out / "tracks" / f"{camera}.txt"
         with path.open("w") as fh:
             for r in rows:
                 fh.write(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n")
-        files[f"tracks/{camera}"] = path
     if p.mapper.map_frame is not None:
-        from mars_pipeline.season_merge import MAP_STATE_FILE
-
-        files[MAP_STATE_FILE] = p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps
-        files["flowers.csv"] = write_csv(snapshot, out / "flowers.csv")
-        files["flowers.geojson"] = write_geojson(snapshot, out / "flowers.geojson")
-        files["flowers.kml"] = write_kml(snapshot, out / "flowers.kml")
-        files["map.png"] = write_png(snapshot, out / "map.png")
-        from mars_pipeline.result_bag import write_result_bag
-
+        p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps
+        write_all(snapshot, out)
         result_bag = out / "map_bag"
         if result_bag.exists():   # a re-run into the same folder replaces its own result bag
-            import shutil
-
             shutil.rmtree(result_bag)
-        files["map_bag"] = write_result_bag(snapshot, result_bag)
+        write_result_bag(snapshot, result_bag)
     else:  # keep the column layout so downstream readers see an empty map, not a missing file
         (out / "flowers.csv").write_text("id,x,y,z,lat,lon\n")
-        files["flowers.csv"] = out / "flowers.csv"
-    files["count_over_time.png"] = write_count_plot(report, out / "count_over_time.png")
-    path = out / "summary.json"
-    path.write_text(json.dumps(summary(report), indent=2))
-    files["summary.json"] = path
-    return files
+    write_count_plot(report, out / "count_over_time.png")
+    content = summary(report, snapshot)
+    (out / "summary.json").write_text(json.dumps(content, indent=2))
+    return content

@@ -24,7 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     from mars_pipeline.bag_counting import count_bag
-    from mars_pipeline.count_outputs import summary, write_outputs
+    from mars_pipeline.count_outputs import write_outputs
     from mars_sim import preset_config, simulate, write_run
     from mars_sim.evaluation.run_evaluation import evaluate_run, render_table
 
@@ -43,8 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("[2/3] counting from the images: default ONNX detector -> tracker per camera -> fusion with GNSS ...",
           flush=True)
     report = count_bag(run / "bag", from_images=True, progress=sys.stderr.isatty())
-    write_outputs(report, result_dir)
-    s = summary(report)
+    s = write_outputs(report, result_dir)
     print(f"      {s['flowers']} flowers mapped ({report.detector}); {time.perf_counter() - t1:.0f} s", flush=True)
     print("[3/3] scoring against the truth ...", flush=True)
     scores = evaluate_run(run / "truth", result_dir)

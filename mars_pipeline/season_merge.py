@@ -13,10 +13,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 
 from mars_fusion.config import FusionConfig
-from mars_fusion.exports.csv_export import write_csv
-from mars_fusion.exports.geojson_export import write_geojson
-from mars_fusion.exports.kml_export import write_kml
-from mars_fusion.exports.png_export import write_png
+from mars_fusion.exports import write_all
 from mars_fusion.map_store import MapStoreError, load_map
 from mars_fusion.mapper import FlowerMapper
 from mars_fusion.pose.map_frame import MapFrame
@@ -66,10 +63,7 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
     before = mapper.count()
     merged = mapper.flower_map.consolidate()
     snapshot = mapper.snapshot()
-    write_csv(snapshot, out / "flowers.csv")
-    write_geojson(snapshot, out / "flowers.geojson")
-    write_kml(snapshot, out / "flowers.kml")
-    write_png(snapshot, out / "map.png")
+    write_all(snapshot, out)
     result.update(flowers=mapper.count(), flowers_before_merge=before, merged_duplicates=merged,
                   per_run={str(run): int(state.arrays["ids"].shape[0]) for run, state in states},
                   note="flowers count reported flowers; low-score ones stay in the saved maps, unreported")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, List, Optional
 
 import rclpy.logging
@@ -24,6 +23,7 @@ from mars_camera.ros_node.parameters import declare_config_parameters
 from mars_camera.ros_node.timers import steady_timer
 from mars_camera.ros_node.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_fusion.config import FusionConfig
+from mars_fusion.exports import write_all
 from mars_fusion.mapper import FlowerMapper
 from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
 from mars_fusion.nodes.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
@@ -177,18 +177,7 @@ class FusionNode(Node):
         if self.config.map_file:
             self.mapper.save(self.config.map_file)
         if self.config.export_dir:
-            from mars_fusion.exports.csv_export import write_csv
-            from mars_fusion.exports.geojson_export import write_geojson
-            from mars_fusion.exports.kml_export import write_kml
-            from mars_fusion.exports.png_export import write_png
-
-            out = Path(self.config.export_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            snapshot = self.mapper.snapshot()
-            write_csv(snapshot, out / "flowers.csv")
-            write_geojson(snapshot, out / "flowers.geojson")
-            write_kml(snapshot, out / "flowers.kml")
-            write_png(snapshot, out / "map.png")
+            write_all(self.mapper.snapshot(), self.config.export_dir)
         log.info(f"final map: {count} flowers")
 
 
