@@ -13,8 +13,9 @@ reference is the median horizontal error of the simulated fixes. mars-eval's Hun
 printed too.
 
 Fusion settings: the defaults, plus the simulator's datum with map_projection 'utm' (its truth frame and IMU yaw
-are UTM-grid based). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2,
-smoothing_window_s = 4 and cog_window_s = 20 (see fusion_config_for).
+are UTM-grid based). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2 (see
+fusion_config_for); the longer pose windows of plain GNSS follow from the fixes' reported covariance
+(FusionConfig.coarse_fix_sd_m, coarse_smoothing_window_s).
 """
 from __future__ import annotations
 
@@ -41,8 +42,6 @@ def fusion_config_for(sim: Any, preset: str) -> FusionConfig:
         # Plain GNSS wanders by metres between passes over neighbouring rows: map each flower from the pass over
         # its own row only (half the row spacing), which the breeder knows.
         extra["swath_half_width_m"] = 0.5 * sim.config.field.row_spacing_m
-        extra["smoothing_window_s"] = 4.0   # metres of white noise: average longer along the straight rows
-        extra["cog_window_s"] = 20.0        # no IMU: course over ground from a long straight stretch
     return FusionConfig(datum_latitude=d.latitude, datum_longitude=d.longitude, datum_altitude=d.altitude,
                         map_projection="utm", **extra)
 

@@ -40,6 +40,12 @@ class FusionConfig:
                                       "noisier)")
     max_fix_gap_s: float = config_field(6.0, "no pose is interpolated across a longer gap between good fixes (s)")
     max_extrapolation_s: float = config_field(0.3, "poses are extrapolated at most this far beyond the fixes (s)")
+    coarse_fix_sd_m: float = config_field(0.5, "fixes reporting a median horizontal sd above this (m) are plain GNSS "
+                                          "(metres of error, bias wandering by decimetres within seconds)")
+    coarse_smoothing_window_s: float = config_field(20.0, "with plain GNSS (coarse_fix_sd_m) the position smoothing and "
+                                                    "course-over-ground windows are at least this long (s): a long "
+                                                    "straight-line fit gives the motion between the views of a flower "
+                                                    "that de-duplication compares (turns are followed less closely)")
     # --- heading
     heading_source: str = config_field("auto", "'imu' (heading topic), 'course_over_ground', or 'auto' (heading topic "
                                          "when recent, else course over ground)")
@@ -71,9 +77,17 @@ class FusionConfig:
                                                "kept in the map but not reported or counted (look-alike objects)")
     min_track_observations: int = config_field(2, "confirmed tracks with fewer matched observations are not mapped")
     dedup_max_dt_s: float = config_field(0.02, "observations of two cameras within this time (s) are simultaneous")
-    dedup_ray_gate_m: float = config_field(0.05, "simultaneous rays of two cameras closer than this (m) see one flower")
+    dedup_ray_gate_m: float = config_field(0.05, "simultaneous rays of two cameras closer than this (m) see one flower "
+                                           "(upper bound of the dedup_ray_gate_sigma gate)")
+    dedup_ray_gate_sigma: float = config_field(3.0, "simultaneous rays of two cameras see one flower only when their median "
+                                               "closest distance is below this many sd of their pixel noise at the "
+                                               "viewing distance (GNSS-free: rules out neighbours at cm distance)")
     dedup_joint_residual_sigma: float = config_field(1.5, "two tracks are one flower only if all their rays fit one point "
                                                     "with a median residual below this many ray sd")
+    coarse_joint_residual_sigma: float = config_field(3.0, "with plain GNSS (fix sd above coarse_fix_sd_m) the same test "
+                                                      "for tracks with simultaneous views: the relative pose between "
+                                                      "views seconds apart is off by centimetres (bias wander, course "
+                                                      "over ground), while their simultaneous rays stay GNSS-free")
     fragment_joint_residual_sigma: float = config_field(2.5, "the same test for tracks of one pass without simultaneous "
                                                        "views (broken tracks, views seconds apart)")
     split_merge_distance_m: float = config_field(0.05, "when a pass leaves a flower, it joins a flower of the same pass "
@@ -83,6 +97,10 @@ class FusionConfig:
     multi_pass_max_gnss_sd_m: float = config_field(0.5, "flowers of different passes are merged only when the combined "
                                                    "GNSS sd (m) of both passes is below this")
     merge_max_distance_m: float = config_field(0.5, "a track never merges with a flower further than this (m)")
+    association_delay_s: float = config_field(3.0, "with plain GNSS (coarse_fix_sd_m) geolocated tracks wait this long "
+                                              "(s of stamps) and then join the map most observations first, so that "
+                                              "a flower's long tracks are placed before short fragments of its "
+                                              "neighbours (0 = at once; other tracks always join at once)")
     same_pass_gap_s: float = config_field(20.0, "a flower last seen less than this long ago (s) is in the current pass")
     appearance_max_distance: Optional[float] = config_field(None, "cosine distance above which two tracks' embeddings "
                                                             "veto a merge; null = appearance unused")
@@ -108,9 +126,10 @@ class FusionConfig:
 _POSITIVE = ("default_fix_sd_m", "max_fix_sd_m", "outlier_gate_sigma", "outlier_min_gate_m", "max_speed_mps",
              "smoothing_window_s", "max_fix_gap_s", "heading_max_age_s", "cog_window_s", "time_jump_back_s",
              "track_timeout_s", "canopy_height_sd_m", "pixel_sd_px", "relative_pose_sd_m", "dedup_max_dt_s",
-             "dedup_ray_gate_m", "dedup_joint_residual_sigma", "fragment_joint_residual_sigma", "merge_gate_sigma", "multi_pass_max_gnss_sd_m", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
-             "row_segment_length_m", "path_decimation_m", "heading_sd_rad", "relative_heading_sd_rad")
-_NON_NEGATIVE = ("min_flower_mean_score", "min_track_mean_score", "split_merge_distance_m", "heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
+             "dedup_ray_gate_m", "dedup_ray_gate_sigma", "dedup_joint_residual_sigma", "coarse_joint_residual_sigma", "fragment_joint_residual_sigma", "merge_gate_sigma", "multi_pass_max_gnss_sd_m", "merge_max_distance_m", "same_pass_gap_s", "grid_cell_m",
+             "row_segment_length_m", "path_decimation_m", "heading_sd_rad", "relative_heading_sd_rad", "coarse_fix_sd_m",
+             "coarse_smoothing_window_s")
+_NON_NEGATIVE = ("association_delay_s", "min_flower_mean_score", "min_track_mean_score", "split_merge_distance_m", "heading_smoothing_s", "max_extrapolation_s", "reorder_delay_s", "cog_min_speed_mps", "min_flower_height_m")
 
 
 def _validate(cfg: FusionConfig) -> None:

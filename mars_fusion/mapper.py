@@ -80,12 +80,14 @@ class FlowerMapper:
         """Process everything buffered and map every ended track (open tracks stay open)."""
         self._process(self.buffer.flush())
         self._map_ended(force=True)
+        self._record(self.flower_map.release_tracks(everything=True))
 
     def finalize(self) -> int:
         """End of data: flush, end all open tracks, map them and consolidate; returns the flower count."""
         self.flush()
         self._ended.extend(self.accumulator.finish_all())
         self._map_ended(force=True)
+        self._record(self.flower_map.release_tracks(everything=True))
         self.flower_map.settle_all()
         self.flower_map.consolidate()
         return self.count()
@@ -137,7 +139,7 @@ class FlowerMapper:
             if last_fix is None:
                 return
             # Wait until fixes cover the track's end (plus half a smoothing window) so poses interpolate.
-            horizon = last_fix - int(self.config.smoothing_window_s * 0.5e9)
+            horizon = last_fix - int(self.pose.smoothing_window_s * 0.5e9)
             ready = [t for t in self._ended if t.stamps_ns[-1] <= horizon]
             if not ready:
                 return
@@ -149,9 +151,13 @@ class FlowerMapper:
         self.add_estimates(estimates)
 
     def add_estimates(self, estimates: List[TrackEstimate]) -> None:
-        """Associate geolocated tracks into the map in order of their last observation."""
+        """Queue geolocated tracks for the map (plain GNSS: after association_delay_s, strongest first)."""
         for est in sorted(estimates, key=lambda e: e.t_last):
-            fid = self.flower_map.add_track(est)
+            self.flower_map.defer_track(est)
+        self._record(self.flower_map.release_tracks())
+
+    def _record(self, associated: List[Tuple[TrackEstimate, int]]) -> None:
+        for est, fid in associated:
             if self.associations is not None:
                 self.associations.append((est.camera, est.track_id, est.session, fid))
             self.counters["observations_mapped"] += est.n_obs
@@ -160,6 +166,7 @@ class FlowerMapper:
         # Close the old session's tracks with the old poses before forgetting them.
         self._ended.extend(self.accumulator.finish_all())
         self._map_ended(force=True)
+        self._record(self.flower_map.release_tracks(everything=True))
         self._keep_path()
         self.pose.clear()
         self.flower_map.settle_all()
@@ -220,7 +227,7 @@ class FlowerMapper:
         """Counters of every stage (rejected fixes by reason, outliers, jumps, late messages, merges...)."""
         out: Dict[str, float] = {"flowers": self.count(), "session": self.session,
                                  "open_tracks": len(self.accumulator), "buffered_messages": len(self.buffer),
-                                 "waiting_tracks": len(self._ended)}
+                                 "waiting_tracks": len(self._ended) + self.flower_map.waiting_tracks}
         for prefix, counter in (("fix_", self.fix_validator.counts()), ("pose_", self.pose.counts()),
                                 ("buffer_", self.buffer.counters), ("tracks_", self.accumulator.counters),
                                 ("geo_", self.geolocator.counters), ("map_", self.flower_map.counters),

@@ -1,18 +1,20 @@
 """The de-duplicated flower map: columnar flower store, spatial hash, track-to-flower association.
 
-A geolocated track joins an existing flower or creates one. Candidates come from the grid (flat cost at any
-map size). For a flower of the current pass (seen within ``same_pass_gap_s``) the recent member tracks are
-kept: a member of the SAME camera overlapping in time forbids the merge (two simultaneous tracks of one
-camera are two flowers); members of OTHER cameras overlapping in time are compared by the closest approach
-of simultaneous rays (GNSS-free); otherwise positions are compared with the covariance of the measurement
-alone (GNSS error is shared within a pass). A flower of an earlier pass is compared with the full
-covariance including GNSS (multi-pass merge).
+A geolocated track joins an existing flower or creates one. With plain GNSS, tracks wait ``association_delay_s``
+and then join strongest (most observations) first, so that a neighbour's short fragment cannot claim a flower
+before the flower's own long tracks. Candidates come from the grid (flat cost at any map size). For a flower of the
+current pass (seen within ``same_pass_gap_s``) the recent member tracks are kept: a member of the SAME camera
+overlapping in time forbids the merge (two simultaneous tracks of one camera are two flowers); members of
+OTHER cameras overlapping in time are compared by the closest approach of simultaneous rays, gated by their
+pixel noise (the pose, and so any GNSS error, is shared); then all views must fit one point (a wider gate
+with plain GNSS, whose relative pose between views seconds apart is off by centimetres). A flower of an
+earlier pass is compared with the full covariance including GNSS (multi-pass merge).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -76,6 +78,7 @@ class FlowerMap:
         self._recent_sweep_ns = 0
         self._gap_ns = int(config.same_pass_gap_s * 1e9)
         self.merged_into: Dict[int, int] = {}    # retired flower id -> id it was merged into
+        self._waiting: List[TrackEstimate] = []   # geolocated tracks within association_delay_s of the newest
 
     # ------------------------------------------------------------------ storage
     def _grow(self, capacity: int) -> None:
@@ -160,6 +163,43 @@ class FlowerMap:
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
 
     # ------------------------------------------------------------------ association
+    def defer_track(self, est: TrackEstimate) -> None:
+        """Queue a geolocated track; release_tracks() associates it once association_delay_s has passed."""
+        self._waiting.append(est)
+
+    def release_tracks(self, everything: bool = False) -> List[Tuple[TrackEstimate, int]]:
+        """Associate the queued tracks that are due (all with everything=True); returns (track, flower id) pairs.
+
+        With plain GNSS (gnss sd above coarse_fix_sd_m) a track waits until association_delay_s after the newest
+        one and tracks join most observations first: views seconds apart cannot tell neighbours apart then, and a
+        short fragment of a neighbouring flower that happened to end earlier would claim a flower before the
+        flower's own long tracks and block them (one camera, two tracks). Other tracks join at once, in order
+        of their last observation."""
+        if not self._waiting:
+            return []
+        if everything:
+            ready, self._waiting = self._waiting, []
+        else:
+            coarse_var = self.config.coarse_fix_sd_m ** 2
+            newest = max(e.t_last for e in self._waiting)
+            delay = int(self.config.association_delay_s * 1e9)
+            due = [e.gnss_var <= coarse_var or e.t_last <= newest - delay for e in self._waiting]
+            ready = [e for e, d in zip(self._waiting, due) if d]
+            if not ready:
+                return []
+            self._waiting = [e for e, d in zip(self._waiting, due) if not d]
+        coarse = any(e.gnss_var > self.config.coarse_fix_sd_m ** 2 for e in ready)
+        if coarse:
+            ready.sort(key=lambda e: (-e.n_obs, e.t_last, e.camera_index, e.track_id))
+        else:
+            ready.sort(key=lambda e: e.t_last)
+        return [(e, self.add_track(e)) for e in ready]
+
+    @property
+    def waiting_tracks(self) -> int:
+        """Geolocated tracks queued for association."""
+        return len(self._waiting)
+
     def add_track(self, est: TrackEstimate) -> int:
         """Associate one geolocated track: returns the id of the flower it joined or created."""
         cfg = self.config
@@ -217,7 +257,7 @@ class FlowerMap:
                 ia, ib = simultaneous_pairs(est.stamps_ns, m.stamps_ns, int(cfg.dedup_max_dt_s * 1e9))
                 if ia.shape[0] >= cfg.dedup_min_pairs:
                     dist, _ = ray_distances(est.ray_origins[ia], est.ray_dirs[ia], m.ray_origins[ib], m.ray_dirs[ib])
-                    if float(np.median(dist)) > cfg.dedup_ray_gate_m:
+                    if float(np.median(dist)) > self._ray_gate(est, m, ia, ib):
                         self.counters["ray_test_rejections"] += 1
                         return None
                     simultaneous = True
@@ -228,6 +268,8 @@ class FlowerMap:
             # Without simultaneous views (a track broken by occlusion, a camera seeing the flower later)
             # pose and heading drift over the time between the views: a wider gate.
             gate = cfg.dedup_joint_residual_sigma if simultaneous else cfg.fragment_joint_residual_sigma
+            if simultaneous and est.gnss_var > cfg.coarse_fix_sd_m ** 2:
+                gate = max(gate, cfg.coarse_joint_residual_sigma)
             if resid > gate:
                 self.counters["joint_fit_rejections"] += 1
                 return None
@@ -248,6 +290,15 @@ class FlowerMap:
             self.counters["multi_pass_candidates"] += 1
             return 2.0 + d / cfg.merge_gate_sigma
         return None
+
+    def _ray_gate(self, a: TrackEstimate, b: TrackEstimate, ia: np.ndarray, ib: np.ndarray) -> float:
+        """Largest median closest distance (m) of simultaneous rays of one flower: their pixel noise at the
+        viewing distance (the pose, and so any GNSS error, is shared), capped by dedup_ray_gate_m."""
+        cfg = self.config
+        if a.ray_sigma_pixel is None or b.ray_sigma_pixel is None:
+            return cfg.dedup_ray_gate_m
+        noise = float(np.median(np.hypot(a.ray_sigma_pixel[ia], b.ray_sigma_pixel[ib])))
+        return min(cfg.dedup_ray_gate_m, cfg.dedup_ray_gate_sigma * noise)
 
     def _joint_residual(self, est: TrackEstimate, partners: List[TrackEstimate]) -> float:
         """Median normalised residual of the rays of est and partner tracks fitted to one point."""

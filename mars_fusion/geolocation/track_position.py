@@ -47,6 +47,7 @@ class TrackEstimate:
     embedding: Optional[np.ndarray] = None
     embedding_model_id: str = ""
     lateral_m: float = 0.0        # median lateral offset from the robot centre line (base_link y)
+    ray_sigma_pixel: Optional[np.ndarray] = None   # (k,) sd (m) of each ray's error from pixel noise alone
     extra: Dict[str, float] = field(default_factory=dict)
 
     @property
@@ -159,7 +160,7 @@ class TrackGeolocator:
             size = np.array([model.intrinsics.width, model.intrinsics.height], dtype=np.float64)
             clipped[sel] = np.any(lo <= BORDER_MARGIN_PX, axis=1) | np.any(hi >= size - BORDER_MARGIN_PX, axis=1)
         poses = pose_track.pose_at(stamps)
-        # Plane point in base_link: depth for the pixel noise and the lateral offset for the swath test.
+        # Plane point in base_link: depth for the pixel noise, reach for the heading noise.
         with np.errstate(divide="ignore", invalid="ignore"):
             t_plane = (cfg.canopy_height_m - origin_b[:, 2]) / dir_b[:, 2]
         usable = poses.valid & np.isfinite(t_plane) & (t_plane > 0) & np.all(np.isfinite(dir_b), axis=1)
@@ -172,9 +173,11 @@ class TrackGeolocator:
         # from the robot centre to the seen point.
         reach = np.hypot(plane_b[:, 0], plane_b[:, 1])
         rel_heading = max(cfg.relative_heading_sd_rad, pose_track.heading_noise_sd())
-        sigma = np.sqrt((cfg.pixel_sd_px * np.where(usable, t_plane, 1.0) / focal) ** 2 + rel_sd ** 2
-                        + (rel_heading * reach) ** 2)
+        pixel_sigma = cfg.pixel_sd_px * np.where(usable, t_plane, 1.0) / focal
+        sigma = np.sqrt(pixel_sigma ** 2 + rel_sd ** 2 + (rel_heading * reach) ** 2)
         sigma = np.where(clipped, sigma * CLIPPED_BOX_SIGMA_FACTOR, sigma)
+        # Simultaneous rays of two cameras share the pose: only pixel noise separates them (GNSS-free gate).
+        pixel_sigma = np.where(clipped, pixel_sigma * CLIPPED_BOX_SIGMA_FACTOR, pixel_sigma)
         self.counters["observations_clipped_by_border"] += int(clipped.sum())
         track_of_obs = np.repeat(np.arange(len(tracks)), sizes)
         keep_track = np.bincount(track_of_obs, weights=usable, minlength=len(tracks)) >= cfg.min_track_observations
@@ -193,13 +196,15 @@ class TrackGeolocator:
         ground_z = np.add.reduceat(poses.xyz[keep_obs, 2], starts) / np.diff(np.append(starts, tob.shape[0]))
         xyz, cov3, _ = triangulate_rays(origins[keep_obs], dirs[keep_obs], sigma[keep_obs], starts,
                                         ground_z + cfg.canopy_height_m, cfg.canopy_height_sd_m)
-        lateral_all = plane_b[keep_obs, 1]
         out: List[TrackEstimate] = []
         ko = np.flatnonzero(keep_obs)
         bounds = np.append(starts, tob.shape[0])
         for g, ti in enumerate(kept_tracks):
             obs = ko[bounds[g]:bounds[g + 1]]
-            lateral = float(np.median(lateral_all[bounds[g]:bounds[g + 1]]))
+            # Lateral offset of the triangulated point (not of the canopy-plane point: a low flower of the next
+            # row seen by the camera looking across would appear within the swath).
+            d = xyz[g, :2] - poses.xyz[obs, :2]
+            lateral = float(np.median(np.cos(poses.yaw[obs]) * d[:, 1] - np.sin(poses.yaw[obs]) * d[:, 0]))
             if cfg.swath_half_width_m is not None and abs(lateral) > cfg.swath_half_width_m:
                 self.counters["tracks_outside_swath"] += 1
                 continue
@@ -216,6 +221,6 @@ class TrackGeolocator:
                 session=session, xyz=xyz[g].copy(), cov_meas=cov3[g, :2, :2] + heading_var * np.eye(2),
                 gnss_var=float(np.mean(poses.sd_h[obs] ** 2)), stamps_ns=stamps[obs], ray_origins=origins[obs],
                 ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), z_var=float(cov3[g, 2, 2]), score_sum=float(scores[obs].sum()), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
-                lateral_m=lateral, extra={"height_m": float(xyz[g, 2] - ground_z[g])}))
+                lateral_m=lateral, ray_sigma_pixel=pixel_sigma[obs], extra={"height_m": float(xyz[g, 2] - ground_z[g])}))
         self.counters["tracks_geolocated"] += len(out)
         return out

@@ -4,8 +4,10 @@ Fixes are gated against a constant-velocity prediction; a single fix outside the
 rejected as an outlier when the next fix agrees with the track again, while ``jump_confirm_fixes``
 mutually consistent suspects confirm a GNSS jump and start a new segment (no smoothing across it).
 Positions are smoothed by a local linear fit over ``smoothing_window_s`` within a segment; course over ground
-comes from the slope of a longer fit. Poses between fixes are interpolated; the antenna lever arm is
-removed with the heading at that stamp.
+comes from the slope of a longer fit. With plain GNSS (most fixes report an sd above ``coarse_fix_sd_m``) both
+windows are at least ``coarse_smoothing_window_s``: the receiver bias wanders by decimetres within seconds, so a
+short window passes that wander on as robot motion between the views of one flower. Poses between fixes are
+interpolated; the antenna lever arm is removed with the heading at that stamp.
 """
 from __future__ import annotations
 
@@ -148,6 +150,8 @@ class PoseTrack:
     def clear(self) -> None:
         """Forget all fixes and headings (new session); counters are kept."""
         self._fixes = _Columns()
+        self._coarse_fixes = 0
+        self._coarse = False
         self._segment = 0
         self._pending = []
         self._dirty_from = 0
@@ -200,9 +204,31 @@ class PoseTrack:
 
     def _accept(self, stamp_ns: int, p: np.ndarray, sd_h: float) -> None:
         self._fixes.append(int(stamp_ns), p, sd_h, self._segment)
+        self._coarse_fixes += int(sd_h > self.config.coarse_fix_sd_m)
+        coarse = 2 * self._coarse_fixes > self._fixes.n
+        if coarse != self._coarse:
+            self._coarse = coarse
+            self._dirty_from = 0          # the windows changed: smooth everything again
         start = int(np.searchsorted(self._fixes.t[:self._fixes.n],
-                                    stamp_ns - int(max(self.config.smoothing_window_s, self.config.cog_window_s) * 0.5e9)))
+                                    stamp_ns - int(max(self.smoothing_window_s, self.cog_window_s) * 0.5e9)))
         self._dirty_from = min(self._dirty_from, start)
+
+    @property
+    def coarse(self) -> bool:
+        """True when most fixes of the session report an sd above coarse_fix_sd_m (plain GNSS)."""
+        return self._coarse
+
+    @property
+    def smoothing_window_s(self) -> float:
+        """The position smoothing window in use (s): the configured one, longer with plain GNSS."""
+        c = self.config
+        return max(c.smoothing_window_s, c.coarse_smoothing_window_s) if self._coarse else c.smoothing_window_s
+
+    @property
+    def cog_window_s(self) -> float:
+        """The course-over-ground window in use (s): the configured one, longer with plain GNSS."""
+        c = self.config
+        return max(c.cog_window_s, c.coarse_smoothing_window_s) if self._coarse else c.cog_window_s
 
     def _predict(self, stamp_ns: int) -> Tuple[np.ndarray, float]:
         f = self._fixes
@@ -254,8 +280,8 @@ class PoseTrack:
         rows = np.arange(start, n)
         t, p, seg = f.t[:n], f.p[:n], f.seg[:n]
         # Quadratic: no bias on the headland turns, where a straight-line fit would cut the corner.
-        value, _ = local_polynomial_fit(t, p, seg, self.config.smoothing_window_s, rows, degree=self.config.smoothing_degree)
-        _, slope, _ = local_linear_fit(t, p[:, :2], seg, self.config.cog_window_s, rows)
+        value, _ = local_polynomial_fit(t, p, seg, self.smoothing_window_s, rows, degree=self.config.smoothing_degree)
+        _, slope, _ = local_linear_fit(t, p[:, :2], seg, self.cog_window_s, rows)
         smooth = np.empty((n, 3))
         smooth[:start] = self._smooth[:start]
         smooth[start:] = value
@@ -278,7 +304,7 @@ class PoseTrack:
         if f.n < 3 or not np.isfinite(self._resid_sd):
             return 0.0
         span = (f.t[f.n - 1] - f.t[0]) * 1e-9
-        per_window = max(1.0, (f.n - 1) / max(span, 1e-9) * self.config.smoothing_window_s)
+        per_window = max(1.0, (f.n - 1) / max(span, 1e-9) * self.smoothing_window_s)
         return self._resid_sd / float(np.sqrt(per_window))
 
     def heading_noise_sd(self) -> float:
@@ -295,8 +321,8 @@ class PoseTrack:
         if speed <= self.config.cog_min_speed_mps:
             return 0.0
         span = (f.t[f.n - 1] - f.t[0]) * 1e-9
-        per_window = max(2.0, (f.n - 1) / max(span, 1e-9) * self.config.cog_window_s)
-        slope_sd = self._resid_sd * np.sqrt(12.0 / per_window) / self.config.cog_window_s
+        per_window = max(2.0, (f.n - 1) / max(span, 1e-9) * self.cog_window_s)
+        slope_sd = self._resid_sd * np.sqrt(12.0 / per_window) / self.cog_window_s
         return float(slope_sd / speed)
 
     # ------------------------------------------------------------------ queries
