@@ -10,11 +10,9 @@ Noise scales with the box size: a 20 px flower and a 200 px person are equally (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Optional, Tuple, Union
 
 import numpy as np
-from filterpy.common import Q_discrete_white_noise
 
 STATE_DIM = 8
 MEASUREMENT_DIM = 4
@@ -30,11 +28,13 @@ def transition_matrix(dt: float) -> np.ndarray:
     return f
 
 
-@lru_cache(maxsize=64)
 def _unit_white_noise(dt: float) -> Tuple[float, float, float]:
-    """filterpy's 2x2 discrete white-noise block (unit variance) for dt: (dt^4/4, dt^3/2, dt^2)."""
-    q = Q_discrete_white_noise(dim=2, dt=dt, var=1.0)
-    return float(q[0, 0]), float(q[0, 1]), float(q[1, 1])
+    """filterpy's 2x2 discrete white-noise block (unit variance) for dt: (dt^4/4, dt^3/2, dt^2).
+
+    Closed form of ``Q_discrete_white_noise(dim=2, dt=dt, var=1)`` (test_box_kalman checks it is identical):
+    calling filterpy per frame cost a tenth of the tracker's time, and a cache misses when stamps jitter.
+    """
+    return 0.25 * dt ** 4, 0.5 * dt ** 3, dt ** 2
 
 
 def _unit_white_noise_rows(dt: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
