@@ -299,10 +299,11 @@ class CameraTracker:
             if inputs.appearance_distance is not None and (self._appearance_scale is None
                                                            or frame.frame_number % _APPEARANCE_SCALE_EVERY == 0):
                 self._learn_appearance_scale(inputs, r, k)
-        # Stage 2: confirmed tracks left over against low-score detections, on box overlap only.
+        # Stage 2: tracks left over against low-score detections, on box overlap only. Unconfirmed ones too
+        # (tentative_low_score_matches): their confirmation mean score must see the low scores of look-alikes.
         left = np.ones(n, bool)
         left[rows1] = False
-        rows_left = np.nonzero(left & t["confirmed"])[0]
+        rows_left = np.nonzero(left & (t["confirmed"] | c.tentative_low_score_matches))[0]
         rows2 = np.zeros(0, np.intp)
         cols2 = np.zeros(0, np.intp)
         if low.size and rows_left.size:

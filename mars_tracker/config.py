@@ -20,13 +20,18 @@ class TrackerConfig:
         0.6, "an unmatched high-score detection starts a new track only from this score up")
     min_hits: int = config_field(2, "matched frames before a track is confirmed (and counted)")
     confirm_min_mean_score: float = config_field(
-        0.0, "a track is confirmed only once the mean score of its detections, counted together with "
-             "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
-             "detected with middling scores, flowers with high ones (0 = off)")
+        0.62, "a track is confirmed only once the mean score of its detections, counted together with "
+              "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
+              "detected with middling scores, flowers with high ones (0 = off)")
     confirm_prior_hits: float = config_field(
         3.0, "pseudo-detections at score 0.5 in the confirmation mean, so a short lucky run cannot confirm")
+    tentative_low_score_matches: bool = config_field(
+        True, "unconfirmed tracks also take low-score detections (second stage), so that the confirmation mean "
+              "sees all of an object's detections, not only those above high_score_threshold (which make a "
+              "look-alike's mean look as high as a flower's)")
     max_lost_seconds: float = config_field(
-        2.0, "a confirmed track not matched for longer than this is removed")
+        3.5, "a confirmed track not matched for longer than this is removed (flowers hidden by leaves for "
+             "2-3 s while the robot drives on are found again instead of being counted twice)")
     max_tentative_lost_seconds: float = config_field(
         0.2, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
     match_cost_threshold: float = config_field(

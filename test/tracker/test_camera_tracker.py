@@ -239,6 +239,36 @@ def test_motion_prior_carries_a_lost_track_through_a_speed_change() -> None:
     assert len(run(use_prior=False)) == 2      # without the prior the flower is not where the filter looks
 
 
+def test_look_alike_with_low_scores_between_high_ones_is_not_confirmed() -> None:
+    # A look-alike detected at 0.66 and 0.34 in turn (mean 0.5) next to a flower at 0.85: tentative tracks take
+    # the low-score detections too, so the look-alike's confirmation mean sees them and stays below 0.62.
+    def run(config: TrackerConfig) -> List[bool]:
+        tracker = CameraTracker(config)
+        for i in range(60):
+            update = tracker.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]],
+                                          scores=[0.85, 0.66 if i % 2 == 0 else 0.34]))
+        return [bool(update.tracks.confirmed[update.tracks.detection_index == k][0]) for k in range(2)]
+
+    defaults = TrackerConfig()
+    assert defaults.tentative_low_score_matches and defaults.confirm_min_mean_score > 0.5
+    assert run(defaults) == [True, False]
+    # Seeing only its high-score detections, the same look-alike looks like a flower and gets counted.
+    assert run(TrackerConfig(tentative_low_score_matches=False)) == [True, True]
+
+
+def test_flower_hidden_for_three_seconds_is_found_again_not_counted_twice() -> None:
+    # A flower drifting at 100 px/s is hidden by leaves for 3 s (frames 30..119), then seen where it should be.
+    def run(config: TrackerConfig) -> int:
+        tracker = CameraTracker(config)
+        for i in range(150):
+            boxes = np.zeros((0, 4)) if 30 <= i < 120 else np.array([[100 + 100 * i / FPS, 300, 40, 40]])
+            update = tracker.update(frame(i, boxes))
+        return update.confirmed_count
+
+    assert run(TrackerConfig()) == 1
+    assert run(TrackerConfig(max_lost_seconds=2.0)) == 2
+
+
 def test_global_motion_estimate_seeds_new_tracks() -> None:
     tracker = CameraTracker()
     rng = np.random.default_rng(2)
@@ -258,7 +288,7 @@ def test_mean_score_confirmation_keeps_middling_look_alikes_uncounted() -> None:
         update = tracker.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]], scores=[0.85, look_alike_score]))
     assert update.confirmed_count == 1
     assert list(update.tracks.confirmed) == [True, False]
-    plain = CameraTracker()
+    plain = CameraTracker(TrackerConfig(confirm_min_mean_score=0.0))   # confirmation by score off
     for i in range(40):
         update = plain.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]], scores=[0.85, 0.62 if i == 0 else 0.55]))
     assert update.confirmed_count == 2
