@@ -27,6 +27,9 @@ _MAX_VIRTUAL_STEPS = 3
 _OC_MIN_MISSES = 4
 _EGO_REFRESH_S = 0.1
 _APPEARANCE_SCALE_EVERY = 5
+# Plain integers: numpy converts an IntEnum member through Python's enum machinery on every use.
+_NEW, _TRACKED, _LOST, _REMOVED = (int(s) for s in (TrackStatus.NEW, TrackStatus.TRACKED, TrackStatus.LOST,
+                                                    TrackStatus.REMOVED))
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class TrackUpdate:
 
 
 def _normalise_rows(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    norm = np.sqrt((v * v).sum(axis=1, keepdims=True))
     return v / np.maximum(norm, 1e-12)
 
 
@@ -368,7 +371,7 @@ class CameraTracker:
         self.confirmed_count += int(newly.sum())
         confirmed = was_confirmed | newly
         t["confirmed"][rows] = confirmed
-        t["status"][rows] = np.where(confirmed, TrackStatus.TRACKED, TrackStatus.NEW)
+        t["status"][rows] = np.where(confirmed, _TRACKED, _NEW)
         if c.counting_line:
             self._count_line_crossings(rows)
 
@@ -421,7 +424,7 @@ class CameraTracker:
             return TrackSnapshot.empty(t.feature_dim)
         t["frames_since_update"][u] += np.uint32(1)
         confirmed = t["confirmed"][u]
-        t["status"][u] = np.where(confirmed, TrackStatus.LOST, TrackStatus.NEW)
+        t["status"][u] = np.where(confirmed, _LOST, _NEW)
         since = (frame.stamp_ns - t["last_update_ns"][u]) * _NS
         gone_u = since > np.where(confirmed, c.max_lost_seconds, c.max_tentative_lost_seconds)
         if frame.image_width > 0 and frame.image_height > 0:
@@ -454,7 +457,7 @@ class CameraTracker:
         rows = {
             "track_id": np.arange(self._next_id, self._next_id + new.size, dtype=np.uint64),
             "x": x, "p": p, "obs_x": x, "obs_p": p, "last_obs": xywh,
-            "status": np.where(confirmed, TrackStatus.TRACKED, TrackStatus.NEW).astype(np.uint8),
+            "status": np.where(confirmed, _TRACKED, _NEW).astype(np.uint8),
             "confirmed": confirmed, "hits": np.ones(new.size), "last_update_ns": np.full(new.size, frame.stamp_ns),
             "score": det.scores[new], "score_sum": det.scores[new], "class_id": det.class_ids[new], "detection_index": new,
             "ego_velocity": velocity,
@@ -474,7 +477,7 @@ class CameraTracker:
         if removed and not mask.any():
             return TrackSnapshot.empty(t.feature_dim)
         x = t["x"][mask]
-        status = np.full(x.shape[0], TrackStatus.REMOVED, np.uint8) if removed else t["status"][mask].copy()
+        status = np.full(x.shape[0], _REMOVED, np.uint8) if removed else t["status"][mask].copy()
         return TrackSnapshot(t["track_id"][mask], status, t["confirmed"][mask], t["age"][mask],
                              t["hits"][mask], t["frames_since_update"][mask], x[:, 0:4].astype(np.float32),
                              x[:, 4:6].astype(np.float32), t["score"][mask], t["class_id"][mask],

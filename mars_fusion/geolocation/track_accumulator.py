@@ -50,28 +50,34 @@ class TrackAccumulator:
 
     def add(self, frame: TrackFrame, ended_track_ids: Optional[np.ndarray] = None) -> List[FinishedTrack]:
         """Record a frame's matched observations; returns the tracks that ended with it."""
-        observed = frame.observed
         cam = frame.camera_name
-        for i in np.flatnonzero(observed):
-            key = (cam, int(frame.track_ids[i]))
+        stamp = frame.stamp_ns
+        # Python lists: a frame has a handful of tracks, and numpy scalar indexing costs more than the work.
+        observed = frame.observed.tolist()
+        confirmed = frame.confirmed.tolist()
+        boxes = frame.boxes_xywh.tolist()
+        scores = frame.scores.tolist()
+        for i, tid in enumerate(frame.track_ids.tolist()):
+            if not observed[i]:
+                track = self._open.get((cam, tid))
+                if track is not None:
+                    track.confirmed = track.confirmed or confirmed[i]
+                continue
+            key = (cam, tid)
             track = self._open.get(key)
             if track is None:
                 track = self._open[key] = _OpenTrack()
-            if track.stamps and frame.stamp_ns <= track.stamps[-1]:
+            if track.stamps and stamp <= track.stamps[-1]:
                 self.counters["duplicate_observations"] += 1
                 continue
-            x, y, w, h = frame.boxes_xywh[i]
-            track.stamps.append(frame.stamp_ns)
-            track.rows.append((float(x), float(y), float(w), float(h), float(frame.scores[i])))
-            track.confirmed = track.confirmed or bool(frame.confirmed[i])
-            track.last_ns = frame.stamp_ns
+            x, y, w, h = boxes[i]
+            track.stamps.append(stamp)
+            track.rows.append((x, y, w, h, scores[i]))
+            track.confirmed = track.confirmed or confirmed[i]
+            track.last_ns = stamp
             if frame.embeddings is not None:
                 track.embedding = frame.embeddings[i].copy()
                 track.model_id = frame.embedding_model_id
-        for i in np.flatnonzero(~observed):
-            track = self._open.get((cam, int(frame.track_ids[i])))
-            if track is not None:
-                track.confirmed = track.confirmed or bool(frame.confirmed[i])
         ended = set(int(v) for v in frame.track_ids[frame.status == STATUS_REMOVED])
         if ended_track_ids is not None:
             ended.update(int(v) for v in np.asarray(ended_track_ids).reshape(-1))

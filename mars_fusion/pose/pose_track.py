@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -52,36 +52,55 @@ class _Columns:
         self.n += 1
 
 
+_WINDOW_CELLS_PER_BLOCK = 1 << 18     # rows x window stamps gathered at once: bounds memory on long histories
+
+
+def _window_blocks(t_ns: np.ndarray, segment: np.ndarray, half_ns: int,
+                   rows: np.ndarray) -> Iterator[Tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per block of rows: (row slice, gathered stamp indices (m, W), in-window mask (m, W), dt in s (m, W)).
+
+    The window of a row is its stamps within +-half_ns in its own segment (segments are non-decreasing).
+    Gathering whole windows at once costs a few numpy calls per block instead of a loop over window offsets.
+    """
+    tr = t_ns[rows]
+    lo = np.maximum(np.searchsorted(t_ns, tr - half_ns, "left"), np.searchsorted(segment, segment[rows], "left"))
+    hi = np.minimum(np.searchsorted(t_ns, tr + half_ns, "right"), np.searchsorted(segment, segment[rows], "right"))
+    width = int((hi - lo).max()) if rows.shape[0] else 0
+    step = max(1, _WINDOW_CELLS_PER_BLOCK // max(width, 1))
+    offsets = np.arange(width)
+    for a in range(0, rows.shape[0], step):
+        block = slice(a, a + step)
+        j = lo[block, None] + offsets[None, :]
+        use = j < hi[block, None]
+        jj = np.where(use, j, rows[block, None])
+        dt = np.where(use, (t_ns[jj] - tr[block, None]) * 1e-9, 0.0)
+        yield block, jj, use, dt
+
+
 def local_polynomial_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarray, window_s: float,
                          rows: np.ndarray, degree: int) -> Tuple[np.ndarray, np.ndarray]:
     """Value and slope (per s) of a least-squares polynomial (degree 1 or 2) over +-window/2 within the
-    segment, at each row; vectorised over rows, looping only over window offsets. Falls back to lower
-    degrees where the window has too few stamps (slope NaN with a single stamp)."""
+    segment, at each row; vectorised over rows and window. Falls back to lower degrees where the window has
+    too few stamps (slope NaN with a single stamp)."""
     half = int(window_s * 0.5e9)
-    tr = t_ns[rows]
-    lo = np.maximum(np.searchsorted(t_ns, tr - half, "left"), np.searchsorted(segment, segment[rows], "left"))
-    hi = np.minimum(np.searchsorted(t_ns, tr + half, "right"), np.searchsorted(segment, segment[rows], "right"))
     m = rows.shape[0]
     dims = values.shape[1]
     n_pow = 2 * degree + 1
     sp = np.zeros((m, n_pow))                 # sums of dt^k
     sv = np.zeros((m, degree + 1, dims))      # sums of dt^k * value
-    width = int((hi - lo).max()) if m else 0
-    for k in range(width):
-        j = lo + k
-        use = j < hi
-        jj = np.where(use, j, rows)
-        dt = np.where(use, (t_ns[jj] - tr) / max(half, 1), 0.0)   # in half-windows: well conditioned
-        w = use.astype(np.float64)
-        powk = w.copy()
-        for q in range(n_pow):
-            sp[:, q] += powk
-            if q <= degree:
-                sv[:, q] += powk[:, None] * values[jj]
-            powk = powk * dt
+    count = np.zeros(m, np.int64)
+    scale = max(half, 1) * 1e-9               # dt in half-windows: well conditioned
+    for block, jj, use, dt in _window_blocks(t_ns, segment, half, rows):
+        x = dt / scale
+        powers = np.empty((n_pow,) + x.shape)
+        powers[0] = use
+        for q in range(1, n_pow):
+            powers[q] = powers[q - 1] * x
+        sp[block] = powers.sum(axis=2).T
+        sv[block] = np.einsum("qmw,mwd->mqd", powers[:degree + 1], values[jj])
+        count[block] = use.sum(axis=1)
     value = sv[:, 0] / np.maximum(sp[:, :1], 1.0)
     slope = np.full((m, dims), np.nan)
-    count = hi - lo
     for deg in range(1, degree + 1):
         size = deg + 1
         a = np.stack([sp[:, i:i + size] for i in range(size)], axis=1)      # (m, size, size) Hankel
@@ -92,7 +111,7 @@ def local_polynomial_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarr
             continue
         sol = np.linalg.solve(a[ok], sv[ok, :size])
         value[ok] = sol[:, 0]
-        slope[ok] = sol[:, 1] / (max(half, 1) * 1e-9)
+        slope[ok] = sol[:, 1] / scale
     return value, slope
 
 
@@ -100,34 +119,25 @@ def local_linear_fit(t_ns: np.ndarray, values: np.ndarray, segment: np.ndarray, 
                      rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Value, slope (per s) and support of a linear fit over +-window/2 within the segment, at each row.
 
-    Vectorised over rows; loops only over window offsets. Slope is NaN with fewer than 2 distinct stamps.
+    Vectorised over rows and window. Slope is NaN with fewer than 2 distinct stamps.
     """
     half = int(window_s * 0.5e9)
-    tr = t_ns[rows]
-    lo = np.searchsorted(t_ns, tr - half, "left")
-    hi = np.searchsorted(t_ns, tr + half, "right")
-    seg_lo = np.searchsorted(segment, segment[rows], "left")    # segments are non-decreasing
-    seg_hi = np.searchsorted(segment, segment[rows], "right")
-    lo = np.maximum(lo, seg_lo)
-    hi = np.minimum(hi, seg_hi)
+    m = rows.shape[0]
     dims = values.shape[1]
-    s0 = np.zeros(rows.shape[0])
-    st = np.zeros(rows.shape[0])
-    stt = np.zeros(rows.shape[0])
-    sx = np.zeros((rows.shape[0], dims))
-    stx = np.zeros((rows.shape[0], dims))
-    width = int((hi - lo).max()) if rows.shape[0] else 0
-    for k in range(width):
-        j = lo + k
-        use = j < hi
-        jj = np.where(use, j, rows)
-        dt = np.where(use, (t_ns[jj] - tr) * 1e-9, 0.0)
+    s0 = np.zeros(m)
+    st = np.zeros(m)
+    stt = np.zeros(m)
+    sx = np.zeros((m, dims))
+    stx = np.zeros((m, dims))
+    for block, jj, use, dt in _window_blocks(t_ns, segment, half, rows):
         w = use.astype(np.float64)
-        s0 += w
-        st += w * dt
-        stt += w * dt * dt
-        sx += w[:, None] * values[jj]
-        stx += (w * dt)[:, None] * values[jj]
+        wdt = w * dt
+        s0[block] = w.sum(axis=1)
+        st[block] = wdt.sum(axis=1)
+        stt[block] = (wdt * dt).sum(axis=1)
+        gathered = values[jj]
+        sx[block] = np.einsum("mw,mwd->md", w, gathered)
+        stx[block] = np.einsum("mw,mwd->md", wdt, gathered)
     den = s0 * stt - st * st
     ok = den > 1e-9 * np.maximum(s0 * s0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):

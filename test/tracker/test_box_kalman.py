@@ -75,3 +75,15 @@ def test_mahalanobis_matches_explicit_inverse() -> None:
         for d in range(5):
             diff = boxes[d] - pred[t]
             assert abs(d2[t, d] - diff @ np.linalg.inv(s[t]) @ diff) < 1e-9
+
+
+def test_scalar_process_noise_is_filterpys_block_bit_for_bit() -> None:
+    model = BoxKalmanModel()
+    size = np.array([37.5])
+    for dt in (1 / 30, 0.0334127, 0.2, 1.7):
+        q = model.process_noise(dt, size)[0]
+        unit = Q_discrete_white_noise(dim=2, dt=dt, var=1.0)
+        for i, rel in enumerate((model.acceleration_noise,) * 2 + (model.size_change_noise,) * 2):
+            var = (size[0] * rel) ** 2
+            block = q[np.ix_([i, i + 4], [i, i + 4])]
+            assert np.array_equal(block, var * unit), (dt, i)
