@@ -5,7 +5,7 @@ flower is unseen for a while) and ``tracker`` (mars_tracker.CameraTracker on the
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -102,12 +102,7 @@ def run_mapper(sim: Any, config: FusionConfig, track_source: str = "truth"
     msgs, truth = sim_messages(sim, track_source)
     mapper = FlowerMapper(config, sim.rig, record_associations=True)
     t0 = time.perf_counter()
-    for _, _, kind, payload in msgs:
-        if kind == "fix":
-            mapper.add_fix(payload)
-        elif kind == "heading":
-            mapper.add_heading(payload)
-        else:
-            mapper.add_tracks(*payload)
+    for _, _, _, payload in msgs:
+        mapper.add(payload)
     mapper.finalize()
     return mapper, truth, time.perf_counter() - t0

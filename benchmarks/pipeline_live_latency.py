@@ -359,13 +359,8 @@ def reference_events(robot_config: Path, bag: Path, offset: int, cameras: Sequen
     released: Dict[Tuple[int, int], int] = {}
     known: Dict[int, int] = {}
     mapped = 0
-    for stamp, _, kind, payload in inputs:
-        if kind == "fix":
-            mapper.add_fix(payload)
-        elif kind == "heading":
-            mapper.add_heading(payload)
-        else:
-            mapper.add_tracks(*payload)
+    for stamp, _, _, payload in inputs:
+        mapper.add(payload)
         if mapper.counters["observations_mapped"] != mapped:
             mapped = mapper.counters["observations_mapped"]
             table = mapper.flowers()

@@ -76,6 +76,18 @@ class FlowerMapper:
                              f"{list(self.rig.camera_names)}")
         self._process(self.buffer.push(frame.camera_name, frame.stamp_ns, (frame, ended_track_ids)))
 
+    def add(self, item: Union[GnssFix, HeadingSample, Tuple[TrackFrame, Optional[np.ndarray]]]) -> None:
+        """Any input by its type: a GnssFix, a HeadingSample or a (TrackFrame, ended track ids) pair."""
+        if isinstance(item, GnssFix):
+            self.add_fix(item)
+        elif isinstance(item, HeadingSample):
+            self.add_heading(item)
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], TrackFrame):
+            self.add_tracks(*item)
+        else:
+            raise TypeError(f"FlowerMapper.add takes a GnssFix, a HeadingSample or (TrackFrame, ended ids), "
+                            f"got {type(item).__name__}")
+
     def flush(self) -> None:
         """Process everything buffered and map every ended track (open tracks stay open)."""
         self._process(self.buffer.flush())

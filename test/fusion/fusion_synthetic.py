@@ -98,13 +98,8 @@ def make_field(n_flowers: int = 12, length_m: float = 8.0, speed: float = 0.5, g
 
 def feed(mapper: Any, messages: List[Tuple[int, str, Any]]) -> None:
     """Send messages to a FlowerMapper in list order."""
-    for _, kind, payload in messages:
-        if kind == "fix":
-            mapper.add_fix(payload)
-        elif kind == "heading":
-            mapper.add_heading(payload)
-        else:
-            mapper.add_tracks(*payload)
+    for _, _, payload in messages:
+        mapper.add(payload)
 
 
 def enu_config(**overrides: Any) -> Any:

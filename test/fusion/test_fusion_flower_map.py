@@ -1,7 +1,6 @@
 """FlowerMap: grid index, cross-camera de-duplication by simultaneous rays, cannot-link, multi-pass, bulk."""
 from __future__ import annotations
 
-from typing import List
 
 import numpy as np
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from fusion_synthetic import DATUM, enu_config, feed, make_field
 from mars_camera.rig import ConfigError
 from mars_fusion import FlowerMapper
 from mars_fusion.exports import CSV_COLUMNS, write_csv, write_geojson, write_kml, write_png
-from mars_fusion.map_store import MapStoreError, load_map, save_map
+from mars_fusion.map_store import MapStoreError, load_map
 from mars_fusion.plots import PlotIndex, row_segment_ids, straight_runs
 from mars_fusion.pose import MapFrame
 

@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import enum
-import threading
-import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Callable, Dict, List, Optional
+from typing import Optional
 
-import numpy
 
 from hailo_platform import _fake_control as _fc
 

@@ -1,7 +1,6 @@
 """Stand-in for launch_ros.substitutions (test only): our package's share folder is the repository root."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from launch import LaunchContext
