@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusion_synthetic import enu_config, rig
+from fusion_synthetic import enu_config, rig, straight_pose_track
 from mars_fusion.geolocation import FinishedTrack, TrackGeolocator, triangulate_rays
-from mars_fusion.pose import PoseTrack
 
 S = 1_000_000_000
 
@@ -50,10 +49,7 @@ def _track_of(cam_name: str, flower: np.ndarray, speed: float = 0.5) -> Finished
 @pytest.mark.parametrize("height", [0.35, 1.1])
 def test_track_position_triangulates_height(cam: str, height: float) -> None:
     cfg = enu_config(canopy_height_m=0.75)
-    track_pose = PoseTrack(cfg)
-    for k in range(0, 120):
-        track_pose.add_fix(k * S // 10, (0.05 * k, 0.0, 0.0), 0.01)
-        track_pose.add_heading(k * S // 10, 0.0)
+    track_pose = straight_pose_track(cfg)
     lateral = {"cam_left": 0.15, "cam_center": 0.0, "cam_right": -0.15}[cam]
     flower = np.array([2.0, lateral, height])
     est = TrackGeolocator(cfg, rig()).geolocate([_track_of(cam, flower)], track_pose, session=0)
@@ -66,10 +62,7 @@ def test_track_position_triangulates_height(cam: str, height: float) -> None:
 
 def test_swath_limit_drops_tracks_of_the_next_row() -> None:
     cfg = enu_config(swath_half_width_m=0.45)
-    track_pose = PoseTrack(cfg)
-    for k in range(0, 120):
-        track_pose.add_fix(k * S // 10, (0.05 * k, 0.0, 0.0), 0.01)
-        track_pose.add_heading(k * S // 10, 0.0)
+    track_pose = straight_pose_track(cfg)
     geo = TrackGeolocator(cfg, rig())
     assert geo.geolocate([_track_of("cam_right", np.array([2.0, 0.55, 0.7]))], track_pose, 0) == []
     assert geo.counters["tracks_outside_swath"] == 1

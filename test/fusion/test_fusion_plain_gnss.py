@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion_synthetic import enu_config, rig
+from fusion_synthetic import enu_config, rig, straight_pose_track
 from mars_fusion.flower_map import FlowerMap
 from mars_fusion.geolocation import FinishedTrack, TrackEstimate, TrackGeolocator
 from mars_fusion.pose import PoseTrack
@@ -115,10 +115,7 @@ def test_pose_windows_lengthen_with_coarse_fixes() -> None:
 def test_swath_uses_the_triangulated_point() -> None:
     # A low flower of the next row seen by the camera looking across meets the canopy plane inside the swath.
     cfg = enu_config(swath_half_width_m=0.45)
-    pose = PoseTrack(cfg)
-    for k in range(0, 120):
-        pose.add_fix(k * S // 10, (0.05 * k, 0.0, 0.0), 0.01)
-        pose.add_heading(k * S // 10, 0.0)
+    pose = straight_pose_track(cfg)
     model = rig().camera("cam_right").model
     flower = np.array([2.0, 0.85, 0.3])
     stamps, pix = [], []
