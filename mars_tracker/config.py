@@ -24,7 +24,8 @@ class TrackerConfig:
               "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "
               "detected with middling scores, flowers with high ones (0 = off)")
     confirm_prior_hits: float = config_field(
-        3.0, "pseudo-detections at score 0.5 in the confirmation mean, so a short lucky run cannot confirm")
+        2.0, "pseudo-detections at score 0.5 in the confirmation mean, so a short lucky run cannot confirm (3 "
+             "kept look-alikes out equally but confirmed flowers a frame or two later: lower HOTA)")
     tentative_low_score_matches: bool = config_field(
         True, "unconfirmed tracks also take low-score detections (second stage), so that the confirmation mean "
               "sees all of an object's detections, not only those above high_score_threshold (which make a "
