@@ -10,7 +10,7 @@ Noise scales with the box size: a 20 px flower and a 200 px person are equally (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -28,17 +28,16 @@ def transition_matrix(dt: float) -> np.ndarray:
     return f
 
 
-def _unit_white_noise(dt: float) -> Tuple[float, float, float]:
-    """filterpy's 2x2 discrete white-noise block (unit variance) for dt: (dt^4/4, dt^3/2, dt^2).
+_Dt = TypeVar("_Dt", float, np.ndarray)
+
+
+def _unit_white_noise(dt: _Dt) -> Tuple[_Dt, _Dt, _Dt]:
+    """filterpy's 2x2 discrete white-noise block (unit variance) for dt (a float, or one per row):
+    (dt^4/4, dt^3/2, dt^2).
 
     Closed form of ``Q_discrete_white_noise(dim=2, dt=dt, var=1)`` (test_box_kalman checks it is identical):
     calling filterpy per frame cost a tenth of the tracker's time, and a cache misses when stamps jitter.
     """
-    return 0.25 * dt ** 4, 0.5 * dt ** 3, dt ** 2
-
-
-def _unit_white_noise_rows(dt: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same block for a different dt per row (closed form of filterpy's, checked in the tests)."""
     return 0.25 * dt ** 4, 0.5 * dt ** 3, dt ** 2
 
 
@@ -62,7 +61,7 @@ class BoxKalmanModel:
         if np.ndim(dt) == 0:
             a, b, c = _unit_white_noise(float(dt))
         else:
-            a, b, c = (v[:, None] for v in _unit_white_noise_rows(np.asarray(dt, dtype=np.float64)))
+            a, b, c = (v[:, None] for v in _unit_white_noise(np.asarray(dt, dtype=np.float64)))
         rel = np.array([self.acceleration_noise] * 2 + [self.size_change_noise] * 2)
         q = (sizes[:, None] * rel[None, :]) ** 2                     # (N, 4) acceleration variances
         n = sizes.shape[0]

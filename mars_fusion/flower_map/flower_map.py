@@ -180,20 +180,22 @@ class FlowerMap:
         if everything:
             ready, self._waiting = self._waiting, []
         else:
-            coarse_var = self.config.coarse_fix_sd_m ** 2
             newest = max(e.t_last for e in self._waiting)
             delay = int(self.config.association_delay_s * 1e9)
-            due = [e.gnss_var <= coarse_var or e.t_last <= newest - delay for e in self._waiting]
+            due = [not self._coarse_gnss(e) or e.t_last <= newest - delay for e in self._waiting]
             ready = [e for e, d in zip(self._waiting, due) if d]
             if not ready:
                 return []
             self._waiting = [e for e, d in zip(self._waiting, due) if not d]
-        coarse = any(e.gnss_var > self.config.coarse_fix_sd_m ** 2 for e in ready)
-        if coarse:
+        if any(self._coarse_gnss(e) for e in ready):
             ready.sort(key=lambda e: (-e.n_obs, e.t_last, e.camera_index, e.track_id))
         else:
             ready.sort(key=lambda e: e.t_last)
         return [(e, self.add_track(e)) for e in ready]
+
+    def _coarse_gnss(self, est: TrackEstimate) -> bool:
+        """True when the track was placed with plain-GNSS poses (sd above coarse_fix_sd_m)."""
+        return est.gnss_var > self.config.coarse_fix_sd_m ** 2
 
     @property
     def waiting_tracks(self) -> int:
@@ -268,7 +270,7 @@ class FlowerMap:
             # Without simultaneous views (a track broken by occlusion, a camera seeing the flower later)
             # pose and heading drift over the time between the views: a wider gate.
             gate = cfg.dedup_joint_residual_sigma if simultaneous else cfg.fragment_joint_residual_sigma
-            if simultaneous and est.gnss_var > cfg.coarse_fix_sd_m ** 2:
+            if simultaneous and self._coarse_gnss(est):
                 gate = max(gate, cfg.coarse_joint_residual_sigma)
             if resid > gate:
                 self.counters["joint_fit_rejections"] += 1
