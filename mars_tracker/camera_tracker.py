@@ -5,6 +5,7 @@ returned ``TrackUpdate``; offline tools do exactly the same, so live and bag cou
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -27,6 +28,8 @@ _MAX_VIRTUAL_STEPS = 3
 _OC_MIN_MISSES = 4
 _EGO_REFRESH_S = 0.1
 _APPEARANCE_SCALE_EVERY = 5
+# Below this ego image speed (px/s) the robot stands still and the ego direction is noise.
+_STILL_EGO_SPEED = 1.0
 # Plain integers: numpy converts an IntEnum member through Python's enum machinery on every use.
 _NEW, _TRACKED, _LOST, _REMOVED = (int(s) for s in (TrackStatus.NEW, TrackStatus.TRACKED, TrackStatus.LOST,
                                                     TrackStatus.REMOVED))
@@ -143,6 +146,7 @@ class CameraTracker:
         t["x"], t["p"] = self._kalman.predict(t["x"], t["p"], dt)
         if dt > 0:
             t["age"] += np.uint32(1)
+            self._relax_lost_motion(dt, frame.stamp_ns)
         t["detection_index"][:] = -1
 
         matched_rows, matched_cols = self._associate(frame)
@@ -212,6 +216,40 @@ class CameraTracker:
         # On the first frame with a prior only the baseline is set: the velocities already hold the motion.
         t["ego_velocity"] = ego
         self._ego_mode = "prior"
+
+    def _relax_lost_motion(self, dt: float, stamp_ns: int) -> None:
+        """Let unmatched tracks' velocities relax towards the direction of the robot's image motion.
+
+        A flower stands still, so its image motion is the ego-motion's, scaled by its depth (parallax: a low
+        flower drifts slower than the canopy plane of the prior, and a track rightly learns that). What a track
+        learnt ACROSS the ego direction (e.g. a drift over the rows from a few boxes cut by the image edge) is
+        noise, and extrapolating it through seconds of occlusion carried predictions away from where the flower
+        came back (a double count). So, while unmatched, the velocity component along the ego-motion is kept
+        and the rest decays with lost_motion_relax_seconds; sizes are left alone (perspective really changes
+        them). Only means relax; the covariances keep growing as before, so the gate does not shrink.
+        """
+        tau = self.config.lost_motion_relax_seconds
+        if tau <= 0.0:
+            return
+        t = self._tracks
+        lost = np.flatnonzero(t["frames_since_update"] > 0)
+        if lost.size == 0:
+            return
+        if self._ego_mode == "prior":
+            ego = t["ego_velocity"][lost]
+        else:
+            g = self._global_velocity_now(stamp_ns)
+            if g is None:
+                return  # no idea of the ego direction: extrapolate as the filter says
+            ego = np.broadcast_to(g, (lost.size, 2))
+        norm2 = (ego * ego).sum(axis=1)
+        moving = norm2 > _STILL_EGO_SPEED ** 2
+        if not moving.any():
+            return
+        rows, ego, norm2 = lost[moving], ego[moving], norm2[moving]
+        v = t["x"][rows, 4:6]
+        along = ((v * ego).sum(axis=1) / norm2)[:, None] * ego
+        t["x"][rows, 4:6] = along + (v - along) * math.exp(-dt / tau)
 
     def _estimate_ego_motion(self, frame: DetectionFrame) -> None:
         """Global image velocity from this frame's matched confirmed tracks (kept, with its stamp, if valid).

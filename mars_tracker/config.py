@@ -33,6 +33,9 @@ class TrackerConfig:
     max_lost_seconds: float = config_field(
         3.5, "a confirmed track not matched for longer than this is removed (flowers hidden by leaves for "
              "2-3 s while the robot drives on are found again instead of being counted twice)")
+    lost_motion_relax_seconds: float = config_field(
+        1.0, "while a track is unmatched, the part of its velocity across the direction of the ego-motion decays "
+             "with this time constant (flowers stand still; 0 = keep extrapolating the last velocity)")
     max_tentative_lost_seconds: float = config_field(
         0.2, "an unconfirmed track not matched for longer than this is removed (0 = at its first miss)")
     match_cost_threshold: float = config_field(
@@ -111,7 +114,8 @@ class TrackerConfig:
             fail("min_hits", "must be at least 1")
         if self.ego_min_tracks < 1:
             fail("ego_min_tracks", "must be at least 1")
-        for name in ("max_lost_seconds", "max_tentative_lost_seconds", "confirm_prior_hits"):
+        for name in ("max_lost_seconds", "max_tentative_lost_seconds", "confirm_prior_hits",
+                     "lost_motion_relax_seconds"):
             if getattr(self, name) < 0.0:
                 fail(name, "must not be negative")
         for name in ("gate_mahalanobis", "appearance_gap_reference", "appearance_scale_factor", "measurement_noise", "size_measurement_noise",

@@ -292,3 +292,33 @@ def test_mean_score_confirmation_keeps_middling_look_alikes_uncounted() -> None:
     for i in range(40):
         update = plain.update(frame(i, [[200, 200, 40, 40], [600, 400, 40, 40]], scores=[0.85, 0.62 if i == 0 else 0.55]))
     assert update.confirmed_count == 2
+
+
+def test_lost_track_keeps_its_parallax_and_forgets_its_drift_across_the_ego_motion() -> None:
+    # A low flower moves at 0.7x the canopy-plane ego-motion (parallax, real) and, over its first 12 frames,
+    # drifts sideways at 100 px/s (boxes cut by the image edge; not real). Hidden 2 s, it comes back where a
+    # still flower would be: the track must predict along the ego direction at the learnt speed, not sideways.
+    from mars_tracker.ego_motion import MotionPrior, expected_image_velocity
+    cam = _down_camera()
+    prior = MotionPrior(vx=0.3, plane_height=0.6)
+
+    def run(config: TrackerConfig):  # type: ignore[no-untyped-def]
+        tracker = CameraTracker(config, camera_model=cam)
+        x, y = 400.0, 80.0
+        ids = set()
+        for i in range(95):
+            ego = expected_image_velocity(cam, prior, np.array([[x, y]]))[0]
+            x += (0.7 * ego[0] + (100.0 if i < 12 else 0.0)) / FPS
+            y += 0.7 * ego[1] / FPS
+            boxes = np.zeros((0, 4)) if 12 <= i < 72 else np.array([[x, y, 50.0, 50.0]])
+            update = tracker.update(frame(i, boxes), prior)
+            ids.update(t for t in matched_ids(update, len(boxes)) if t >= 0)
+            if i == 71:
+                lost_velocity, ego_at_end = update.tracks.velocity[0], ego
+        return ids, lost_velocity, ego_at_end
+
+    ids, velocity, ego = run(TrackerConfig())
+    assert ids == {1}
+    assert velocity[1] == pytest.approx(0.7 * ego[1], rel=0.05)     # along the ego-motion: parallax kept
+    assert abs(velocity[0]) < 0.2 * 100.0                            # across it: relaxed over 2 s (tau 1 s)
+    assert len(run(TrackerConfig(lost_motion_relax_seconds=0.0))[0]) == 2
