@@ -86,9 +86,9 @@ class HandTunedScorer:
                 return np.full(masked.shape[1 - axis], np.inf)
             two = np.partition(masked, 1, axis=axis)
             best, second = np.take(two, 0, axis=axis), np.take(two, 1, axis=axis)
-            # A single candidate has nothing to be confused with: appearance only confirms it.
-            with np.errstate(invalid="ignore"):
-                return np.where(np.isfinite(second), second - best, np.inf)
+            # A single candidate has nothing to be confused with (second = inf): the gap stays inf. Where
+            # second is finite so is best; elsewhere inf - 0 avoids numpy's inf - inf warning.
+            return second - np.where(np.isfinite(second), best, 0.0)
 
         return np.minimum(gap_along(1)[:, None], gap_along(0)[None, :])
 

@@ -73,6 +73,7 @@ class CameraTracker:
             raise ValueError(f"feature_dim must be positive, got {feature_dim}")
         self.feature_model_id = feature_model_id
         self.feature_dim = feature_dim
+        self._empty: Tuple[int, TrackSnapshot] = (-1, TrackSnapshot.empty())
         self.scorer: AssociationScorer = scorer if scorer is not None else default_scorer(self.config)
         self.camera_model = camera_model
         c = self.config
@@ -100,7 +101,7 @@ class CameraTracker:
 
         Track ids keep increasing so that an id is never reused by this tracker.
         """
-        removed = self._snapshot(np.ones(len(self._tracks), bool), removed=True)
+        removed = self._snapshot(removed=True)
         self._tracks.clear()
         self._last_stamp_ns = None
         self._global_velocity = None
@@ -127,7 +128,7 @@ class CameraTracker:
             if frame.stamp_ns == self._last_stamp_ns:
                 warnings.append(f"camera '{frame.camera_name}': frame {frame.frame_number} repeats stamp "
                                 f"{frame.stamp_ns} ns; ignored")
-                return self._make_update(frame, TrackSnapshot.empty(self._tracks.feature_dim), warnings, False)
+                return self._make_update(frame, self._empty_snapshot(), warnings, False)
             warnings.append(f"camera '{frame.camera_name}': stamp went backwards ({frame.stamp_ns} ns < "
                             f"{self._last_stamp_ns} ns, frame {frame.frame_number}; bag loop or reordered "
                             f"messages): tracks reset, counts kept")
@@ -232,24 +233,25 @@ class CameraTracker:
         if tau <= 0.0:
             return
         t = self._tracks
-        lost = np.flatnonzero(t["frames_since_update"] > 0)
-        if lost.size == 0:
+        lost = t["frames_since_update"] > 0
+        if not lost.any():
             return
         if self._ego_mode == "prior":
-            ego = t["ego_velocity"][lost]
+            ego = t["ego_velocity"]
         else:
             g = self._global_velocity_now(stamp_ns)
             if g is None:
                 return  # no idea of the ego direction: extrapolate as the filter says
-            ego = np.broadcast_to(g, (lost.size, 2))
+            ego = g[None, :]
         norm2 = (ego * ego).sum(axis=1)
         moving = norm2 > _STILL_EGO_SPEED ** 2
-        if not moving.any():
+        relax = lost & moving
+        if not relax.any():
             return
-        rows, ego, norm2 = lost[moving], ego[moving], norm2[moving]
-        v = t["x"][rows, 4:6]
-        along = ((v * ego).sum(axis=1) / norm2)[:, None] * ego
-        t["x"][rows, 4:6] = along + (v - along) * math.exp(-dt / tau)
+        # Masks over all rows rather than gathered lost rows: fewer numpy calls on these few-row arrays.
+        v = t["x"][:, 4:6]
+        along = ((v * ego).sum(axis=1) / np.where(moving, norm2, 1.0))[:, None] * ego
+        v[...] = np.where(relax[:, None], along + (v - along) * math.exp(-dt / tau), v)
 
     def _estimate_ego_motion(self, frame: DetectionFrame) -> None:
         """Global image velocity from this frame's matched confirmed tracks (kept, with its stamp, if valid).
@@ -326,8 +328,10 @@ class CameraTracker:
         # Stage 1: every track against the high-score detections, motion + appearance (pluggable scorer).
         rows1 = np.zeros(0, np.intp)
         cols1 = np.zeros(0, np.intp)
+        clipped: Optional[np.ndarray] = None   # every track's clipped prediction, reused by stage 2
         if high.size:
             inputs = self._inputs(None, high, det_xywh, frame, s_inv)
+            clipped = inputs.track_xywh
             cost = self.scorer.cost(inputs)
             limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
                 else c.match_cost_threshold
@@ -346,7 +350,8 @@ class CameraTracker:
         cols2 = np.zeros(0, np.intp)
         if low.size and rows_left.size:
             # ByteTrack's second stage: overlap alone (IoU >= 0.5 by default is a tighter gate than Mahalanobis).
-            predicted = clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)
+            predicted = clipped[rows_left] if clipped is not None \
+                else clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)
             iou = iou_only(predicted, det_xywh[low])
             if not c.match_across_classes:
                 iou = np.where(t["class_id"][rows_left][:, None] == det.class_ids[low][None, :], iou, 0.0)
@@ -459,7 +464,7 @@ class CameraTracker:
         unmatched[matched_rows] = False
         u = np.flatnonzero(unmatched)
         if u.size == 0:
-            return TrackSnapshot.empty(t.feature_dim)
+            return self._empty_snapshot()
         t["frames_since_update"][u] += np.uint32(1)
         confirmed = t["confirmed"][u]
         t["status"][u] = np.where(confirmed, _LOST, _NEW)
@@ -472,7 +477,7 @@ class CameraTracker:
             gone_u |= ((box[:, 0:2] + half) < 0).any(axis=1) \
                 | ((box[:, 0:2] - half) > np.array([frame.image_width, frame.image_height])).any(axis=1)
         if not gone_u.any():
-            return TrackSnapshot.empty(t.feature_dim)
+            return self._empty_snapshot()
         gone = np.zeros(len(t), bool)
         gone[u[gone_u]] = True
         removed = self._snapshot(gone, removed=True)
@@ -510,21 +515,34 @@ class CameraTracker:
         self._tracks.append(rows, new.size)
 
     # ------------------------------------------------------------------ output
-    def _snapshot(self, mask: np.ndarray, removed: bool = False) -> TrackSnapshot:
+    def _snapshot(self, mask: Optional[np.ndarray] = None, removed: bool = False) -> TrackSnapshot:
+        """The rows of `mask` (None = every live track) as an independent snapshot."""
         t = self._tracks
-        if removed and not mask.any():
-            return TrackSnapshot.empty(t.feature_dim)
-        x = t["x"][mask]
-        status = np.full(x.shape[0], _REMOVED, np.uint8) if removed else t["status"][mask].copy()
-        return TrackSnapshot(t["track_id"][mask], status, t["confirmed"][mask], t["age"][mask],
-                             t["hits"][mask], t["frames_since_update"][mask], x[:, 0:4].astype(np.float32),
-                             x[:, 4:6].astype(np.float32), t["score"][mask], t["class_id"][mask],
-                             np.full(x.shape[0], -1, np.int32) if removed else t["detection_index"][mask],
+        if removed and mask is not None and not mask.any():
+            return self._empty_snapshot()
+
+        def column(name: str) -> np.ndarray:
+            # A slice copy of every row is cheaper than a boolean gather of all-True.
+            return t[name].copy() if mask is None else t[name][mask]
+
+        x = t["x"] if mask is None else t["x"][mask]
+        status = np.full(x.shape[0], _REMOVED, np.uint8) if removed else column("status")
+        return TrackSnapshot(column("track_id"), status, column("confirmed"), column("age"),
+                             column("hits"), column("frames_since_update"), x[:, 0:4].astype(np.float32),
+                             x[:, 4:6].astype(np.float32), column("score"), column("class_id"),
+                             np.full(x.shape[0], -1, np.int32) if removed else column("detection_index"),
                              t.embeddings_or_none(mask))
+
+    def _empty_snapshot(self) -> TrackSnapshot:
+        """A shared empty snapshot (most frames remove nothing; zero-length arrays cannot be written to)."""
+        dim = self._tracks.feature_dim
+        if self._empty[0] != dim:
+            self._empty = (dim, TrackSnapshot.empty(dim))
+        return self._empty[1]
 
     def _make_update(self, frame: DetectionFrame, removed: TrackSnapshot, warnings: List[str],
                      was_reset: bool) -> TrackUpdate:
-        tracks = self._snapshot(np.ones(len(self._tracks), bool))
+        tracks = self._snapshot()
         count = self.line_count if self.config.counting_line else self.confirmed_count
         return TrackUpdate(frame.camera_name, frame.stamp_ns, frame.frame_number, frame.image_width,
                            frame.image_height, tracks, removed, self.confirmed_count, self.line_count, count,
