@@ -11,35 +11,62 @@ from scipy.optimize import linear_sum_assignment
 FORBIDDEN_COST = 1e6
 
 
-def _corners(xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    half_w, half_h = xywh[:, 2] * 0.5, xywh[:, 3] * 0.5
-    return xywh[:, 0] - half_w, xywh[:, 1] - half_h, xywh[:, 0] + half_w, xywh[:, 1] + half_h
+_Columns = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _columns(xywh: np.ndarray, axis: Optional[int]) -> _Columns:
+    """cx, cy, w, h of boxes as columns: (N, 1) for axis 1, (1, N) for axis 0, (N,) for None (already paired)."""
+    if axis is None:
+        return xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
+    if axis == 1:
+        return xywh[:, 0:1], xywh[:, 1:2], xywh[:, 2:3], xywh[:, 3:4]
+    return xywh[None, :, 0], xywh[None, :, 1], xywh[None, :, 2], xywh[None, :, 3]
+
+
+def _overlap(a: _Columns, b: _Columns, with_diou: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """IoU and (optionally) DIoU of boxes given as broadcastable columns: one formula for all pairs or some."""
+    acx, acy, aw, ah = a
+    bcx, bcy, bw, bh = b
+    ax1, ay1, ax2, ay2 = acx - aw * 0.5, acy - ah * 0.5, acx + aw * 0.5, acy + ah * 0.5
+    bx1, by1, bx2, by2 = bcx - bw * 0.5, bcy - bh * 0.5, bcx + bw * 0.5, bcy + bh * 0.5
+    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
+        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
+    union = aw * ah + bw * bh - inter
+    iou = inter / np.maximum(union, 1e-9)
+    if not with_diou:
+        return iou, None
+    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
+    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
+    dx = acx - bcx
+    dy = acy - bcy
+    return iou, iou - (dx * dx + dy * dy) / np.maximum(hull_w * hull_w + hull_h * hull_h, 1e-9)
 
 
 def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
-    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
-    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
-    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
-        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
-    union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
-    iou = inter / np.maximum(union, 1e-9)
-    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
-    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
-    dx = a_xywh[:, 0:1] - b_xywh[None, :, 0]
-    dy = a_xywh[:, 1:2] - b_xywh[None, :, 1]
-    diou = iou - (dx * dx + dy * dy) / np.maximum(hull_w * hull_w + hull_h * hull_h, 1e-9)
+    iou, diou = _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=True)
+    return iou, diou  # type: ignore[return-value]
+
+
+def iou_and_diou_where(a_xywh: np.ndarray, b_xywh: np.ndarray, allowed: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """IoU and DIoU (A, B) computed only at the allowed pairs (identical values there); 0 and -1 elsewhere.
+
+    Gating leaves a track one or two candidates, so the pair formula runs on a few dozen values instead of
+    every (track, detection) pair: the largest single cost of a frame before.
+    """
+    iou = np.zeros(allowed.shape)
+    diou = np.full(allowed.shape, -1.0)
+    rows, cols = np.nonzero(allowed)
+    if rows.size:
+        pair_iou, pair_diou = _overlap(_columns(a_xywh[rows], None), _columns(b_xywh[cols], None), with_diou=True)
+        iou[rows, cols] = pair_iou
+        diou[rows, cols] = pair_diou
     return iou, diou
 
 
 def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
     """IoU (A, B) of centre/size boxes."""
-    ax1, ay1, ax2, ay2 = (v[:, None] for v in _corners(a_xywh))
-    bx1, by1, bx2, by2 = (v[None, :] for v in _corners(b_xywh))
-    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
-        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
-    union = (a_xywh[:, 2] * a_xywh[:, 3])[:, None] + (b_xywh[:, 2] * b_xywh[:, 3])[None, :] - inter
-    return inter / np.maximum(union, 1e-9)
+    return _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=False)[0]
 
 
 @dataclass(frozen=True)
@@ -49,7 +76,8 @@ class AssociationInputs:
     Track columns (T rows) describe the tracks' PREDICTED state (ego-motion applied); detection columns (D)
     the frame's detections. Pair matrices are (T, D). ``appearance_distance`` is the cosine distance of the
     track's smoothed embedding to the detection's feature, NaN where either has none (None when no pair has).
-    ``allowed`` marks the pairs that passed the gates; a scorer must give every other pair FORBIDDEN_COST.
+    ``allowed`` marks the pairs that passed the gates; a scorer must give every other pair FORBIDDEN_COST, and
+    ``iou``/``diou`` are computed only there (0 and -1 elsewhere).
     ``appearance_scale`` is the camera's typical cosine distance of a correct match (estimated online; None
     until known): embedding models differ by orders of magnitude in how far apart "same" and "other" lie.
     """

@@ -9,7 +9,7 @@ Noise scales with the box size: a 20 px flower and a 200 px person are equally (
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple, TypeVar, Union
 
 import numpy as np
@@ -55,6 +55,15 @@ class BoxKalmanModel:
     acceleration_noise: float = 4.0
     size_change_noise: float = 1.0
     initial_velocity_std: float = 8.0
+    # Per-coordinate relative noise, built once: predict and gating run every frame.
+    _process_rel: np.ndarray = field(init=False, repr=False, compare=False)
+    _measurement_rel: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_process_rel",
+                           np.array([self.acceleration_noise] * 2 + [self.size_change_noise] * 2))
+        object.__setattr__(self, "_measurement_rel",
+                           np.array([self.measurement_noise] * 2 + [self.size_measurement_noise] * 2))
 
     def process_noise(self, dt: Union[float, np.ndarray], sizes: np.ndarray) -> np.ndarray:
         """Q (N, 8, 8) for a step of dt seconds (scalar or per row): filterpy's white-noise block per coordinate."""
@@ -62,8 +71,7 @@ class BoxKalmanModel:
             a, b, c = _unit_white_noise(float(dt))
         else:
             a, b, c = (v[:, None] for v in _unit_white_noise(np.asarray(dt, dtype=np.float64)))
-        rel = np.array([self.acceleration_noise] * 2 + [self.size_change_noise] * 2)
-        q = (sizes[:, None] * rel[None, :]) ** 2                     # (N, 4) acceleration variances
+        q = (sizes[:, None] * self._process_rel[None, :]) ** 2                     # (N, 4) acceleration variances
         n = sizes.shape[0]
         out = np.zeros((n, STATE_DIM * STATE_DIM))
         # One scatter of the 16 non-zero entries per track: (i,i) a, (i,i+4) and (i+4,i) b, (i+4,i+4) c.
@@ -73,10 +81,8 @@ class BoxKalmanModel:
 
     def measurement_covariance(self, sizes: np.ndarray) -> np.ndarray:
         """R (N, 4, 4) of detected boxes of the given sizes."""
-        rel = np.array([self.measurement_noise] * 2 + [self.size_measurement_noise] * 2)
         out = np.zeros((sizes.shape[0], MEASUREMENT_DIM, MEASUREMENT_DIM))
-        idx = np.arange(4)
-        out[:, idx, idx] = (sizes[:, None] * rel[None, :]) ** 2
+        out[:, _IDX4, _IDX4] = (sizes[:, None] * self._measurement_rel[None, :]) ** 2
         return out
 
     def initiate(self, xywh: np.ndarray, velocity: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import numpy as np
 from mars_camera.detections import DetectionFrame
 from mars_camera.feature_codec import FeatureMismatchError, check_compatible
 from mars_camera.geometry import CameraModel
-from mars_tracker.association import AssociationInputs, assign, iou_and_diou, iou_only
+from mars_tracker.association import AssociationInputs, assign, iou_and_diou_where, iou_only
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
 from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis
 from mars_tracker.config import TrackerConfig
@@ -89,6 +89,7 @@ class CameraTracker:
         self._last_stamp_ns: Optional[int] = None
         self._s_inv = np.zeros((0, 4, 4))     # inverse innovation covariances of this frame's predictions
         self._unit_features = np.zeros((0, 0))  # this frame's features, L2-normalised
+        self._det_xywh = np.zeros((0, 4))       # this frame's boxes, centre/size, float64
         self._global_velocity: Optional[np.ndarray] = None
         self._global_velocity_ns = 0
         self._ego_attempt_ns = -(1 << 62)
@@ -139,6 +140,7 @@ class CameraTracker:
         self._last_stamp_ns = frame.stamp_ns
         self._lock_features(frame)
         det = frame.detections
+        self._det_xywh = det.xywh.astype(np.float64)
         self._unit_features = _normalise_rows(det.features.astype(np.float64)) if det.features is not None \
             else np.zeros((len(det), 0))
 
@@ -295,7 +297,6 @@ class CameraTracker:
         predicted = clip_to_image(column("x")[:, 0:4], frame.image_width, frame.image_height)
         boxes = det_xywh[cols]
         maha = squared_mahalanobis(predicted, s_inv if rows is None else s_inv[rows], boxes)
-        iou, diou = iou_and_diou(predicted, boxes)
         allowed = maha <= c.gate_mahalanobis
         det = frame.detections
         if not c.match_across_classes:
@@ -305,6 +306,8 @@ class CameraTracker:
             app = 1.0 - column("embedding").astype(np.float64) @ self._unit_features[cols].T
             app[~column("has_embedding")] = np.nan
             allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
+        # Overlaps only where a pair passed every gate: no scorer looks at the others (see AssociationInputs).
+        iou, diou = iou_and_diou_where(predicted, boxes, allowed)
         seconds = (frame.stamp_ns - column("last_update_ns")) * _NS
         return AssociationInputs(column("track_id"), predicted, column("hits"), seconds, boxes,
                                  det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
@@ -316,7 +319,7 @@ class CameraTracker:
         t = self._tracks
         det = frame.detections
         scores = det.scores
-        det_xywh = det.xywh.astype(np.float64)
+        det_xywh = self._det_xywh
         high = np.nonzero(scores >= c.high_score_threshold)[0]
         low = np.nonzero((scores >= c.low_score_threshold) & (scores < c.high_score_threshold))[0]
         n = len(t)
@@ -493,7 +496,7 @@ class CameraTracker:
         new = np.nonzero(free & (det.scores >= c.high_score_threshold) & (det.scores >= c.new_track_score_threshold))[0]
         if new.size == 0:
             return
-        xywh = det.xywh[new].astype(np.float64)
+        xywh = self._det_xywh[new]
         velocity = self._ego_guess(frame, prior, xywh[:, 0:2])
         x, p = self._kalman.initiate(xywh, velocity)
         confirmed = (c.min_hits <= 1) & self._score_confirms(det.scores[new].astype(np.float64), np.ones(new.size))
