@@ -91,15 +91,13 @@ class FlowerMapper:
     def flush(self) -> None:
         """Process everything buffered and map every ended track (open tracks stay open)."""
         self._process(self.buffer.flush())
-        self._map_ended(force=True)
-        self._record(self.flower_map.release_tracks(everything=True))
+        self._map_all_ended()
 
     def finalize(self) -> int:
         """End of data: flush, end all open tracks, map them and consolidate; returns the flower count."""
         self.flush()
         self._ended.extend(self.accumulator.finish_all())
-        self._map_ended(force=True)
-        self._record(self.flower_map.release_tracks(everything=True))
+        self._map_all_ended()
         self.flower_map.settle_all()
         self.flower_map.consolidate()
         return self.count()
@@ -141,6 +139,11 @@ class FlowerMapper:
         yaw = float(yaw_from_compass(sample.heading)) if self.config.heading_convention == "compass" else sample.heading
         self.pose.add_heading(sample.stamp_ns, float(wrap_angle(yaw + self.config.heading_offset_rad)))
 
+    def _map_all_ended(self) -> None:
+        """Map every ended track now, including those waiting out the plain-GNSS association delay."""
+        self._map_ended(force=True)
+        self._record(self.flower_map.release_tracks(everything=True))
+
     def _map_ended(self, force: bool) -> None:
         if not self._ended:
             return
@@ -177,8 +180,7 @@ class FlowerMapper:
     def _start_session(self) -> None:
         # Close the old session's tracks with the old poses before forgetting them.
         self._ended.extend(self.accumulator.finish_all())
-        self._map_ended(force=True)
-        self._record(self.flower_map.release_tracks(everything=True))
+        self._map_all_ended()
         self._keep_path()
         self.pose.clear()
         self.flower_map.settle_all()

@@ -231,14 +231,15 @@ class PoseTrack:
     @property
     def smoothing_window_s(self) -> float:
         """The position smoothing window in use (s): the configured one, longer with plain GNSS."""
-        c = self.config
-        return max(c.smoothing_window_s, c.coarse_smoothing_window_s) if self._coarse else c.smoothing_window_s
+        return self._window_in_use(self.config.smoothing_window_s)
 
     @property
     def cog_window_s(self) -> float:
         """The course-over-ground window in use (s): the configured one, longer with plain GNSS."""
-        c = self.config
-        return max(c.cog_window_s, c.coarse_smoothing_window_s) if self._coarse else c.cog_window_s
+        return self._window_in_use(self.config.cog_window_s)
+
+    def _window_in_use(self, configured_s: float) -> float:
+        return max(configured_s, self.config.coarse_smoothing_window_s) if self._coarse else configured_s
 
     def _predict(self, stamp_ns: int) -> Tuple[np.ndarray, float]:
         f = self._fixes

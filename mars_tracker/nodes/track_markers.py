@@ -13,7 +13,6 @@ from mars_camera.geometry import CameraModel
 from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
 
 
-
 def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, stamp: Any,
                         plane_height: float) -> Marker:
     """A SPHERE_LIST (ns 'tracks', id = camera index: stable) of the camera's confirmed live tracks."""
