@@ -3,6 +3,11 @@
 Prints frames/s, the real-time factor (bag seconds per wall second) and the share of each stage (bag read +
 decode, tracking, fusion). Target (issue 7): >= 50x real time.
 
+For scale it then runs two plain-numpy reference trackers from Roboflow `trackers` (SORT, the simplest
+Kalman + IoU tracker, and ByteTrack) on the same decoded frames and prints the ceiling that reading the bag plus
+that tracker alone would allow, with no fusion at all (skipped when `trackers` from requirements-dev.txt is
+not installed).
+
     .venv/bin/python benchmarks/pipeline_offline_speed.py [--seconds 60] [--preset field]
 """
 from __future__ import annotations
@@ -41,6 +46,7 @@ def main() -> None:
         pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
         t = {"read+decode": 0.0, "tracking": 0.0, "fusion": 0.0}
         frames = 0
+        decoded = []
         first = last = None
         reader = open_bag_reader(run / "bag")
         wanted = [c for c in reader.connections if c.msgtype in (DETECTION_ARRAY_TYPE, "sensor_msgs/msg/NavSatFix",
@@ -53,6 +59,7 @@ def main() -> None:
             last = stamp
             if conn.msgtype == DETECTION_ARRAY_TYPE:
                 frame = detection_frame_from_msg(msg)
+                decoded.append(frame)
                 t1 = time.perf_counter()
                 t["read+decode"] += t1 - t0
                 update = pipeline.trackers[frame.camera_name].update(frame)
@@ -86,6 +93,40 @@ def main() -> None:
     for name, seconds in t.items():
         print(f"  {name:12s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %  {1e3 * seconds / max(frames, 1):.3f} "
               f"ms/frame")
+    print(f"  mean detections per camera frame: {sum(len(f.detections) for f in decoded) / max(frames, 1):.1f}")
+    reference_ceiling(decoded, t["read+decode"], bag_s)
+
+
+def reference_ceiling(frames: list, read_s: float, bag_s: float) -> None:
+    """Time reference numpy trackers on the same frames; print the real-time factor of read + tracker alone."""
+    try:
+        import numpy as np
+        import supervision as sv
+        from trackers import ByteTrackTracker, SORTTracker
+    except ImportError:
+        print("reference trackers skipped: pip install -r requirements-dev.txt for Roboflow trackers")
+        return
+    inputs = [(f.camera_name, f.stamp_ns * 1e-9,
+               sv.Detections(xyxy=f.detections.xyxy.astype(np.float64),
+                             confidence=f.detections.scores.astype(np.float64), class_id=f.detections.class_ids))
+              for f in frames]
+    print("reference trackers on the same frames (one tracker per camera; best of 3):")
+    for name, make, timed in (("trackers SORT", SORTTracker, False), ("trackers ByteTrack", ByteTrackTracker, True)):
+        best = float("inf")
+        for _ in range(3):
+            per_camera: dict = {}
+            t0 = time.perf_counter()
+            for camera, stamp_s, detections in inputs:
+                tracker = per_camera.get(camera)
+                if tracker is None:
+                    tracker = per_camera[camera] = make(frame_rate=30.0)
+                if timed:
+                    tracker.update(detections, timestamp=stamp_s)
+                else:
+                    tracker.update(detections)
+            best = min(best, time.perf_counter() - t0)
+        print(f"  {name:20s} {1e3 * best / max(len(frames), 1):.3f} ms/frame; read+decode + this tracker alone "
+              f"(no fusion): {bag_s / (read_s + best):.1f}x real time")
 
 
 if __name__ == "__main__":
