@@ -115,7 +115,26 @@ def test_a_folder_of_bags_is_counted_in_parallel_and_merged(quick_run_mcap, tmp_
     assert (out / "flowers.csv").is_file() and (out / "flowers.geojson").is_file()
 
 
-def test_result_bag_opens_as_standard_ros_messages(quick_run_mcap, tmp_path):
+def _decode_with_foxglove_reader(bag_dir):
+    """Every message of the bag's mcap decoded by Foxglove's mcap readers from the embedded schemas alone."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    (path,) = bag_dir.glob("*.mcap")
+    with path.open("rb") as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        summary = reader.get_summary()
+        for channel in summary.channels.values():
+            schema = summary.schemas[channel.schema_id]
+            assert (schema.encoding, channel.message_encoding) == ("ros2msg", "cdr"), channel.topic
+            assert schema.data, f"{channel.topic}: no schema text, a viewer could not decode it"
+        decoded = {}
+        for _, channel, _, message in reader.iter_decoded_messages():
+            decoded.setdefault(channel.topic, []).append(message)
+    return decoded
+
+
+def test_result_bag_and_sim_bag_open_as_standard_ros_messages_and_in_foxglove_readers(quick_run_mcap, tmp_path):
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import NavSatFix
     from visualization_msgs.msg import MarkerArray
@@ -139,31 +158,7 @@ def test_result_bag_opens_as_standard_ros_messages(quick_run_mcap, tmp_path):
         assert 31.0 < fix.latitude < 32.0 and -84.0 < fix.longitude < -83.0   # the simulated Georgia field
     finally:
         reader.close()
-
-
-def _decode_with_foxglove_reader(bag_dir):
-    """Every message of the bag's mcap decoded by Foxglove's mcap readers from the embedded schemas alone."""
-    from mcap.reader import make_reader
-    from mcap_ros2.decoder import DecoderFactory
-
-    (path,) = bag_dir.glob("*.mcap")
-    with path.open("rb") as stream:
-        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
-        summary = reader.get_summary()
-        for channel in summary.channels.values():
-            schema = summary.schemas[channel.schema_id]
-            assert (schema.encoding, channel.message_encoding) == ("ros2msg", "cdr"), channel.topic
-            assert schema.data, f"{channel.topic}: no schema text, a viewer could not decode it"
-        decoded = {}
-        for _, channel, _, message in reader.iter_decoded_messages():
-            decoded.setdefault(channel.topic, []).append(message)
-    return decoded
-
-
-def test_mcap_outputs_and_sim_bags_decode_in_foxglove_readers_without_ros(quick_run_mcap, tmp_path):
-    out = tmp_path / "result"
-    assert mars_count([str(quick_run_mcap / "bag"), "--out", str(out), "--no-progress"]) == 0
-    flowers = json.loads((out / "summary.json").read_text())["flowers"]
+    # Foxglove's readers, from the schemas embedded in the files alone (no ROS types).
     result = _decode_with_foxglove_reader(out / "map_bag")
     (markers,) = result["/mars/flower_markers"]
     assert sum(len(m.points) for m in markers.markers if m.ns == "flowers") == flowers
