@@ -30,11 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from mars_camera.detections import DetectionFrame, Detections  # noqa: E402
+from mars_core.detections import DetectionFrame, Detections  # noqa: E402
 from mars_camera.detector_config import CameraDetectorConfig  # noqa: E402
 from mars_camera.detectors.base import LAYOUT_DECODED, LAYOUT_NMS_BY_CLASS, LAYOUT_RAW_HEADS  # noqa: E402
 from mars_camera.detectors.base import FeatureMapInfo, ModelOutputs, QuantParams  # noqa: E402
-from mars_camera.feature_codec import FeatureEncoding  # noqa: E402
+from mars_core.feature_codec import FeatureEncoding  # noqa: E402
 from mars_camera.frame_detector import FrameDetector  # noqa: E402
 from mars_camera.frame_sources.base import Frame  # noqa: E402
 from mars_camera.yolo.hailo_nms import encode_nms_by_class  # noqa: E402
@@ -139,7 +139,7 @@ def synthetic_outputs(n_objects: int = 50, seed: int = 0) -> Dict[str, ModelOutp
 def message_fill(frame: DetectionFrame, encoding: FeatureEncoding) -> bytes:
     """FlowerDetectionArray as the node publishes it, serialized (CDR) like on the wire."""
     from rclpy.serialization import serialize_message
-    from mars_camera.interfaces.detection_messages import detection_msg_rclpy
+    from mars_ros.messages.detection_messages import detection_msg_rclpy
     return serialize_message(detection_msg_rclpy(frame, encoding))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "test" / "hailo")]
 
-from mars_camera.hailo_compile.calibration import build_calibration_set, select_diverse  # noqa: E402
+from mars_hailo.calibration import build_calibration_set, select_diverse  # noqa: E402
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ FIX_TOPIC, IMU_TOPIC = "/gnss/fix", "/imu/data"
 # ---------------------------------------------------------------------------------------------- set-up
 def boom_rig(n_cameras: int) -> Dict[str, Any]:
     """A rig of n nadir cameras spread along a boom (names cam_00.., the MARS camera model, 1.6 m high)."""
-    from mars_camera.rig import load_rig
+    from mars_core.rig import load_rig
 
     base = load_rig(REPO_ROOT / "config" / "mars_rig.yaml").to_dict()
     template = next(c for c in base["cameras"] if c["name"] == "cam_center")
@@ -154,9 +154,9 @@ def run_feed(bag: str, out: str, cameras: Sequence[str]) -> int:
     from rclpy.node import Node
     from rclpy.serialization import deserialize_message
 
-    from mars_camera.interfaces.bag_files import open_bag_reader
-    from mars_camera.ros_node.qos import qos_profile
-    from mars_pipeline.nodes.bag_replay import message_class
+    from mars_ros.bags.bag_files import open_bag_reader
+    from mars_ros.node_pattern.qos import qos_profile
+    from mars_ros.nodes.bag_replay import message_class
 
     rclpy.init()
     node = Node("latency_benchmark_feed")
@@ -230,7 +230,7 @@ class RawProbe:
 
     def watch(self, topic: str, msg_type: Any, depth: int = 1000) -> None:
         """Start recording topic (reliable, volatile: compatible with reliable and latched publishers)."""
-        from mars_camera.ros_node.qos import qos_profile
+        from mars_ros.node_pattern.qos import qos_profile
 
         store = self.received.setdefault(topic, [])
 
@@ -330,11 +330,11 @@ def reference_events(robot_config: Path, bag: Path, offset: int, cameras: Sequen
     from mars_counting.msg import FlowerTrackArray
     from rclpy.serialization import deserialize_message
 
-    from mars_camera.interfaces.bag_files import open_bag_reader
-    from mars_camera.rig import load_rig
+    from mars_ros.bags.bag_files import open_bag_reader
+    from mars_core.rig import load_rig
     from mars_fusion.config import load_fusion_config
     from mars_fusion.mapper import FlowerMapper
-    from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
+    from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
 
     mapper = FlowerMapper(load_fusion_config(robot_config), load_rig(robot_config))
     inputs: List[Tuple[int, int, str, Any]] = []
@@ -446,11 +446,11 @@ def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16) -> Dict[int,
     from builtin_interfaces.msg import Time
     from rclpy.serialization import serialize_message
 
-    from mars_camera.rig import rig_from_dict
+    from mars_core.rig import rig_from_dict
     from mars_fusion.config import FusionConfig
     from mars_fusion.map_store import MapState
     from mars_fusion.mapper import FlowerMapper
-    from mars_fusion.nodes.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
+    from mars_ros.messages.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
 
     rig = rig_from_dict(boom_rig(n_cameras))
     out = {}
@@ -485,16 +485,16 @@ def stage_costs(run_dir: Path, robot: Path) -> Dict[str, float]:
     from mars_counting.msg import FlowerDetectionArray, FlowerTrackArray
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from mars_camera.feature_codec import FeatureEncoding
-    from mars_camera.interfaces.bag_files import open_bag_reader
-    from mars_camera.interfaces.detection_messages import detection_frame_from_msg
-    from mars_camera.rig import load_rig, load_robot_config
+    from mars_core.feature_codec import FeatureEncoding
+    from mars_ros.bags.bag_files import open_bag_reader
+    from mars_ros.messages.detection_messages import detection_frame_from_msg
+    from mars_core.rig import load_rig, load_robot_config
     from mars_fusion.config import load_fusion_config
     from mars_fusion.mapper import FlowerMapper
-    from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
+    from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
     from mars_tracker.camera_tracker import CameraTracker
     from mars_tracker.config import TrackerConfig
-    from mars_tracker.track_messages import track_msg_rclpy
+    from mars_ros.messages.track_messages import track_msg_rclpy
 
     rig = load_rig(robot)
     config = TrackerConfig(**(load_robot_config(robot).get("tracker") or {}))
@@ -555,8 +555,8 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     for cam in cameras:
         probe.watch(f"/{cam}/tracks", FlowerTrackArray)
     probe.watch("/mars/flowers", GeoFlowerArray, depth=100)
-    tracker = NodeProcess("mars_tracker.nodes.tracker_node", ros_args({"robot_config": str(robot)}))
-    fusion = NodeProcess("mars_fusion.nodes.fusion_node", ros_args({"robot_config": str(robot),
+    tracker = NodeProcess("mars_ros.nodes.tracker_node", ros_args({"robot_config": str(robot)}))
+    fusion = NodeProcess("mars_ros.nodes.fusion_node", ros_args({"robot_config": str(robot),
                                                                     "publish_period_s": PUBLISH_PERIOD_S}))
     feed_out = run_dir / "feed.npz"
     feed: Optional[subprocess.Popen] = None

@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
 
-    from mars_camera.interfaces.bag_files import open_bag_reader
-    from mars_camera.interfaces.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
-    from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_update
+    from mars_ros.bags.bag_files import open_bag_reader
+    from mars_ros.messages.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
+    from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_update
     from mars_pipeline.bag_counting import pipeline_configs
     from mars_pipeline.counting_pipeline import CountingPipeline
     from mars_pipeline.rig_discovery import discover_rig

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tracker_evaluation import SequenceFrames, evaluate  # noqa: E402
 
-from mars_camera.detections import DetectionFrame  # noqa: E402
-from mars_camera.geometry import CameraModel  # noqa: E402
+from mars_core.detections import DetectionFrame  # noqa: E402
+from mars_core.geometry import CameraModel  # noqa: E402
 from mars_tracker.ego_motion import MotionPrior  # noqa: E402
 from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, AssociationScorer, OnnxAssociationScorer  # noqa: E402
 from mars_tracker.camera_tracker import CameraTracker  # noqa: E402

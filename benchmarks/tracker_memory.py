@@ -19,7 +19,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mars_tracker.camera_tracker import CameraTracker  # noqa: E402
-from mars_tracker.synthetic_stream import FieldStreamSpec, field_stream  # noqa: E402
+from mars_sim.synthetic_stream import FieldStreamSpec, field_stream  # noqa: E402
 
 
 def rss_mib() -> float:

@@ -21,10 +21,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mars_camera.detections import DetectionFrame  # noqa: E402
+from mars_core.detections import DetectionFrame  # noqa: E402
 from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, OnnxAssociationScorer  # noqa: E402
 from mars_tracker.camera_tracker import CameraTracker  # noqa: E402
-from mars_tracker.synthetic_stream import FieldStreamSpec, field_stream  # noqa: E402
+from mars_sim.synthetic_stream import FieldStreamSpec, field_stream  # noqa: E402
 
 
 def frames_with(n_dets: int, n_frames: int, seed: int) -> List[DetectionFrame]:

@@ -17,7 +17,7 @@ from launch_ros.substitutions import FindPackageShare
 
 
 def _nodes(context):
-    from mars_camera.rig import load_rig, rig_static_transforms
+    from mars_core.rig import load_rig, rig_static_transforms
 
     share = FindPackageShare("mars_counting").perform(context)
     robot_config = LaunchConfiguration("robot_config").perform(context) or os.path.join(share, "config",

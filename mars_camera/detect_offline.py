@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from mars_camera.config_schema import ConfigError, config_from_dict
+from mars_core.config_schema import ConfigError, config_from_dict
 from mars_camera.detector_config import CameraDetectorConfig
 from mars_camera.detectors.base import DetectorError
-from mars_camera.feature_codec import FeatureEncoding
+from mars_core.feature_codec import FeatureEncoding
 from mars_camera.frame_detector import FrameDetector
 from mars_camera.frame_sources.base import FrameSourceError
 from mars_camera.frame_sources.source_config import FrameSourceConfig, create_frame_source
@@ -64,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="override one CameraDetectorConfig field (repeatable)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
     args = parser.parse_args(argv)
-    from mars_camera.interfaces.bag_files import BagError, BagWriter
+    from mars_ros.bags.bag_files import BagError, BagWriter
     try:
         det_cfg = detector_config_from_args(args.config, args.set)
         src_cfg = config_from_dict(FrameSourceConfig, {"kind": args.source, "uri": args.uri, "topic": args.topic,

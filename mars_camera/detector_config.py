@@ -1,6 +1,6 @@
 """Configuration of the per-camera detector (backend, model, thresholds, features): one frozen, validated object.
 
-The ROS node declares one parameter per field (mars_camera.ros_node.parameters); offline tools use
+The ROS node declares one parameter per field (mars_ros.node_pattern.parameters); offline tools use
 config_from_dict. Defaults live here only.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
 
-from mars_camera.package_files import share_file
-from mars_camera.config_schema import ConfigError, config_field
+from mars_core.package_files import share_file
+from mars_core.config_schema import ConfigError, config_field
 
 DEFAULT_MODEL_NAME = "flower_yolov8n.onnx"
 

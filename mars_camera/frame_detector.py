@@ -14,7 +14,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional, Tup
 
 import numpy as np
 
-from mars_camera.detections import DetectionFrame, Detections
+from mars_core.detections import DetectionFrame, Detections
 from mars_camera.detector_config import CameraDetectorConfig
 from mars_camera.detectors.base import (
     LAYOUT_DECODED,
@@ -28,7 +28,7 @@ from mars_camera.detectors.base import (
     model_id_for,
 )
 from mars_camera.detectors.selection import create_backend
-from mars_camera.feature_codec import EncodedFeatures, FeatureEncoding, encode_features
+from mars_core.feature_codec import EncodedFeatures, FeatureEncoding, encode_features
 from mars_camera.features.box_features import BoxFeatureExtractor
 from mars_camera.frame_sources.base import Frame
 from mars_camera.yolo.decoding import decode_decoded_output, decode_raw_heads

@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, Mapping, Optional
 
-from mars_camera.config_schema import ConfigError, config_field, config_from_dict
+from mars_core.config_schema import ConfigError, config_field, config_from_dict
 
 HEADING_SOURCES = ("auto", "imu", "course_over_ground")
 HEADING_CONVENTIONS = ("enu", "compass")
@@ -185,7 +185,7 @@ def fusion_config_from_dict(data: Optional[Mapping[str, Any]]) -> FusionConfig:
 
 def load_fusion_config(path: Any, section: str = "fusion") -> FusionConfig:
     """The ``fusion`` section of a robot configuration file (config/mars_rig.yaml); defaults when absent."""
-    from mars_camera.rig import load_robot_config
+    from mars_core.rig import load_robot_config
     data = load_robot_config(path)
     value = data.get(section)
     try:

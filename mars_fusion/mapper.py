@@ -14,17 +14,17 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from mars_camera.rig import RigConfig
+from mars_core.rig import RigConfig
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.flower_map import FlowerMap, FlowerTable
 from mars_fusion.geolocation.track_accumulator import FinishedTrack, TrackAccumulator
 from mars_fusion.geolocation.track_position import TrackEstimate, TrackGeolocator
 from mars_fusion.map_store import MapState, MapStoreError, load_map, save_map
-from mars_fusion.observations import GnssFix, HeadingSample, TrackFrame
+from mars_core.observations import GnssFix, HeadingSample, TrackFrame
 from mars_fusion.plots import PlotIndex, row_segment_ids
 from mars_fusion.pose.fix_validation import FixValidator
 from mars_fusion.pose.heading import wrap_angle, yaw_from_compass
-from mars_fusion.pose.map_frame import MapFrame
+from mars_core.geometry.map_frame import MapFrame
 from mars_fusion.pose.pose_track import PoseTrack
 from mars_fusion.snapshot import MapSnapshot
 from mars_fusion.time_ordering import ReorderBuffer, SessionStart

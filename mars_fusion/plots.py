@@ -10,8 +10,8 @@ import shapely
 from shapely.geometry import shape
 from shapely.strtree import STRtree
 
-from mars_camera.rig import ConfigError
-from mars_fusion.pose.map_frame import MapFrame
+from mars_core.rig import ConfigError
+from mars_core.geometry.map_frame import MapFrame
 
 
 class PlotIndex:

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from mars_camera.config_schema import config_from_dict
-from mars_camera.interfaces.bag_files import BagError, open_bag_reader
-from mars_camera.interfaces.mcap_salvage import salvage_reader
-from mars_camera.interfaces.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
-from mars_camera.rig import RigConfig, load_robot_config
+from mars_core.config_schema import config_from_dict
+from mars_ros.bags.bag_files import BagError, open_bag_reader
+from mars_ros.bags.mcap_salvage import salvage_reader
+from mars_ros.messages.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
+from mars_core.rig import RigConfig, load_robot_config
 from mars_fusion.config import FusionConfig
-from mars_fusion.message_inputs import gnss_fix_from_msg, heading_from_imu_msg
+from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg
 from mars_pipeline.counting_pipeline import CountingPipeline
 from mars_pipeline.rig_discovery import discover_rig, rig_file_near
 from mars_tracker.config import TrackerConfig

@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from mars_camera.config_schema import ConfigError
-from mars_camera.interfaces.bag_files import BagError
+from mars_core.config_schema import ConfigError
+from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.count_outputs import write_outputs
 

@@ -10,12 +10,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mars_camera.detections import DetectionFrame
-from mars_camera.rig import RigConfig
+from mars_core.detections import DetectionFrame
+from mars_core.rig import RigConfig
 from mars_fusion.config import FusionConfig
 from mars_fusion.mapper import FlowerMapper
-from mars_fusion.message_inputs import track_frame_from_update
-from mars_fusion.observations import GnssFix, HeadingSample
+from mars_ros.messages.fusion_inputs import track_frame_from_update
+from mars_core.observations import GnssFix, HeadingSample
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
 from mars_tracker.ego_motion import MotionPrior

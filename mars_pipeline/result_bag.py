@@ -8,8 +8,8 @@ from typing import Any, List, Union
 
 import numpy as np
 
-from mars_camera.camera_colours import camera_colour
-from mars_camera.interfaces.bag_files import BagWriter
+from mars_core.camera_colours import camera_colour
+from mars_ros.bags.bag_files import BagWriter
 from mars_fusion.snapshot import MapSnapshot
 
 NS_PER_S = 1_000_000_000

@@ -7,10 +7,10 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from mars_camera.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
-from mars_camera.geometry.rotations import rotation_from_quaternion, rpy_from_rotation
-from mars_camera.interfaces.bag_files import open_bag_reader
-from mars_camera.rig import ConfigError, RigCamera, RigConfig, load_rig
+from mars_core.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
+from mars_core.geometry.rotations import rotation_from_quaternion, rpy_from_rotation
+from mars_ros.bags.bag_files import open_bag_reader
+from mars_core.rig import ConfigError, RigCamera, RigConfig, load_rig
 
 RIG_FILE_NAMES = ("rig.yaml", "robot.yaml")
 

@@ -16,7 +16,7 @@ from mars_fusion.config import FusionConfig
 from mars_fusion.exports import write_all
 from mars_fusion.map_store import MapStoreError, load_map
 from mars_fusion.mapper import FlowerMapper
-from mars_fusion.pose.map_frame import MapFrame
+from mars_core.geometry.map_frame import MapFrame
 
 MAP_STATE_FILE = "map_state.npz"
 
@@ -45,8 +45,8 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
         if tuple(state.camera_names) != tuple(cameras):
             raise MapStoreError(f"{run}: cameras {list(state.camera_names)} differ from {list(cameras)}; "
                                 f"maps of different rigs are not merged")
-    from mars_camera.rig import RigCamera, RigConfig  # a camera-name-only rig is all the map needs
-    from mars_camera.geometry.camera_model import CameraIntrinsics, CameraModel
+    from mars_core.rig import RigCamera, RigConfig  # a camera-name-only rig is all the map needs
+    from mars_core.geometry.camera_model import CameraIntrinsics, CameraModel
 
     rig = RigConfig(tuple(RigCamera(CameraModel(n, CameraIntrinsics(1, 1, 1.0, 1.0, 0.0, 0.0))) for n in cameras))
     mapper = FlowerMapper(fusion_config, rig)

@@ -9,7 +9,7 @@ Python API (for tests and benchmarks of other components, no CLI needed)::
     result = simulate("quick", seed=0)          # preset name, YAML path, dict or SimConfig
     for name, stream in result.cameras.items():  # rig order
         for frame, truth_ids in zip(stream.frames, stream.truth_ids):
-            frame        # mars_camera.detections.DetectionFrame (boxes, scores, 64-D features)
+            frame        # mars_core.detections.DetectionFrame (boxes, scores, 64-D features)
             truth_ids    # (N,) int64 true flower id per detection, -1 = false positive
         stream.true_boxes  # every visible flower per frame (the tracking ground truth)
         stream.poses       # true robot pose at each frame's capture stamp

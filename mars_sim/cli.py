@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from mars_camera.feature_codec import FeatureEncoding
-from mars_camera.rig import ConfigError
+from mars_core.feature_codec import FeatureEncoding
+from mars_core.rig import ConfigError
 from mars_sim.config import merge_dicts, sim_config_from_dict
 from mars_sim.presets import PRESETS, load_sim_config, preset_config
 

@@ -3,7 +3,7 @@
 A configuration is plain data (a nested dict, e.g. a YAML file) validated into frozen dataclasses by
 ``sim_config_from_dict``; every error names the offending key. ``SimConfig.to_dict`` gives back the plain
 form (written next to the bag as ``sim_config.yaml``). The rig itself (cameras, GNSS lever arm) is a
-``mars_camera.rig.RigConfig`` built with ``rig_from_dict`` (default: config/mars_rig.yaml).
+``mars_core.rig.RigConfig`` built with ``rig_from_dict`` (default: config/mars_rig.yaml).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 
-from mars_camera.config_schema import coerce_value, config_from_dict
-from mars_camera.rig import ConfigError, RigConfig, load_rig, rig_from_dict
+from mars_core.config_schema import coerce_value, config_from_dict
+from mars_core.rig import ConfigError, RigConfig, load_rig, rig_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RIG_PATH = REPO_ROOT / "config" / "mars_rig.yaml"

@@ -16,9 +16,9 @@ from typing import List, Tuple
 import numpy as np
 from scipy.spatial import cKDTree
 
-from mars_camera.detections import DetectionFrame, Detections
-from mars_camera.geometry.camera_model import CameraModel
-from mars_camera.rig import RigCamera
+from mars_core.detections import DetectionFrame, Detections
+from mars_core.geometry.camera_model import CameraModel
+from mars_core.rig import RigCamera
 from mars_sim.config import CameraTimingConfig, DetectionModelConfig
 from mars_sim.trajectory import RobotPoses, Trajectory
 from mars_sim.world import FlowerField, occlusion_value

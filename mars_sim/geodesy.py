@@ -12,7 +12,7 @@ from typing import Tuple, Union
 
 import numpy as np
 
-from mars_fusion.pose.map_frame import MapFrame, utm_epsg
+from mars_core.geometry.map_frame import MapFrame, utm_epsg
 
 __all__ = ["MapDatum", "utm_epsg"]
 

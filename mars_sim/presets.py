@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Union
 
 
-from mars_camera.config_schema import ConfigError, load_yaml_mapping
+from mars_core.config_schema import ConfigError, load_yaml_mapping
 from mars_sim.config import SimConfig, merge_dicts, sim_config_from_dict
 
 # Free-running Raspberry Pi cameras: each starts at its own phase of the 30 fps period.

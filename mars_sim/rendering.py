@@ -17,7 +17,7 @@ from typing import Dict, Tuple
 import cv2
 import numpy as np
 
-from mars_camera.geometry.camera_model import CameraModel
+from mars_core.geometry.camera_model import CameraModel
 from mars_sim.detection_sim import _from_base, _to_base
 from mars_sim.simulation import SimulationResult
 from mars_sim.trajectory import RobotPoses

@@ -20,10 +20,10 @@ from typing import Any, Iterator, List, Tuple, Union
 import numpy as np
 import yaml
 
-from mars_camera.feature_codec import FeatureEncoding
-from mars_camera.geometry.rotations import quaternion_from_rotation, rotation_from_rpy
-from mars_camera.rig import rig_static_transforms
-from mars_camera.interfaces.bag_files import BagWriter
+from mars_core.feature_codec import FeatureEncoding
+from mars_core.geometry.rotations import quaternion_from_rotation, rotation_from_rpy
+from mars_core.rig import rig_static_transforms
+from mars_ros.bags.bag_files import BagWriter
 from mars_sim.simulation import SimulationResult
 from mars_sim.truth_files import write_truth
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from mars_camera.rig import RigConfig
+from mars_core.rig import RigConfig
 from mars_sim.config import SimConfig
 from mars_sim.detection_sim import CameraStream, simulate_camera
 from mars_sim.geodesy import MapDatum

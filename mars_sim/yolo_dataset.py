@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import yaml
 
-from mars_camera.rig import ConfigError
+from mars_core.rig import ConfigError
 from mars_sim.rendering import FrameRenderer
 from mars_sim.simulation import SimulationResult
 

@@ -7,7 +7,7 @@ from typing import Optional, Protocol, Union
 
 import numpy as np
 
-from mars_camera.package_files import share_file
+from mars_core.package_files import share_file
 
 from mars_tracker.association import (
     FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)

@@ -11,16 +11,16 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from mars_camera.detections import DetectionFrame
-from mars_camera.feature_codec import FeatureMismatchError, check_compatible
-from mars_camera.geometry import CameraModel
+from mars_core.detections import DetectionFrame
+from mars_core.feature_codec import FeatureMismatchError, check_compatible
+from mars_core.geometry import CameraModel
 from mars_tracker.association import AssociationInputs, assign, iou_and_diou_where, iou_only
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
 from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis
 from mars_tracker.config import TrackerConfig
 from mars_tracker.counting_line import crossed, line_side
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
-from mars_tracker.track_snapshot import TrackSnapshot, TrackStatus
+from mars_core.tracks import TrackSnapshot, TrackStatus, TrackUpdate
 from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
@@ -33,25 +33,6 @@ _STILL_EGO_SPEED = 1.0
 # Plain integers: numpy converts an IntEnum member through Python's enum machinery on every use.
 _NEW, _TRACKED, _LOST, _REMOVED = (int(s) for s in (TrackStatus.NEW, TrackStatus.TRACKED, TrackStatus.LOST,
                                                     TrackStatus.REMOVED))
-
-
-@dataclass(frozen=True)
-class TrackUpdate:
-    """The result of one frame: live tracks, tracks removed in this frame (reported once) and the counts."""
-
-    camera_name: str
-    stamp_ns: int
-    frame_number: int
-    image_width: int
-    image_height: int
-    tracks: TrackSnapshot           # NEW, TRACKED and LOST tracks after this frame
-    removed: TrackSnapshot          # tracks that ended in this frame (status REMOVED)
-    confirmed_count: int            # tracks confirmed since the tracker started (one per flower)
-    line_count: int                 # confirmed tracks that crossed the counting line (0 without a line)
-    count: int                      # the count to publish: line_count with a counting line, else confirmed_count
-    feature_model_id: str = ""
-    warnings: Tuple[str, ...] = field(default_factory=tuple)
-    was_reset: bool = False         # the camera's tracks were dropped before this frame (time went backwards)
 
 
 def _normalise_rows(v: np.ndarray) -> np.ndarray:

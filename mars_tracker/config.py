@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Dict, Mapping, Tuple
 
-from mars_camera.config_schema import config_field
+from mars_core.config_schema import config_field
 
 
 @dataclass(frozen=True)

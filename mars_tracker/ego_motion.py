@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from mars_camera.geometry import CameraModel
+from mars_core.geometry import CameraModel
 
 _FINITE_DIFFERENCE_S = 1e-2
 

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import yaml
 
-from mars_camera.detections import DetectionFrame, Detections
+from mars_core.detections import DetectionFrame, Detections
 from mars_tracker.association_scorers import scorer_from_name
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from mars_camera.config_schema import ConfigError, config_field
+from mars_core.config_schema import ConfigError, config_field
 from mars_camera.frame_sources.base import FrameSource
 from mars_camera.frame_sources.reopening import ReopeningFrameSource
 from mars_camera.frame_sources.sensor_clock import SensorClockMapper

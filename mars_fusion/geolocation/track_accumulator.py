@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mars_fusion.observations import STATUS_REMOVED, TrackFrame
+from mars_core.observations import STATUS_REMOVED, TrackFrame
 
 
 @dataclass

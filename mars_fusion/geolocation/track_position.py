@@ -1,6 +1,6 @@
 """Track observations -> map rays -> one robust 3-D position per track, with its covariance.
 
-Each observation's pixel becomes a ray in base_link (mars_camera.geometry.CameraModel.rays_base), then in
+Each observation's pixel becomes a ray in base_link (mars_core.geometry.CameraModel.rays_base), then in
 map with the robot pose at its stamp. A track's position is the point closest to all its rays in an
 iteratively reweighted (Huber) least-squares sense, regularised by the canopy-height prior: motion and
 other views triangulate the flower height instead of assuming one plane. The covariance combines the
@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mars_camera.rig import RigConfig
+from mars_core.rig import RigConfig
 from mars_fusion.config import FusionConfig
 from mars_fusion.geolocation.track_accumulator import FinishedTrack
 from mars_fusion.pose.pose_track import PoseTrack

@@ -5,7 +5,7 @@ import math
 from collections import Counter
 from typing import Dict, Optional
 
-from mars_fusion.observations import COVARIANCE_TYPE_UNKNOWN, GnssFix
+from mars_core.observations import COVARIANCE_TYPE_UNKNOWN, GnssFix
 
 
 class FixValidator:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from mars_camera.detections import DetectionFrame  # noqa: E402
-from mars_camera.geometry import CameraModel  # noqa: E402
+from mars_core.detections import DetectionFrame  # noqa: E402
+from mars_core.geometry import CameraModel  # noqa: E402
 from mars_tracker.ego_motion import MotionPrior  # noqa: E402
 from mars_tracker.association import AssociationInputs, pair_features, PAIR_FEATURE_NAMES  # noqa: E402
 from mars_tracker.association_scorers import HandTunedScorer, OnnxAssociationScorer  # noqa: E402

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from mars_camera.detect_offline import main
-from mars_camera.interfaces.bag_files import read_detection_frames
+from mars_ros.bags.bag_files import read_detection_frames
 
 
 def test_folder_to_detection_bag(tmp_path, model_path, rendered_images, capsys):

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from mars_camera.config_schema import ConfigError, config_from_dict
+from mars_core.config_schema import ConfigError, config_from_dict
 from mars_camera.detector_config import DEFAULT_MODEL_PATH, CameraDetectorConfig
 
 

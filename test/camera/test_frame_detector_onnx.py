@@ -7,7 +7,7 @@ import pytest
 from mars_camera.detector_config import CameraDetectorConfig
 from mars_camera.detectors import ModelMismatchError, create_backend
 from mars_camera.detectors.base import LAYOUT_DECODED, ModelOutputs
-from mars_camera.feature_codec import FeatureEncoding, decode_features
+from mars_core.feature_codec import FeatureEncoding, decode_features
 from mars_camera.frame_detector import FrameDetector
 from mars_camera.frame_sources.base import Frame
 from mars_camera.yolo.letterbox import LetterboxTransform

@@ -264,7 +264,7 @@ def test_image_bag_replays_compressed_images_with_header_stamps(tmp_path):
 
 # ---- configuration + factory ------------------------------------------------------------------------------
 def test_source_config_errors_name_the_field_and_factory_wraps_live_sources(tmp_path, fake_camera):
-    from mars_camera.config_schema import ConfigError, config_from_dict
+    from mars_core.config_schema import ConfigError, config_from_dict
     from mars_camera.frame_sources import FrameSourceConfig, create_frame_source
     with pytest.raises(ConfigError, match="uri"):
         config_from_dict(FrameSourceConfig, {"kind": "opencv"})

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from harness.ros_processes import REPO_ROOT
-from mars_camera.config_schema import ConfigError, config_field, config_from_dict, config_to_dict
-from mars_camera.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel, rotation_from_rpy
-from mars_camera.geometry.rotations import quaternion_from_rotation, yaw_from_quaternion
-from mars_camera.rig import load_rig, rig_from_dict
+from mars_core.config_schema import ConfigError, config_field, config_from_dict, config_to_dict
+from mars_core.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel, rotation_from_rpy
+from mars_core.geometry.rotations import quaternion_from_rotation, yaw_from_quaternion
+from mars_core.rig import load_rig, rig_from_dict
 
 
 def test_projection_round_trip_with_distortion():

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 
-from mars_camera.detections import DetectionFrame, Detections
-from mars_camera.feature_codec import FeatureEncoding, FeatureMismatchError, check_compatible, encode_features
-from mars_camera.interfaces.bag_files import BagError, BagWriter, read_detection_frames
-from mars_camera.interfaces.detection_messages import (DETECTION_ARRAY_TYPE, detection_frame_from_msg,
+from mars_core.detections import DetectionFrame, Detections
+from mars_core.feature_codec import FeatureEncoding, FeatureMismatchError, check_compatible, encode_features
+from mars_ros.bags.bag_files import BagError, BagWriter, read_detection_frames
+from mars_ros.messages.detection_messages import (DETECTION_ARRAY_TYPE, detection_frame_from_msg,
                                                        detection_msg_rclpy, detection_msg_rosbags)
-from mars_camera.interfaces.typestore import message_definitions, mars_typestore
+from mars_ros.bags.typestore import message_definitions, mars_typestore
 
 ALL_TYPES = ["BoundingBox", "FlowerDetection", "FeatureBlock", "FlowerDetectionArray", "FlowerTrack",
              "FlowerTrackArray", "GeoFlower", "GeoFlowerArray", "NamedCount", "FlowerCount"]
@@ -118,7 +118,7 @@ def test_unreadable_bag_is_named(tmp_path):
 def test_tf_static_is_recorded_latched(tmp_path):
     from rosbags.interfaces import QosDurability
 
-    from mars_camera.interfaces.bag_files import open_bag_reader
+    from mars_ros.bags.bag_files import open_bag_reader
 
     store = mars_typestore()
     tf = store.types["tf2_msgs/msg/TFMessage"](transforms=[])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from harness.launch_evaluation import evaluate_launch_file
 from harness.ros_processes import REPO_ROOT, wait_until
-from mars_camera.detections import DetectionFrame, Detections
-from mars_camera.interfaces.bag_files import BagWriter, read_detection_frames
+from mars_core.detections import DetectionFrame, Detections
+from mars_ros.bags.bag_files import BagWriter, read_detection_frames
 
 LAUNCH = REPO_ROOT / "launch" / "bag_replay.launch.py"
 
@@ -19,7 +19,7 @@ def test_bag_replay_launch_declares_nodes_and_parameters(tmp_path):
                                              "wait_for_subscribers": 0}
     recorder = result.node("detection_recorder")
     assert recorder.effective_parameters()["topics"] == ["/a/detections", "/b/detections"]
-    assert replay.module() == "mars_pipeline.nodes.bag_replay"
+    assert replay.module() == "mars_ros.nodes.bag_replay"
     # Without record_to only the replay runs.
     assert [n.name for n in evaluate_launch_file(LAUNCH, {"bag": "/x"}).nodes] == ["bag_replay"]
 

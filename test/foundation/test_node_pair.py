@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from harness.ros_processes import NodeProcess, ros_args, wait_until
-from mars_camera.detections import DetectionFrame, Detections
-from mars_camera.feature_codec import FeatureEncoding
-from mars_camera.interfaces.bag_files import BagWriter, read_detection_frames
-from mars_camera.interfaces.detection_messages import detection_frame_from_msg
+from mars_core.detections import DetectionFrame, Detections
+from mars_core.feature_codec import FeatureEncoding
+from mars_ros.bags.bag_files import BagWriter, read_detection_frames
+from mars_ros.messages.detection_messages import detection_frame_from_msg
 
 CAMERAS = ("cam_left", "cam_right")
 FRAMES = 20
@@ -47,11 +47,11 @@ def test_replay_to_recorder_and_probe_over_dds(recorded_bag, tmp_path, probe, st
     topics = [f"/{cam}/detections" for cam in CAMERAS]
     for topic in topics:
         probe.watch(topic, FlowerDetectionArray)
-    recorder = NodeProcess("mars_pipeline.nodes.detection_recorder", ros_args(
+    recorder = NodeProcess("mars_ros.nodes.detection_recorder", ros_args(
         {"output_path": str(out_bag), "storage": storage, "topics": topics}))
     with recorder:
         # Hold the replay until the recorder and the probe are both subscribed (no lost first messages).
-        replay = NodeProcess("mars_pipeline.nodes.bag_replay", ros_args(
+        replay = NodeProcess("mars_ros.nodes.bag_replay", ros_args(
             {"bag_path": str(source), "rate": 4.0, "wait_for_subscribers": 2}))
         with replay:
             assert replay.wait(timeout=60) == 0, replay.output()
@@ -86,7 +86,7 @@ def test_parameters_are_declared_with_descriptions_and_diagnostics_published(rec
     from rcl_interfaces.srv import DescribeParameters
 
     probe.watch("/diagnostics", DiagnosticArray)
-    recorder = NodeProcess("mars_pipeline.nodes.detection_recorder", ros_args(
+    recorder = NodeProcess("mars_ros.nodes.detection_recorder", ros_args(
         {"output_path": str(tmp_path / "out"), "topics": ["/cam_left/detections"]}))
     with recorder:
         client = probe.node.create_client(DescribeParameters, "/detection_recorder/describe_parameters")
@@ -103,7 +103,7 @@ def test_parameters_are_declared_with_descriptions_and_diagnostics_published(rec
 
 
 def test_bad_parameter_names_it_and_exits_nonzero(tmp_path):
-    proc = NodeProcess("mars_pipeline.nodes.bag_replay", ros_args({"bag_path": str(tmp_path), "rate": -2.0}))
+    proc = NodeProcess("mars_ros.nodes.bag_replay", ros_args({"bag_path": str(tmp_path), "rate": -2.0}))
     with proc:
         code = proc.wait(timeout=30)
     assert code == 2, proc.output()
@@ -111,7 +111,7 @@ def test_bad_parameter_names_it_and_exits_nonzero(tmp_path):
 
 
 def test_missing_bag_is_reported(tmp_path):
-    proc = NodeProcess("mars_pipeline.nodes.bag_replay",
+    proc = NodeProcess("mars_ros.nodes.bag_replay",
                        ros_args({"bag_path": str(tmp_path / "nope")}))
     with proc:
         code = proc.wait(timeout=30)

@@ -11,9 +11,9 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from mars_camera.rig import RigConfig, load_rig
-from mars_fusion.observations import STATUS_TRACKED, GnssFix, HeadingSample, TrackFrame
-from mars_fusion.pose.map_frame import MapFrame
+from mars_core.rig import RigConfig, load_rig
+from mars_core.observations import STATUS_TRACKED, GnssFix, HeadingSample, TrackFrame
+from mars_core.geometry.map_frame import MapFrame
 
 RIG_PATH = Path(__file__).resolve().parents[2] / "config" / "mars_rig.yaml"
 DATUM = (31.4740, -83.5285, 110.0)

@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from mars_camera.rig import ConfigError
+from mars_core.rig import ConfigError
 from mars_fusion.config import FusionConfig, fusion_config_from_dict
 
 

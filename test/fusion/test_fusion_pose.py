@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from mars_fusion.config import FusionConfig
-from mars_fusion.observations import GnssFix
-from mars_fusion.pose import FixValidator, HeadingTrack, MapFrame, PoseTrack, yaw_from_compass
+from mars_core.observations import GnssFix
+from mars_core.geometry.map_frame import MapFrame
+from mars_fusion.pose import FixValidator, HeadingTrack, PoseTrack, yaw_from_compass
 
 S = 1_000_000_000
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from fusion_synthetic import DATUM, enu_config, feed, make_field
-from mars_camera.rig import ConfigError
+from mars_core.rig import ConfigError
 from mars_fusion import FlowerMapper
 from mars_fusion.exports import CSV_COLUMNS, write_csv, write_geojson, write_kml, write_png
 from mars_fusion.map_store import MapStoreError, load_map
 from mars_fusion.plots import PlotIndex, row_segment_ids, straight_runs
-from mars_fusion.pose import MapFrame
+from mars_core.geometry.map_frame import MapFrame
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from camera_bags import camera_frame
-from mars_camera.hailo_compile.calibration import build_calibration_set, load_calibration_array, select_diverse
-from mars_camera.hailo_compile.errors import CalibrationError
+from mars_hailo.calibration import build_calibration_set, load_calibration_array, select_diverse
+from mars_hailo.errors import CalibrationError
 from mars_camera.yolo.letterbox import letterbox
 
 DUP = 3  # extra copies of each camera's first frame in the simulated bag

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mars_camera.hailo_compile.config import CompileConfig, compile_config_from_dict
-from mars_camera.hailo_compile.errors import HailoToolchainError, StageFailedError
-from mars_camera.hailo_compile.hef_validation import validate_hef
-from mars_camera.hailo_compile.pipeline import CompilePipeline, expectation_for
-from mars_camera.hailo_compile.resources import allowed_cpus, free_ram_gb
+from mars_hailo.config import CompileConfig, compile_config_from_dict
+from mars_hailo.errors import HailoToolchainError, StageFailedError
+from mars_hailo.hef_validation import validate_hef
+from mars_hailo.pipeline import CompilePipeline, expectation_for
+from mars_hailo.resources import allowed_cpus, free_ram_gb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,8 +158,8 @@ def test_thread_cap_follows_a_restricted_cpu_set(v8_onnx: Path, calib: Path, tmp
     work = tmp_path / "work"
     code = (f"import os, sys; os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}}); "
             f"sys.path.insert(0, {str(ROOT / 'test' / 'fakes')!r}); sys.path.insert(0, {str(ROOT)!r}); "
-            "from mars_camera.hailo_compile.pipeline import CompilePipeline; "
-            "from mars_camera.hailo_compile.config import compile_config_from_dict; "
+            "from mars_hailo.pipeline import CompilePipeline; "
+            "from mars_hailo.config import compile_config_from_dict; "
             "cfg = compile_config_from_dict({'resolution_ladder': [[64, 64]], 'optimize': {'calibset_size': 8}}); "
             f"CompilePipeline({str(v8_onnx)!r}, {str(calib)!r}, {str(work)!r}, cfg).run()")
     env = {k: v for k, v in os.environ.items() if k != "HAILO_FAKE_FAIL"}

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from mars_camera.hailo_compile.cli import main
+from mars_hailo.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "models" / "detector" / "flower_yolov8n.onnx"
@@ -101,7 +101,7 @@ def test_default_model_compiled_runs_on_the_device_like_onnx(calibrated: dict[st
                                                              device: Any, tmp_path: Path) -> None:
     from mars_camera.detector_config import CameraDetectorConfig
     from mars_camera.frame_detector import FrameDetector
-    from mars_camera.hailo_compile.hef_validation import read_hef_header
+    from mars_hailo.hef_validation import read_hef_header
     from mars_camera.yolo.nms import box_iou
 
     info, (h, w), calib = calibrated["info"], calibrated["hw"], calibrated["calib"]

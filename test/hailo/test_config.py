@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from mars_camera.hailo_compile.config import (CompileConfig, compile_config_from_dict, load_compile_config,
+from mars_hailo.config import (CompileConfig, compile_config_from_dict, load_compile_config,
                                               resolve_ladder)
-from mars_camera.hailo_compile.errors import CompileConfigError
+from mars_hailo.errors import CompileConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

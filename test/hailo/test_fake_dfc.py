@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mars_camera.hailo_compile.onnx_layout import inspect_onnx
+from mars_hailo.onnx_layout import inspect_onnx
 
 
 def _parsed(fake_dfc: Path, onnx: Path, tmp: Path) -> Path:
@@ -72,7 +72,7 @@ def test_allocation_failure_above_a_resolution(fake_dfc: Path, v8_onnx: Path, tm
 
 
 def test_parser_recommendation_reaches_the_stage_result(fake_dfc: Path, v8_onnx: Path, tmp_path: Path) -> None:
-    from mars_camera.hailo_compile import stage_worker
+    from mars_hailo import stage_worker
 
     req = {"stage": "parse", "hw_arch": "hailo8", "artifact": str(tmp_path / "n.har"), "onnx": str(v8_onnx),
            "translate_kwargs": {"net_name": "n", "start_node_names": ["images"], "end_node_names": [],

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mars_camera.hailo_compile.errors import HefValidationError
-from mars_camera.hailo_compile.hef_validation import (HefDescription, HefExpectation, StreamInfo, description_path,
+from mars_hailo.errors import HefValidationError
+from mars_hailo.hef_validation import (HefDescription, HefExpectation, StreamInfo, description_path,
                                                       read_hef_header, validate_hef)
-from mars_camera.hailo_compile.quantization_drift import (FrameOutputs, feature_cosine, match_detections,
+from mars_hailo.quantization_drift import (FrameOutputs, feature_cosine, match_detections,
                                                           measure_drift, run_onnx)
 
 EXP = HefExpectation(input_hw=(64, 64), num_classes=2, nms=False, hw_arch="hailo8", feature_channels=16)
@@ -128,7 +128,7 @@ def test_hailort_path_and_quantization_drift(fake_hailort, v8_onnx: Path, tmp_pa
 
 
 def test_equal_shapes_told_apart_by_original_names() -> None:
-    from mars_camera.hailo_compile.hef_validation import assign_roles
+    from mars_hailo.hef_validation import assign_roles
 
     exp = HefExpectation((64, 64), 2, False, original_roles=(("/model.22/cv2.0/cv2.0.2/Conv", "box"),
                                                                ("/model.15/cv2/act/Mul", "features")))
@@ -144,9 +144,9 @@ DEFAULT_MODELS = sorted((Path(__file__).resolve().parents[2] / "models" / "detec
 @pytest.mark.skipif(not DEFAULT_MODELS, reason="the default detector model is not built yet")
 def test_default_model_raw_heads_through_hailort(fake_hailort, tmp_path: Path) -> None:
     """YOLOv8n: the 64-channel stride-8 feature map has the box head's shape; roles come from original names."""
-    from mars_camera.hailo_compile.config import compile_config_from_dict
-    from mars_camera.hailo_compile.onnx_layout import inspect_onnx
-    from mars_camera.hailo_compile.pipeline import expectation_for
+    from mars_hailo.config import compile_config_from_dict
+    from mars_hailo.onnx_layout import inspect_onnx
+    from mars_hailo.pipeline import expectation_for
 
     onnx_path = DEFAULT_MODELS[0]
     lay = inspect_onnx(onnx_path)

@@ -8,8 +8,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from mars_camera.hailo_compile.errors import OnnxLayoutError
-from mars_camera.hailo_compile.onnx_export import export_onnx
+from mars_hailo.errors import OnnxLayoutError
+from mars_hailo.onnx_export import export_onnx
 from yolo_onnx_graphs import build_yolov8_like
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from mars_camera.hailo_compile.errors import OnnxLayoutError
-from mars_camera.hailo_compile.onnx_layout import format_layout_report, inspect_onnx
+from mars_hailo.errors import OnnxLayoutError
+from mars_hailo.onnx_layout import format_layout_report, inspect_onnx
 from yolo_onnx_graphs import build_yolov8_like
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
 @pytest.mark.skipif(not list((ROOT / "models" / "detector").glob("*.onnx")),
                     reason="the default detector model (models/detector/*.onnx) is not built yet")
 def test_default_detector_model() -> None:
-    from mars_camera.hailo_compile.onnx_export import export_onnx
+    from mars_hailo.onnx_export import export_onnx
 
     src = sorted((ROOT / "models" / "detector").glob("*.onnx"))[0]
     lay = inspect_onnx(src)

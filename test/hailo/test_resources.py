@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mars_camera.hailo_compile.resources import (THREAD_ENV_VARS, allowed_cpus, fitting_batch_size, free_ram_gb,
+from mars_hailo.resources import (THREAD_ENV_VARS, allowed_cpus, fitting_batch_size, free_ram_gb,
                                                  thread_environment)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_scheduler_variable(tmp_path: Path) -> None:
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs to restrict to 1")
 def test_restricted_cpu_set_in_a_child() -> None:
     code = ("import os, json; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from mars_camera.hailo_compile.resources import allowed_cpus, thread_environment; "
+            "from mars_hailo.resources import allowed_cpus, thread_environment; "
             "b = allowed_cpus(); print(json.dumps([b.cpus, b.affinity, thread_environment(b.cpus)['OMP_NUM_THREADS']]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert json.loads(out) == [1, 1, "1"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mars_camera.hailo_compile.cli import main
+from mars_hailo.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS = sorted((ROOT / "models" / "detector").glob("*.onnx"))

@@ -8,7 +8,7 @@ import pytest
 
 from harness.ros_processes import REPO_ROOT, NodeProcess, ros_args, wait_until
 from mars_camera.frame_sources.bag_source import BagImageFrameSource
-from mars_camera.ros_node.qos import qos_profile
+from mars_ros.node_pattern.qos import qos_profile
 
 FAKES = REPO_ROOT / "test" / "fakes"
 
@@ -40,7 +40,7 @@ def test_camera_node_detects_recorded_images_and_publishes_with_capture_stamps(i
                     ("/diagnostics", DiagnosticArray)):
         probe.watch(t, kind)
     probe.watch("/cam_center/debug_image/compressed", CompressedImage, qos_profile("sensor_data"))
-    node = NodeProcess("mars_camera.nodes.camera_node", ros_args(
+    node = NodeProcess("mars_ros.nodes.camera_node", ros_args(
         {"robot_config": str(image_run / "rig.yaml"), "source.kind": "bag", "source.uri": str(image_run / "bag"),
          "source.topic": topic, "debug_image_hz": 5.0, "detector.feature_encoding": "uint8",
          "wait_for_subscribers": 1},
@@ -72,7 +72,7 @@ def test_camera_node_on_the_pi_camera_survives_an_unplugged_camera(probe, tmp_pa
     probe.watch("/diagnostics", DiagnosticArray)
     env = dict(os.environ, PYTHONPATH=f"{FAKES}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                FAKE_PICAMERA2_UNPLUG_AFTER="60", FAKE_PICAMERA2_DROP_EVERY="7")
-    node = NodeProcess("mars_camera.nodes.camera_node", ros_args(
+    node = NodeProcess("mars_ros.nodes.camera_node", ros_args(
         {"source.kind": "picamera2", "source.frame_rate_hz": 30.0, "source.reopen_initial_s": 0.2,
          "source.reopen_max_s": 0.5, "wait_for_subscribers": 1}, namespace="cam_left"), env=env)
     with node:

@@ -8,7 +8,7 @@ import yaml
 
 from harness.launch_evaluation import evaluate_launch_file
 from harness.ros_processes import REPO_ROOT, wait_until
-from mars_camera.rig import load_rig
+from mars_core.rig import load_rig
 
 LAUNCH_DIR = REPO_ROOT / "launch"
 RIG = REPO_ROOT / "config" / "mars_rig.yaml"
@@ -72,9 +72,9 @@ def test_jetson_launch_nodes_start_and_stop_cleanly(probe):
 def test_shipped_robot_config_sections_are_valid():
     from mars_pipeline.bag_counting import pipeline_configs
 
-    from mars_camera.config_schema import config_from_dict
+    from mars_core.config_schema import config_from_dict
     from mars_camera.detector_config import CameraDetectorConfig
-    from mars_camera.rig import load_robot_config
+    from mars_core.rig import load_robot_config
 
     configs = pipeline_configs(RIG)
     assert configs["tracker"].min_hits == 3 and configs["fusion"].canopy_height_m == 0.75
@@ -83,8 +83,8 @@ def test_shipped_robot_config_sections_are_valid():
 
 
 def test_rviz_config_shows_the_topics_the_nodes_publish():
-    from mars_fusion.nodes.fusion_node import FusionNodeConfig
-    from mars_tracker.nodes.tracker_node import TrackerNodeConfig
+    from mars_ros.nodes.fusion_node import FusionNodeConfig
+    from mars_ros.nodes.tracker_node import TrackerNodeConfig
 
     rviz = yaml.safe_load((REPO_ROOT / "rviz" / "mars_counting.rviz").read_text())
     manager = rviz["Visualization Manager"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 
 from harness.ros_processes import NodeProcess, ros_args, wait_until
-from mars_camera.interfaces.bag_files import read_detection_frames
-from mars_camera.rig import load_rig
+from mars_ros.bags.bag_files import read_detection_frames
+from mars_core.rig import load_rig
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
 
@@ -29,12 +29,12 @@ def test_tracker_node_matches_offline_core(quick_run, probe):
         probe.watch(f"/{cam}/tracks", FlowerTrackArray)
     probe.watch("/mars/track_counts", FlowerCount)
     probe.watch("/mars/track_markers", MarkerArray)
-    tracker = NodeProcess("mars_tracker.nodes.tracker_node",
+    tracker = NodeProcess("mars_ros.nodes.tracker_node",
                           ros_args({"robot_config": str(quick_run / "rig.yaml"), "qos_depth": 1000}))
     with tracker:
         for cam in cameras:
             probe.wait_for_publishers(f"/{cam}/tracks", 1, timeout=20)
-        replay = NodeProcess("mars_pipeline.nodes.bag_replay", ros_args(
+        replay = NodeProcess("mars_ros.nodes.bag_replay", ros_args(
             {"bag_path": str(quick_run / "bag"), "rate": 4.0, "wait_for_subscribers": 1, "qos_depth": 1000,
              "topics": [f"/{cam}/detections" for cam in cameras]}))
         with replay:
@@ -58,7 +58,7 @@ def test_tracker_node_matches_offline_core(quick_run, probe):
 
 
 def test_tracker_node_rejects_unknown_camera(quick_run):
-    proc = NodeProcess("mars_tracker.nodes.tracker_node",
+    proc = NodeProcess("mars_ros.nodes.tracker_node",
                        ros_args({"robot_config": str(quick_run / "rig.yaml"), "cameras": ["cam_nope"]}))
     with proc:
         assert proc.wait(30) == 2, proc.output()
@@ -66,7 +66,7 @@ def test_tracker_node_rejects_unknown_camera(quick_run):
 
 
 def test_tracker_node_rejects_bad_tracker_parameter(quick_run):
-    proc = NodeProcess("mars_tracker.nodes.tracker_node",
+    proc = NodeProcess("mars_ros.nodes.tracker_node",
                        ros_args({"robot_config": str(quick_run / "rig.yaml"), "tracker.min_hits": 0}))
     with proc:
         assert proc.wait(30) == 2, proc.output()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from mars_camera.interfaces.bag_files import BagWriter, open_bag_reader
+from mars_ros.bags.bag_files import BagWriter, open_bag_reader
 
 
 def rewrite_bag(source: Path, target: Path, keep: Optional[Callable[[str, str], bool]] = None,

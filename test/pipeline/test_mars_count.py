@@ -139,7 +139,7 @@ def test_result_bag_and_sim_bag_open_as_standard_ros_messages_and_in_foxglove_re
     from sensor_msgs.msg import NavSatFix
     from visualization_msgs.msg import MarkerArray
 
-    from mars_camera.interfaces.bag_files import open_bag_reader
+    from mars_ros.bags.bag_files import open_bag_reader
 
     out = tmp_path / "result"
     assert mars_count([str(quick_run_mcap / "bag"), "--out", str(out), "--no-progress"]) == 0

@@ -14,10 +14,10 @@ sys.modules['mars_counting'] = None  # nor the generated messages
 sys.path.insert(0, {target!r})
 import mars_camera, mars_pipeline
 assert mars_camera.__file__.startswith({target!r}), mars_camera.__file__
-from mars_camera.package_files import default_robot_config, share_file
+from mars_core.package_files import default_robot_config, share_file
 assert str(default_robot_config()).startswith({target!r})
 assert str(share_file('models/detector/flower_yolov8n.onnx')).startswith({target!r})
-from mars_camera.interfaces.typestore import message_definitions
+from mars_ros.bags.typestore import message_definitions
 assert len(message_definitions()) == 10
 from mars_pipeline.count_cli import main
 sys.exit(main([{bag!r}, '--out', {out!r}, '--no-progress']))

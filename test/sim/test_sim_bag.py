@@ -7,11 +7,11 @@ import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader
 
-from mars_camera.detections import optical_frame_id
-from mars_camera.geometry.rotations import rotation_from_rpy
-from mars_camera.interfaces.bag_files import read_detection_frames
-from mars_camera.interfaces.typestore import mars_typestore
-from mars_camera.rig import load_rig
+from mars_core.detections import optical_frame_id
+from mars_core.geometry.rotations import rotation_from_rpy
+from mars_ros.bags.bag_files import read_detection_frames
+from mars_ros.bags.typestore import mars_typestore
+from mars_core.rig import load_rig
 from mars_sim import simulate, write_run
 from mars_sim.presets import preset_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 import pytest
 
-from mars_camera.rig import ConfigError, load_rig
+from mars_core.rig import ConfigError, load_rig
 from mars_sim.cli import main as sim_main
 from mars_sim.config import DEFAULT_RIG_PATH, sim_config_from_dict
 from mars_sim.presets import PRESETS, load_sim_config, preset_config

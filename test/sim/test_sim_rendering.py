@@ -7,7 +7,7 @@ import pytest
 import yaml
 from rosbags.highlevel import AnyReader
 
-from mars_camera.interfaces.typestore import mars_typestore
+from mars_ros.bags.typestore import mars_typestore
 from mars_sim import simulate, write_run
 from mars_sim.detection_sim import _from_base, _to_base
 from mars_sim.presets import preset_config

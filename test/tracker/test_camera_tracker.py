@@ -6,12 +6,12 @@ from typing import List, Optional
 import numpy as np
 import pytest
 
-from mars_camera.detections import DetectionFrame, Detections
-from mars_camera.feature_codec import FeatureMismatchError
+from mars_core.detections import DetectionFrame, Detections
+from mars_core.feature_codec import FeatureMismatchError
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
-from mars_tracker.synthetic_stream import FieldStreamSpec, field_stream
-from mars_tracker.track_snapshot import TrackStatus
+from mars_sim.synthetic_stream import FieldStreamSpec, field_stream
+from mars_core.tracks import TrackStatus
 
 FPS = 30.0
 
@@ -211,7 +211,7 @@ def test_object_leaving_through_the_border_stays_one_track() -> None:
 
 
 def _down_camera():  # type: ignore[no-untyped-def]
-    from mars_camera.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel
+    from mars_core.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel
     return CameraModel("cam", CameraIntrinsics(1280, 960, 900.0, 900.0, 640.0, 480.0),
                        CameraExtrinsics((0.0, 0.0, 1.6), (0.0, np.pi / 2, 0.0)))
 

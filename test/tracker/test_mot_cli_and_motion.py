@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mars_camera.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel
+from mars_core.geometry import CameraExtrinsics, CameraIntrinsics, CameraModel
 from mars_tracker.association_scorers import DEFAULT_MODEL_PATH, OnnxAssociationScorer
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
@@ -60,7 +60,7 @@ def test_expected_image_velocity_of_a_downward_camera() -> None:
 
 
 def test_motion_prior_needs_a_camera_model() -> None:
-    from mars_camera.detections import DetectionFrame, Detections
+    from mars_core.detections import DetectionFrame, Detections
     with pytest.raises(ValueError, match="camera model"):
         CameraTracker().update(DetectionFrame("c", 1, 0, 10, 10, Detections.empty()), MotionPrior(vx=1.0))
 

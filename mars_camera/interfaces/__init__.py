@@ -1,1 +1,0 @@
-"""Our ROS interfaces (msg/) outside of ROS: rosbags type registration and core-type <-> message conversion."""

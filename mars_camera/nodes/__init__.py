@@ -1,1 +1,0 @@
-"""ROS 2 node adapters of mars_camera."""

@@ -1,0 +1,204 @@
+"""`mars-hailo`: export | inspect | calib | compile | validate (see the README section "Compile your model for the Hailo")."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from typing import Sequence
+
+from mars_hailo.errors import HailoToolchainError
+
+LOG = logging.getLogger("mars_hailo")
+
+
+def _say(msg: str) -> None:
+    LOG.info(msg)
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from mars_hailo.onnx_export import export_onnx
+    from mars_hailo.onnx_layout import format_layout_report
+
+    layout = export_onnx(a.model, a.output, tuple(a.imgsz), a.opset, a.feature_node, a.feature_output)
+    print(f"wrote {a.output}")
+    print(format_layout_report(layout, a.net_name))
+    return 0
+
+
+def _cmd_inspect(a: argparse.Namespace) -> int:
+    from mars_hailo.config import load_compile_config
+    from mars_hailo.onnx_layout import format_layout_report, inspect_onnx
+
+    cfg = load_compile_config(a.config)
+    feature = a.feature_output or cfg.feature_output
+    layout = inspect_onnx(a.onnx, feature)
+    if a.json:
+        print(json.dumps({**layout.to_dict(), "translate_kwargs": layout.translate_kwargs(cfg.net_name),
+                          "nms_config": layout.nms_config(cfg.nms.score_threshold, cfg.nms.iou_threshold,
+                                                          cfg.nms.max_proposals_per_class)}, indent=1))
+    else:
+        print(format_layout_report(layout, cfg.net_name, cfg.nms.score_threshold, cfg.nms.iou_threshold,
+                                   cfg.nms.max_proposals_per_class))
+    return 0
+
+
+def _cmd_calib(a: argparse.Namespace) -> int:
+    from mars_hailo.calibration import build_calibration_set
+    from mars_hailo.onnx_layout import inspect_onnx
+
+    if a.imgsz:
+        size = (a.imgsz[0], a.imgsz[1])
+    elif a.onnx:
+        size = inspect_onnx(a.onnx).input_hw
+    else:
+        raise HailoToolchainError("calib needs the model input size: --imgsz H W or --onnx MODEL.onnx")
+    res = build_calibration_set(a.sources, a.output, size, a.count, a.topics or None, progress=_say)
+    print(f"wrote {res.array_path} ({res.count} images) and {res.report_path}")
+    return 0
+
+
+def _cmd_compile(a: argparse.Namespace) -> int:
+    from mars_hailo.config import load_compile_config
+    from mars_hailo.pipeline import CompilePipeline
+
+    cfg = load_compile_config(a.config)
+    if a.hw_arch:
+        cfg = dataclasses.replace(cfg, hw_arch=a.hw_arch)
+    pipe = CompilePipeline(a.onnx, a.calib, a.work_dir, cfg, say=_say, echo=_say)
+    if a.dry_run:
+        print(pipe.plan())
+        return 0
+    res = pipe.run()
+    print(f"HEF: {res.hef} (input {res.input_hw[0]}x{res.input_hw[1]}); description: {res.description}")
+    return 0
+
+
+def _cmd_validate(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from mars_hailo.config import load_compile_config
+    from mars_hailo.hef_validation import (HefExpectation, describe_hef,
+                                                          expectation_from_description_extra, hailort_hef_class,
+                                                          validate_hef)
+    from mars_hailo.onnx_layout import inspect_onnx
+    from mars_hailo.pipeline import expectation_for
+
+    cfg = load_compile_config(a.config)
+    use_rt = not a.no_hailort
+    layout = inspect_onnx(a.onnx, cfg.feature_output) if a.onnx else None
+    exp: HefExpectation | None = None
+    if layout is not None:
+        hw = tuple(a.imgsz) if a.imgsz else layout.input_hw
+        if not a.imgsz:
+            try:  # a resolution fallback may have compiled a smaller input: take it from the HEF
+                d = describe_hef(a.hef, use_rt)
+                if d.inputs and len(d.inputs[0].shape) == 3:
+                    hw = (d.inputs[0].shape[0], d.inputs[0].shape[1])
+            except HailoToolchainError:
+                pass
+        exp = expectation_for(cfg, layout, hw)
+    else:
+        try:
+            exp = expectation_from_description_extra(describe_hef(a.hef, use_rt))
+        except HailoToolchainError:
+            exp = None
+        if exp is None:
+            raise HailoToolchainError(f"validate {a.hef}: pass --onnx (or a HEF with its compile description) "
+                                      "to know what to expect")
+        if a.imgsz:
+            exp = dataclasses.replace(exp, input_hw=(a.imgsz[0], a.imgsz[1]))
+    exp = dataclasses.replace(exp, hw_arch=a.hw_arch or cfg.hw_arch)
+    if a.nms is not None:
+        exp = dataclasses.replace(exp, nms=a.nms)
+    report = validate_hef(a.hef, exp, use_rt)
+    if report.ok and layout is not None and use_rt and hailort_hef_class() is not None and a.calib:
+        if exp.input_hw != layout.input_hw:
+            report.unchecked.append(f"quantization drift: HEF input {exp.input_hw} differs from the ONNX "
+                                    f"{layout.input_hw}; export the ONNX at the HEF size to compare")
+        else:
+            from mars_hailo.calibration import load_calibration_array
+            from mars_hailo.quantization_drift import measure_drift
+
+            imgs = load_calibration_array(a.calib, exp.input_hw, limit=a.drift_images).astype(np.uint8)
+            report.drift = measure_drift(a.onnx, a.hef, list(imgs), exp, layout.feature_output,
+                                         cfg.nms.score_threshold, cfg.nms.iou_threshold)
+    elif layout is not None and a.calib and (not use_rt or hailort_hef_class() is None):
+        report.unchecked.append("quantization drift (needs HailoRT)")
+    print(report.to_text())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of mars-hailo."""
+    p = argparse.ArgumentParser(prog="mars-hailo", description="YOLO -> Hailo HEF toolchain for the MARS cameras")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    e = sub.add_parser("export", help="YOLO .pt/.onnx -> ONNX with a feature output, fixed size, opset 17")
+    e.add_argument("model")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--imgsz", type=int, nargs=2, default=[640, 640], metavar=("H", "W"))
+    e.add_argument("--opset", type=int, default=17)
+    e.add_argument("--feature-node", default=None, help="ONNX node whose output becomes the feature output "
+                   "(default: the stride-8 neck node feeding the head)")
+    e.add_argument("--feature-output", default="features")
+    e.add_argument("--net-name", default="mars_yolo")
+    e.set_defaults(func=_cmd_export)
+
+    i = sub.add_parser("inspect", help="find the parser's start/end nodes and the NMS config")
+    i.add_argument("onnx")
+    i.add_argument("--config", default=None)
+    i.add_argument("--feature-output", default=None)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_cmd_inspect)
+
+    c = sub.add_parser("calib", help="build the calibration array from image folders, videos or rosbag2")
+    c.add_argument("sources", nargs="+")
+    c.add_argument("-o", "--output", required=True, help="output directory")
+    c.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"))
+    c.add_argument("--onnx", default=None, help="take the input size from this model")
+    c.add_argument("--count", type=int, default=1024)
+    c.add_argument("--topics", nargs="*", default=None, help="image topics in bags (default: all images)")
+    c.set_defaults(func=_cmd_calib)
+
+    m = sub.add_parser("compile", help="parse -> optimize -> compile, resumable")
+    m.add_argument("onnx")
+    m.add_argument("--calib", default=None, help="calibration .npy from `calib`")
+    m.add_argument("--work-dir", required=True)
+    m.add_argument("--config", default=None, help="compile YAML (default: built-in defaults, see "
+                   "models/hailo/compile.yaml)")
+    m.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None)
+    m.add_argument("--dry-run", action="store_true", help="print the whole plan, run nothing")
+    m.set_defaults(func=_cmd_compile)
+
+    v = sub.add_parser("validate", help="check a .hef against what the camera node expects")
+    v.add_argument("hef")
+    v.add_argument("--onnx", default=None)
+    v.add_argument("--config", default=None)
+    v.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None, help="the camera's device")
+    v.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"))
+    v.add_argument("--nms", dest="nms", action="store_true", default=None)
+    v.add_argument("--no-nms", dest="nms", action="store_false")
+    v.add_argument("--no-hailort", action="store_true", help="header + description check only")
+    v.add_argument("--calib", default=None, help="images (calib .npy) for the quantization drift")
+    v.add_argument("--drift-images", type=int, default=16)
+    v.set_defaults(func=_cmd_validate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of mars-hailo."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except HailoToolchainError as exc:
+        print(f"mars-hailo {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

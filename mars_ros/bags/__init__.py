@@ -1,0 +1,1 @@
+"""Bag files without ROS: rosbags reading/writing, our message definitions registered, mcap salvage."""

@@ -1,0 +1,190 @@
+"""fusion node (Jetson): per-camera tracks + GNSS + heading -> the de-duplicated, geo-located flower map.
+
+Subscribes to /<camera>/tracks of every configured camera, NavSatFix and (optionally) an Imu heading; feeds the
+FlowerMapper core (the same as the offline counter) and publishes the flower array, the count and rviz markers
+(latched: late rviz sessions get the map), plus diagnostics. The map is saved atomically every save_period_s and
+on shutdown; a restarted node resumes from the saved map.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+import rclpy.logging
+from rclpy.node import Node
+
+from mars_core.config_schema import config_field
+from mars_core.package_files import default_robot_config
+from mars_core.rig import load_rig, load_robot_config
+from mars_ros.node_pattern.diagnostics import OK, WARN, DiagnosticsPublisher
+from mars_ros.node_pattern.node_main import run_node
+from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.timers import steady_timer
+from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
+from mars_fusion.config import FusionConfig
+from mars_fusion.exports import write_all
+from mars_fusion.mapper import FlowerMapper
+from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
+from mars_ros.messages.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
+
+
+@dataclass(frozen=True)
+class FusionNodeConfig:
+    """Parameters of the fusion node (fusion settings are the `fusion.*` parameters)."""
+
+    robot_config: str = config_field("", "Robot configuration YAML with the rig (empty = the shipped MARS rig)",
+                                     read_only=True)
+    tracks_topic: str = config_field("tracks", "Tracks topic inside each camera's namespace", read_only=True)
+    fix_topic: str = config_field("/gnss/fix", "sensor_msgs/NavSatFix topic", read_only=True)
+    imu_topic: str = config_field("/imu/data", "sensor_msgs/Imu with the heading (empty = course over ground)",
+                                  read_only=True)
+    flowers_topic: str = config_field("/mars/flowers", "GeoFlowerArray output (latched)", read_only=True)
+    count_topic: str = config_field("/mars/flower_count", "FlowerCount output (latched)", read_only=True)
+    markers_topic: str = config_field("/mars/flower_markers", "MarkerArray output (latched)", read_only=True)
+    publish_period_s: float = config_field(1.0, "Seconds between count and marker updates", minimum=0.05)
+    flowers_period_s: float = config_field(
+        5.0, "Seconds between full GeoFlowerArray publications (the whole map: costly for large maps)",
+        minimum=0.05)
+    map_file: str = config_field("", "Map state file: saved atomically, resumed at start (empty = no saving)",
+                                 read_only=True)
+    save_period_s: float = config_field(30.0, "Seconds between map saves", minimum=1.0)
+    export_dir: str = config_field("", "Folder for flowers.csv/.geojson/.kml and map.png on shutdown (empty = none)",
+                                   read_only=True)
+    plots_geojson: str = config_field("", "GeoJSON of plot polygons for per-plot counts (empty = row segments)",
+                                      read_only=True)
+    finalize_after_idle_s: float = config_field(
+        0.0, "End all open tracks and consolidate when no tracks arrived for this long (0 = never; replays)",
+        minimum=0.0)
+    qos: str = config_field("reliable", "QoS of tracks and GNSS subscriptions", choices=QOS_CHOICES)
+    qos_depth: int = config_field(200, "History depth of the subscriptions", minimum=1)
+
+
+class FusionNode(Node):
+    """Feeds the FlowerMapper core from topics and publishes the map."""
+
+    def __init__(self) -> None:
+        super().__init__("fusion")
+        self.config = declare_config_parameters(self, FusionNodeConfig)
+        robot_config = self.config.robot_config or str(default_robot_config())
+        self.fusion_config = declare_config_parameters(
+            self, FusionConfig, prefix="fusion.", defaults=load_robot_config(robot_config).get("fusion"),
+            defaults_source=f"{robot_config}:fusion")
+        from mars_counting.msg import FlowerCount, FlowerTrackArray, GeoFlowerArray
+        from sensor_msgs.msg import Imu, NavSatFix
+        from visualization_msgs.msg import MarkerArray
+
+        self.rig = load_rig(robot_config)
+        if self.config.map_file:
+            self.mapper = FlowerMapper.resume(self.fusion_config, self.rig, self.config.map_file)
+            if self.mapper.count():
+                self.get_logger().info(f"resumed {self.mapper.count()} flowers from {self.config.map_file}")
+        else:
+            self.mapper = FlowerMapper(self.fusion_config, self.rig)
+        if self.config.plots_geojson:
+            self._plots_pending = True
+        qos = qos_profile(self.config.qos, self.config.qos_depth)
+        self._track_subscriptions = [
+            self.create_subscription(FlowerTrackArray, f"/{cam}/{self.config.tracks_topic}",
+                                     lambda msg, c=cam: self._on_tracks(c, msg), qos)
+            for cam in self.rig.camera_names]
+        self.create_subscription(NavSatFix, self.config.fix_topic, self._on_fix, qos)
+        if self.config.imu_topic:
+            self.create_subscription(Imu, self.config.imu_topic, self._on_imu, qos)
+        latched = qos_profile("latched", 1)
+        self._flowers_pub = self.create_publisher(GeoFlowerArray, self.config.flowers_topic, latched)
+        self._count_pub = self.create_publisher(FlowerCount, self.config.count_topic, latched)
+        self._markers_pub = self.create_publisher(MarkerArray, self.config.markers_topic, latched)
+        self._diagnostics = DiagnosticsPublisher(self)
+        self._last_tracks = time.monotonic()
+        self._dirty = False
+        self._last_flowers = 0.0
+        self._finalized_count: Optional[int] = None
+        self._errors = 0
+        self._last_error = ""
+        steady_timer(self, self.config.publish_period_s, self._tick)
+        steady_timer(self, 1.0, self._publish_diagnostics)
+        if self.config.map_file:
+            steady_timer(self, self.config.save_period_s, self._save)
+        self.get_logger().info(f"fusing tracks of {list(self.rig.camera_names)} with {self.config.fix_topic}"
+                               f"{' and ' + self.config.imu_topic if self.config.imu_topic else ''}, "
+                               f"QoS {describe_qos(qos)}")
+
+    def _on_tracks(self, camera: str, msg: Any) -> None:
+        try:
+            frame, ended = track_frame_from_msg(msg)
+            self.mapper.add_tracks(frame, ended)
+        except ValueError as exc:
+            self._errors += 1
+            self._last_error = f"{camera}: {exc}"
+            self.get_logger().error(f"tracks of {camera} rejected: {exc}", throttle_duration_sec=5.0)
+            return
+        self._last_tracks = time.monotonic()
+        self._dirty = True
+        self._finalized_count = None
+
+    def _on_fix(self, msg: Any) -> None:
+        self.mapper.add_fix(gnss_fix_from_msg(msg))
+        if getattr(self, "_plots_pending", False) and self.mapper.map_frame is not None:
+            self.mapper.set_plots(self.config.plots_geojson)
+            self._plots_pending = False
+
+    def _on_imu(self, msg: Any) -> None:
+        sample = heading_from_imu_msg(msg)
+        if sample is not None:
+            self.mapper.add_heading(sample)
+
+    def _tick(self) -> None:
+        idle = time.monotonic() - self._last_tracks
+        if (self.config.finalize_after_idle_s > 0 and self._dirty
+                and idle >= self.config.finalize_after_idle_s):
+            self._finalized_count = self.mapper.finalize()
+            self.get_logger().info(f"no tracks for {idle:.1f} s: finalized the map, {self._finalized_count} flowers")
+            self._dirty = False
+            self._publish_map()
+        elif self._dirty:
+            self._publish_map()
+
+    def _publish_map(self) -> None:
+        if self.mapper.map_frame is None:
+            return  # no datum yet: nothing can be geo-located
+        snapshot = self.mapper.snapshot()
+        stamp = self.get_clock().now().to_msg()
+        now = time.monotonic()
+        if now - self._last_flowers >= self.config.flowers_period_s or self._finalized_count is not None:
+            self._last_flowers = now
+            self._flowers_pub.publish(flower_array_msg(snapshot, stamp))
+        self._count_pub.publish(flower_count_msg(snapshot, self.mapper.counts_per_camera(), stamp))
+        self._markers_pub.publish(flower_markers_msg(snapshot, stamp))
+
+    def _save(self) -> None:
+        if self.mapper.map_frame is not None:
+            self.mapper.save(self.config.map_file)
+
+    def _publish_diagnostics(self) -> None:
+        values = {"flowers": self.mapper.count(), "rejected_track_messages": self._errors,
+                  **{k: v for k, v in self.mapper.diagnostics().items()}}
+        level = WARN if self._errors else OK
+        self._diagnostics.publish({"map": (level, self._last_error or "mapping", values)})
+
+    def close(self) -> None:
+        """End of data: finalize, save the map and write the exports."""
+        log = rclpy.logging.get_logger("mars.fusion")
+        count = self.mapper.finalize()
+        if self.mapper.map_frame is None:
+            log.warning("no good GNSS fix was received: nothing to save or export")
+            return
+        if self.config.map_file:
+            self.mapper.save(self.config.map_file)
+        if self.config.export_dir:
+            write_all(self.mapper.snapshot(), self.config.export_dir)
+        log.info(f"final map: {count} flowers")
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point: `ros2 run mars_counting fusion_node --ros-args -p robot_config:=FILE -p map_file:=FILE`."""
+    return run_node(FusionNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
