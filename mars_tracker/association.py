@@ -1,14 +1,26 @@
-"""Pairwise geometry of predicted tracks and detections, the inputs of a scorer, and optimal assignment."""
+"""Pairwise geometry of predicted tracks and detections, the inputs of a scorer, and optimal assignment.
+
+``association_inputs`` builds a frame's gated pair matrices (Mahalanobis, class, appearance, overlaps) from a
+camera's track table; ``CameraTracker`` runs the stages and the lifecycle around it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from mars_tracker.box_kalman import squared_mahalanobis
+
+if TYPE_CHECKING:  # annotations only: keeps this module importable without the tracker's state types
+    from mars_core.detections import DetectionFrame
+    from mars_tracker.config import TrackerConfig
+    from mars_tracker.track_table import TrackTable
+
 # Costs above every threshold mark pairs that must never be matched (lap needs finite numbers).
 FORBIDDEN_COST = 1e6
+_NS = 1e-9  # seconds per nanosecond, multiplied as in camera_tracker (same floating-point result)
 
 
 _Columns = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -99,6 +111,69 @@ class AssociationInputs:
     def shape(self) -> Tuple[int, int]:
         """(tracks, detections)."""
         return int(self.track_xywh.shape[0]), int(self.det_xywh.shape[0])
+
+
+def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
+    if width <= 0 or height <= 0 or xywh.shape[0] == 0:
+        return xywh
+    half = xywh[:, 2:4] * 0.5
+    size = np.array([float(width), float(height)])
+    top_left = np.minimum(np.maximum(xywh[:, 0:2] - half, 0.0), size)
+    bottom_right = np.minimum(np.maximum(xywh[:, 0:2] + half, 0.0), size)
+    return np.concatenate([(top_left + bottom_right) * 0.5, np.maximum(bottom_right - top_left, 1.0)], axis=1)
+
+
+def association_inputs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndarray, frame: "DetectionFrame",
+                       s_inv: np.ndarray, unit_features: np.ndarray, config: "TrackerConfig",
+                       appearance_scale: Optional[float]) -> AssociationInputs:
+    """Pairwise inputs of every live track (predicted state, viewed without copying) and the detections `cols`.
+
+    ``s_inv`` holds the tracks' inverse innovation covariances, ``unit_features`` the frame's L2-normalised
+    features (all detections), ``appearance_scale`` the camera's current typical match distance.
+    """
+    t = tracks
+    c = config
+    # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
+    predicted = clip_to_image(t["x"][:, 0:4], frame.image_width, frame.image_height)
+    boxes = det_xywh[cols]
+    maha = squared_mahalanobis(predicted, s_inv, boxes)
+    allowed = maha <= c.gate_mahalanobis
+    det = frame.detections
+    if not c.match_across_classes:
+        allowed &= t["class_id"][:, None] == det.class_ids[cols][None, :]
+    app = None
+    if det.features is not None and t.feature_dim and predicted.shape[0] and cols.size:
+        app = 1.0 - t["embedding"].astype(np.float64) @ unit_features[cols].T
+        app[~t["has_embedding"]] = np.nan
+        allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
+    # Overlaps only where a pair passed every gate: no scorer looks at the others (see AssociationInputs).
+    iou, diou = iou_and_diou_where(predicted, boxes, allowed)
+    seconds = (frame.stamp_ns - t["last_update_ns"]) * _NS
+    return AssociationInputs(t["track_id"], predicted, t["hits"], seconds, boxes,
+                             det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
+                             appearance_scale)
+
+
+def overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,
+                 match_across_classes: bool) -> np.ndarray:
+    """ByteTrack's second-stage cost (T, D): 1 - IoU, and 1 for pairs of different classes unless allowed."""
+    iou = iou_only(track_xywh, det_xywh)
+    if not match_across_classes:
+        iou = np.where(track_classes[:, None] == det_classes[None, :], iou, 0.0)
+    return 1.0 - iou
+
+
+def learned_appearance_scale(scale: Optional[float], inputs: AssociationInputs, rows: np.ndarray,
+                             cols: np.ndarray, min_hits: int) -> Optional[float]:
+    """The typical appearance distance of confident matches (good overlap, min_hits hits), smoothed into scale."""
+    app = inputs.appearance_distance[rows, cols]  # type: ignore[index]
+    sure = np.isfinite(app) & (inputs.iou[rows, cols] > 0.5) & (inputs.track_hits[rows] >= min_hits)
+    if sure.sum() < 3:
+        return scale
+    values = np.sort(app[sure])
+    median = max(float(values[values.size // 2]), 1e-4)
+    return median if scale is None else 0.9 * scale + 0.1 * median
 
 
 def motion_cost(inputs: AssociationInputs) -> np.ndarray:

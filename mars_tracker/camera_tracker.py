@@ -1,4 +1,5 @@
-"""One camera's multi-object tracker: Kalman boxes, ego-motion, two-stage association, lifecycle, counting.
+"""One camera's multi-object tracker: the per-frame lifecycle (predict, two-stage association, update, start and
+end tracks, count); the pair matrices a stage scores are built in mars_tracker/association.py.
 
 A ROS node calls ``CameraTracker.update(frame, motion_prior)`` once per detection message and publishes the
 returned ``TrackUpdate``; offline tools do exactly the same, so live and bag counts agree.
@@ -14,9 +15,10 @@ import numpy as np
 from mars_core.detections import DetectionFrame
 from mars_core.feature_codec import FeatureMismatchError, check_compatible
 from mars_core.geometry import CameraModel
-from mars_tracker.association import AssociationInputs, assign, iou_and_diou_where, iou_only
+from mars_tracker.association import (assign, association_inputs, clip_to_image, learned_appearance_scale,
+                                      overlap_cost)
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
-from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis
+from mars_tracker.box_kalman import BoxKalmanModel, box_sizes
 from mars_tracker.config import TrackerConfig
 from mars_tracker.counting_line import crossed, line_side
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
@@ -265,35 +267,6 @@ class CameraTracker:
         return np.broadcast_to(g if g is not None else np.zeros(2), (centres.shape[0], 2)).copy()
 
     # ------------------------------------------------------------------ association
-    def _inputs(self, rows: Optional[np.ndarray], cols: np.ndarray, det_xywh: np.ndarray, frame: DetectionFrame,
-                s_inv: np.ndarray) -> AssociationInputs:
-        """Pairwise inputs of the tracks `rows` (None = all, without copying) and detections `cols`."""
-        t = self._tracks
-        c = self.config
-
-        def column(name: str) -> np.ndarray:
-            return t[name] if rows is None else t[name][rows]
-
-        # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
-        predicted = clip_to_image(column("x")[:, 0:4], frame.image_width, frame.image_height)
-        boxes = det_xywh[cols]
-        maha = squared_mahalanobis(predicted, s_inv if rows is None else s_inv[rows], boxes)
-        allowed = maha <= c.gate_mahalanobis
-        det = frame.detections
-        if not c.match_across_classes:
-            allowed &= column("class_id")[:, None] == det.class_ids[cols][None, :]
-        app = None
-        if det.features is not None and t.feature_dim and predicted.shape[0] and cols.size:
-            app = 1.0 - column("embedding").astype(np.float64) @ self._unit_features[cols].T
-            app[~column("has_embedding")] = np.nan
-            allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
-        # Overlaps only where a pair passed every gate: no scorer looks at the others (see AssociationInputs).
-        iou, diou = iou_and_diou_where(predicted, boxes, allowed)
-        seconds = (frame.stamp_ns - column("last_update_ns")) * _NS
-        return AssociationInputs(column("track_id"), predicted, column("hits"), seconds, boxes,
-                                 det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
-                                 self._appearance_scale)
-
     def _associate(self, frame: DetectionFrame) -> Tuple[np.ndarray, np.ndarray]:
         """ByteTrack's two stages; returns matched track rows and detection indices."""
         c = self.config
@@ -314,7 +287,8 @@ class CameraTracker:
         cols1 = np.zeros(0, np.intp)
         clipped: Optional[np.ndarray] = None   # every track's clipped prediction, reused by stage 2
         if high.size:
-            inputs = self._inputs(None, high, det_xywh, frame, s_inv)
+            inputs = association_inputs(t, high, det_xywh, frame, s_inv, self._unit_features, c,
+                                        self._appearance_scale)
             clipped = inputs.track_xywh
             cost = self.scorer.cost(inputs)
             limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
@@ -324,7 +298,8 @@ class CameraTracker:
             # The scale drifts slowly: sampling every few frames is plenty.
             if inputs.appearance_distance is not None and (self._appearance_scale is None
                                                            or frame.frame_number % _APPEARANCE_SCALE_EVERY == 0):
-                self._learn_appearance_scale(inputs, r, k)
+                self._appearance_scale = learned_appearance_scale(self._appearance_scale, inputs, r, k,
+                                                                  c.min_hits)
         # Stage 2: tracks left over against low-score detections, on box overlap only. Unconfirmed ones too
         # (tentative_low_score_matches): their confirmation mean score must see the low scores of look-alikes.
         left = np.ones(n, bool)
@@ -336,23 +311,11 @@ class CameraTracker:
             # ByteTrack's second stage: overlap alone (IoU >= 0.5 by default is a tighter gate than Mahalanobis).
             predicted = clipped[rows_left] if clipped is not None \
                 else clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)
-            iou = iou_only(predicted, det_xywh[low])
-            if not c.match_across_classes:
-                iou = np.where(t["class_id"][rows_left][:, None] == det.class_ids[low][None, :], iou, 0.0)
-            r, k = assign(1.0 - iou, c.low_match_cost_threshold)
+            cost = overlap_cost(predicted, det_xywh[low], t["class_id"][rows_left], det.class_ids[low],
+                                c.match_across_classes)
+            r, k = assign(cost, c.low_match_cost_threshold)
             rows2, cols2 = rows_left[r], low[k]
         return np.concatenate([rows1, rows2]), np.concatenate([cols1, cols2])
-
-    def _learn_appearance_scale(self, inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray) -> None:
-        """Track the typical appearance distance of confident matches (good overlap, several hits)."""
-        app = inputs.appearance_distance[rows, cols]  # type: ignore[index]
-        sure = np.isfinite(app) & (inputs.iou[rows, cols] > 0.5) & (inputs.track_hits[rows] >= self.config.min_hits)
-        if sure.sum() < 3:
-            return
-        values = np.sort(app[sure])
-        median = max(float(values[values.size // 2]), 1e-4)
-        self._appearance_scale = median if self._appearance_scale is None \
-            else 0.9 * self._appearance_scale + 0.1 * median
 
     # ------------------------------------------------------------------ lifecycle
     def _update_matched(self, frame: DetectionFrame, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -531,17 +494,6 @@ class CameraTracker:
         return TrackUpdate(frame.camera_name, frame.stamp_ns, frame.frame_number, frame.image_width,
                            frame.image_height, tracks, removed, self.confirmed_count, self.line_count, count,
                            self.feature_model_id or "", tuple(warnings), was_reset)
-
-
-def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
-    if width <= 0 or height <= 0 or xywh.shape[0] == 0:
-        return xywh
-    half = xywh[:, 2:4] * 0.5
-    size = np.array([float(width), float(height)])
-    top_left = np.minimum(np.maximum(xywh[:, 0:2] - half, 0.0), size)
-    bottom_right = np.minimum(np.maximum(xywh[:, 0:2] + half, 0.0), size)
-    return np.concatenate([(top_left + bottom_right) * 0.5, np.maximum(bottom_right - top_left, 1.0)], axis=1)
 
 
 _BORDER_PX = 1.0
