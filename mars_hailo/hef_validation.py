@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from mars_camera.detectors.hailo_output_roles import (ROLES, ExpectedOutputs, OutputStream,  # noqa: F401 (ROLES)
+                                                      assign_output_roles,
+                                                      hailort_enum_name)
 from mars_hailo.errors import HefValidationError
 
 HEF_MAGIC = 0x01484546
 HEF_HEADER_V0_SIZE = 32
 KNOWN_HEF_VERSIONS = (0, 1, 2, 3)
-ROLES = ("nms", "box", "cls", "features")
 
 
 @dataclass(frozen=True)
@@ -173,11 +175,6 @@ def read_hef_header(path: str | Path) -> HefHeader:
     return HefHeader(version, proto_size, len(data), md5_ok)
 
 
-def _enum_name(value: Any) -> str:
-    name = getattr(value, "name", None)
-    return str(name) if name else str(value).split(".")[-1]
-
-
 def hailort_hef_class() -> Any:
     """`hailo_platform.HEF` when HailoRT is installed, else None."""
     try:
@@ -196,9 +193,9 @@ def description_from_hailort(hef: Any, path: str) -> HefDescription:
             return ()
 
     def info(v: Any) -> StreamInfo:
-        order = _enum_name(v.format.order)
+        order = hailort_enum_name(v.format.order)
         nms = getattr(v, "nms_shape", None) if "NMS" in order.upper() else None
-        return StreamInfo(str(v.name), tuple(int(x) for x in v.shape), _enum_name(v.format.type), order,
+        return StreamInfo(str(v.name), tuple(int(x) for x in v.shape), hailort_enum_name(v.format.type), order,
                           nms_classes=int(nms.number_of_classes) if nms is not None else None,
                           nms_max_proposals=int(nms.max_bboxes_per_class) if nms is not None else None,
                           original_names=originals(str(v.name)))
@@ -250,30 +247,21 @@ def describe_hef(path: str | Path, use_hailort: bool = True) -> HefDescription:
 
 
 def assign_roles(outputs: Sequence[StreamInfo], exp: HefExpectation) -> list[StreamInfo]:
-    """Role of each output (nms / box / cls / features) from its format and shape when not recorded."""
-    h, w = exp.input_hw
+    """Role of each output (nms / box / cls / features) from its format and shape when not recorded.
+
+    A role recorded in the description (compile writes them) is kept; the others come from the assignment the
+    camera's Hailo backend uses too (mars_camera.detectors.hailo_output_roles).
+    """
+    expected = ExpectedOutputs(
+        exp.input_hw[0], feature_names=frozenset([exp.feature_output_name] if exp.feature_output_name else []),
+        feature_stride=exp.feature_stride, box_channels=exp.box_channels or 4 * exp.reg_max,
+        num_classes=exp.num_classes, nms=exp.nms, original_roles=exp.original_roles)
+    assigned = assign_output_roles([OutputStream(s.name, tuple(s.shape), s.format_order, s.original_names)
+                                    for s in outputs], expected)
     out = []
-    for s in outputs:
-        role, stride = s.role, s.stride
-        by_original = dict(exp.original_roles)
-        if role is None and any(n in by_original for n in s.original_names):
-            role = next(by_original[n] for n in s.original_names if n in by_original)
-            if len(s.shape) == 3 and s.shape[0] and h % s.shape[0] == 0:
-                stride = h // s.shape[0]
-        if role is None:
-            if "NMS" in s.format_order.upper():
-                role = "nms"
-            elif len(s.shape) == 3 and s.shape[0] and h % s.shape[0] == 0:
-                stride = h // s.shape[0]
-                c = s.shape[2]
-                if exp.feature_output_name and s.name == exp.feature_output_name:
-                    role = "features"
-                elif c == (exp.box_channels or 4 * exp.reg_max) and not exp.nms:
-                    role = "box"
-                elif c == exp.num_classes and not exp.nms:
-                    role = "cls"
-                elif stride == exp.feature_stride:
-                    role = "features"
+    for s, a in zip(outputs, assigned):
+        role, stride = (s.role, s.stride) if s.role is not None else (a.role, a.stride if a.stride is not None
+                                                                       else s.stride)
         out.append(StreamInfo(s.name, s.shape, s.format_type, s.format_order, role, stride, s.nms_classes,
                               s.nms_max_proposals, s.original_names))
     return out

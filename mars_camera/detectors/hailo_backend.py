@@ -9,7 +9,6 @@ The HEF is checked at start-up against the configuration (input size, feature ou
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import subprocess
 import threading
@@ -33,11 +32,18 @@ from mars_camera.detectors.base import (
     PendingInference,
     QuantParams,
 )
+from mars_camera.detectors.hailo_output_roles import (
+    REG_MAX,
+    ExpectedOutputs,
+    OutputStream,
+    assign_output_roles,
+    hailort_enum_name,
+)
 
 LOG = logging.getLogger(__name__)
 
-REG_MAX = 16
-_HEAD_BOX = re.compile(r"/cv2\.\d+/cv2\.\d+\.\d+/")   # ultralytics Detect box branch (cv2), class branch is cv3
+# FormatOrder names of the NMS layout decoded here (HAILO_NMS: the name before HailoRT 4.18).
+_NMS_BY_CLASS_ORDERS = ("HAILO_NMS_BY_CLASS", "HAILO_NMS")
 
 
 def import_hailo_platform() -> Any:
@@ -229,18 +235,22 @@ class HailoDetectorBackend(DetectorBackend):
         infos = hef.get_output_vstream_infos()
         self._kinds: Dict[str, str] = {}
         described = []
-        originals: Dict[str, List[str]] = {}
+        streams = []
         for info in infos:
             try:
-                originals[info.name] = list(hef.get_original_names_from_vstream_name(info.name))
+                originals = tuple(hef.get_original_names_from_vstream_name(info.name))
             except self._errors["base"]:
-                originals[info.name] = []
-            described.append(f"{info.name} {tuple(info.shape)} (from {originals[info.name]})")
-        wanted = {n for n in (feature_output, *feature_node_names) if n}
-        feature = [i.name for i in infos if wanted and (i.name in wanted or wanted & set(originals[i.name]))]
-        nms_order = getattr(self._hp.FormatOrder, "HAILO_NMS_BY_CLASS", None)
-        legacy_nms = getattr(self._hp.FormatOrder, "HAILO_NMS", None)  # HailoRT < 4.18 name
-        nms = [i.name for i in infos if i.format.order in (nms_order, legacy_nms) and i.format.order is not None]
+                originals = ()
+            described.append(f"{info.name} {tuple(info.shape)} (from {list(originals)})")
+            streams.append(OutputStream(info.name, tuple(int(v) for v in info.shape),
+                                        hailort_enum_name(info.format.order), originals))
+        wanted = frozenset(n for n in (feature_output, *feature_node_names) if n)
+        # The class count is not configured: the raw heads tell it (a class conv is its box conv's grid partner).
+        roles = assign_output_roles(streams, ExpectedOutputs(self._input_size[1], feature_names=wanted,
+                                                             box_channels=4 * REG_MAX))
+        role_of = {r.name: r.role for r in roles}
+        feature = [i.name for i in infos if role_of[i.name] == "features"]
+        nms = [i.name for i in infos if role_of[i.name] == "nms"]
         if feature_output and len(feature) != 1:
             raise ModelMismatchError(
                 f"feature_output '{feature_output}' matches {len(feature)} outputs of HEF '{self.hef_path}'; its "
@@ -250,6 +260,11 @@ class HailoDetectorBackend(DetectorBackend):
         self._nms_name = nms[0] if nms else None
         if len(nms) > 1:
             raise ModelMismatchError(f"HEF '{self.hef_path}' has {len(nms)} NMS outputs, expected at most one")
+        if self._nms_name is not None:
+            order = next(s.format_order for s in streams if s.name == self._nms_name)
+            if order not in _NMS_BY_CLASS_ORDERS:
+                raise ModelMismatchError(f"HEF '{self.hef_path}': NMS output {self._nms_name} has format order "
+                                         f"{order}; only HAILO_NMS_BY_CLASS is decoded (compile the NMS by class)")
         heads = [i for i in infos if i.name not in (self._feature_name, self._nms_name)]
         self._head_plan: List[Tuple[int, str, str]] = []
         if self._nms_name is None:
@@ -261,13 +276,11 @@ class HailoDetectorBackend(DetectorBackend):
                     raise ModelMismatchError(
                         f"HEF '{self.hef_path}': grid {gh}x{gw} has {len(group)} outputs, expected a box and a "
                         f"class conv (raw YOLOv8 heads); outputs are: {'; '.join(described)}")
-                box = [g for g in group if int(g.shape[2]) == 4 * REG_MAX]
-                if len(box) == 2:  # num_classes == 64: tell the branches apart by the original layer name
-                    box = [g for g in group if any(_HEAD_BOX.search(o) for o in originals[g.name])]
-                if len(box) != 1:
+                box = [g for g in group if role_of[g.name] == "box"]
+                cls = [g for g in group if role_of[g.name] == "cls"]
+                if len(box) != 1 or len(cls) != 1:
                     raise ModelMismatchError(f"HEF '{self.hef_path}': cannot tell the box head at grid {gh}x{gw}")
-                cls = [g for g in group if g is not box[0]][0]
-                self._head_plan.append((self._input_size[1] // gh, box[0].name, cls.name))
+                self._head_plan.append((self._input_size[1] // gh, box[0].name, cls[0].name))
             if not self._head_plan:
                 raise ModelMismatchError(f"HEF '{self.hef_path}' has neither an NMS output nor raw YOLO heads; "
                                          f"outputs are: {'; '.join(described)}")
