@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Set, Union
 
 from mars_core.config_schema import config_from_dict
 from mars_ros.bags.bag_files import BagError, open_bag_reader
@@ -103,8 +103,37 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
         rig, rig_source = discover_rig(bag, robot_config)
     pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
     report = CountReport(bag, pipeline, rig_source)
+    reader = _open_reader(bag, report)
+    started = time.perf_counter()
     try:
-        reader = open_bag_reader(bag)
+        topics = _plan_topics(reader, bag, rig, from_images)
+        images = _set_up_image_detection(reader, topics, camera_section, str(robot_config or "defaults"), report)
+        _report_missing_inputs(topics, rig, report)
+        _read_and_count(reader, topics, images, pipeline, report, progress)
+    finally:
+        reader.close()
+    pipeline.finish()
+    report.seconds = time.perf_counter() - started
+    _report_unusable(report, topics.fixes)
+    return report
+
+
+@dataclass
+class _BagTopics:
+    """The connections count_bag reads, by kind, and which cameras the detector runs for."""
+
+    detections: List[Any]
+    images: List[Any]
+    fixes: List[Any]
+    headings: List[Any]
+    detected: Set[str]          # cameras with recorded detections
+    run_detector: List[str]     # cameras counted from their images
+
+
+def _open_reader(bag: Path, report: CountReport) -> Any:
+    """The bag's reader; a truncated mcap (no footer) is read sequentially, and the report says so."""
+    try:
+        return open_bag_reader(bag)
     except BagError as exc:
         reader = salvage_reader(bag)  # a recorder that died leaves an mcap without its footer
         if reader is None:
@@ -112,89 +141,105 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
         report.truncated = True
         report.problems.append(f"{exc}; read the complete messages sequentially instead (the bag is truncated: "
                                f"{reader.bytes_read} of {reader.bytes_total} bytes usable)")
-    started = time.perf_counter()
+        return reader
+
+
+def _plan_topics(reader: Any, bag: Path, rig: RigConfig, from_images: bool) -> _BagTopics:
+    """Which connections to read: detections, rig camera images, fixes, headings; images where detections lack."""
+    conns = reader.connections
+    detection_conns = [c for c in conns if c.msgtype == DETECTION_ARRAY_TYPE]
+    image_conns = [c for c in conns if c.msgtype in IMAGE_TYPES and camera_of_topic(c.topic) in rig.camera_names]
+    image_cameras = sorted({camera_of_topic(c.topic) for c in image_conns})
+    detected = {camera_of_topic(c.topic) for c in detection_conns}
+    run_detector = [cam for cam in image_cameras if from_images or cam not in detected]
+    if from_images and not image_cameras:
+        raise BagError(f"--from-images: bag {bag} has no image topics of the rig cameras "
+                       f"{list(rig.camera_names)} (types {list(IMAGE_TYPES)})")
+    return _BagTopics(detection_conns, image_conns, [c for c in conns if c.msgtype == NAVSATFIX_TYPE],
+                      [c for c in conns if c.msgtype == IMU_TYPE], detected, run_detector)
+
+
+def _set_up_image_detection(reader: Any, topics: _BagTopics, camera_section: Optional[Dict[str, Any]],
+                            source: str, report: CountReport) -> Optional[ImageDetection]:
+    """The detector for the cameras counted from images (None if none); narrows topics to what is read."""
+    run_detector = topics.run_detector
+    if not run_detector:
+        topics.images = []
+        return None
+    images = ImageDetection(run_detector, camera_section, source)
+    report.image_cameras = run_detector
+    report.detector = images.backend_reason
+    numbered = [c for c in topics.detections if camera_of_topic(c.topic) in run_detector]
+    for cam in run_detector:  # keep the camera's frame numbering (MOT frames) where detections exist
+        by_stamp = {}
+        for conn, _, data in reader.messages(connections=[c for c in numbered if camera_of_topic(c.topic) == cam]):
+            m = reader.deserialize(data, conn.msgtype)
+            by_stamp[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = int(m.frame_number)
+        images.use_frame_numbers(cam, by_stamp)
+    topics.detections = [c for c in topics.detections if camera_of_topic(c.topic) not in run_detector]
+    topics.images = [c for c in topics.images if camera_of_topic(c.topic) in run_detector]
+    return images
+
+
+def _report_missing_inputs(topics: _BagTopics, rig: RigConfig, report: CountReport) -> None:
+    """Problems known before reading: rig cameras without input, no GNSS, nothing to count."""
+    missing = [name for name in rig.camera_names if name not in topics.detected and name not in topics.run_detector]
+    if (topics.detections or topics.images) and missing:
+        report.problems.append(f"no detections or images for rig camera(s) {missing}; counted the others")
+    if not topics.fixes:
+        report.problems.append(f"no {NAVSATFIX_TYPE} topic: flowers are counted per camera but cannot be "
+                               f"geo-located (the map stays empty)")
+    if not topics.detections and not topics.images:
+        report.problems.append(f"no {DETECTION_ARRAY_TYPE} topics and no camera images in the bag: nothing "
+                               f"to count")
+
+
+def _read_and_count(reader: Any, topics: _BagTopics, images: Optional[ImageDetection], pipeline: CountingPipeline,
+                    report: CountReport, progress: bool) -> None:
+    """Feed the messages to the pipeline in log-time order; corrupt records and a broken end are reported."""
+    wanted = topics.detections + topics.images + topics.fixes + topics.headings
+    total = sum(c.msgcount for c in wanted)
+    bar = _progress(total, report.bag.name) if progress else None
     try:
-        conns = reader.connections
-        detection_conns = [c for c in conns if c.msgtype == DETECTION_ARRAY_TYPE]
-        fix_conns = [c for c in conns if c.msgtype == NAVSATFIX_TYPE]
-        imu_conns = [c for c in conns if c.msgtype == IMU_TYPE]
-        image_conns = [c for c in conns if c.msgtype in IMAGE_TYPES and camera_of_topic(c.topic) in rig.camera_names]
-        image_cameras = sorted({camera_of_topic(c.topic) for c in image_conns})
-        detected = {camera_of_topic(c.topic) for c in detection_conns}
-        run_detector = [cam for cam in image_cameras if from_images or cam not in detected]
-        if from_images and not image_cameras:
-            raise BagError(f"--from-images: bag {bag} has no image topics of the rig cameras "
-                           f"{list(rig.camera_names)} (types {list(IMAGE_TYPES)})")
-        images: Optional[ImageDetection] = None
-        if run_detector:
-            images = ImageDetection(run_detector, camera_section, str(robot_config or "defaults"))
-            report.image_cameras = run_detector
-            report.detector = images.backend_reason
-            numbered = [c for c in detection_conns if camera_of_topic(c.topic) in run_detector]
-            for cam in run_detector:  # keep the camera's frame numbering (MOT frames) where detections exist
-                by_stamp = {}
-                for conn, _, data in reader.messages(connections=[c for c in numbered
-                                                                  if camera_of_topic(c.topic) == cam]):
-                    m = reader.deserialize(data, conn.msgtype)
-                    by_stamp[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = int(m.frame_number)
-                images.use_frame_numbers(cam, by_stamp)
-            detection_conns = [c for c in detection_conns if camera_of_topic(c.topic) not in run_detector]
-            image_conns = [c for c in image_conns if camera_of_topic(c.topic) in run_detector]
-        else:
-            image_conns = []
-        missing = [name for name in rig.camera_names if name not in detected and name not in run_detector]
-        if (detection_conns or image_conns) and missing:
-            report.problems.append(f"no detections or images for rig camera(s) {missing}; counted the others")
-        if not fix_conns:
-            report.problems.append(f"no {NAVSATFIX_TYPE} topic: flowers are counted per camera but cannot be "
-                                   f"geo-located (the map stays empty)")
-        if not detection_conns and not image_conns:
-            report.problems.append(f"no {DETECTION_ARRAY_TYPE} topics and no camera images in the bag: nothing "
-                                   f"to count")
-        wanted = detection_conns + image_conns + fix_conns + imu_conns
-        total = sum(c.msgcount for c in wanted)
-        bar = _progress(total, bag.name) if progress else None
-        try:
-            for conn, _, data in reader.messages(connections=wanted):
-                try:
-                    msg = reader.deserialize(data, conn.msgtype)
-                except Exception:  # a corrupt record: count it, keep going
-                    report.undecodable[conn.topic] += 1
-                    continue
-                report.messages_read += 1
-                if bar is not None:
-                    bar.update(1)
-                if conn.msgtype == DETECTION_ARRAY_TYPE:
-                    frame = detection_frame_from_msg(msg)
-                    if frame.camera_name in pipeline.trackers:
-                        pipeline.on_detections(frame)
-                    else:
-                        report.undecodable[f"{conn.topic} (camera not in rig)"] += 1
-                elif conn.msgtype in IMAGE_TYPES:
-                    pipeline.on_detections(images.detect(camera_of_topic(conn.topic), msg))
-                elif conn.msgtype == NAVSATFIX_TYPE:
-                    pipeline.on_fix(gnss_fix_from_msg(msg))
-                else:
-                    sample = heading_from_imu_msg(msg)
-                    if sample is not None:
-                        pipeline.on_heading(sample)
-        except Exception as exc:  # truncated or corrupt storage: keep what was read
-            report.truncated = True
-            report.problems.append(f"bag {bag} could not be read to the end ({type(exc).__name__}: {exc}); "
-                                   f"counted the {report.messages_read} messages read before")
-        finally:
+        for conn, _, data in reader.messages(connections=wanted):
+            try:
+                msg = reader.deserialize(data, conn.msgtype)
+            except Exception:  # a corrupt record: count it, keep going
+                report.undecodable[conn.topic] += 1
+                continue
+            report.messages_read += 1
             if bar is not None:
-                bar.close()
+                bar.update(1)
+            if conn.msgtype == DETECTION_ARRAY_TYPE:
+                frame = detection_frame_from_msg(msg)
+                if frame.camera_name in pipeline.trackers:
+                    pipeline.on_detections(frame)
+                else:
+                    report.undecodable[f"{conn.topic} (camera not in rig)"] += 1
+            elif conn.msgtype in IMAGE_TYPES:
+                pipeline.on_detections(images.detect(camera_of_topic(conn.topic), msg))  # type: ignore[union-attr]
+            elif conn.msgtype == NAVSATFIX_TYPE:
+                pipeline.on_fix(gnss_fix_from_msg(msg))
+            else:
+                sample = heading_from_imu_msg(msg)
+                if sample is not None:
+                    pipeline.on_heading(sample)
+    except Exception as exc:  # truncated or corrupt storage: keep what was read
+        report.truncated = True
+        report.problems.append(f"bag {report.bag} could not be read to the end ({type(exc).__name__}: {exc}); "
+                               f"counted the {report.messages_read} messages read before")
     finally:
-        reader.close()
-    pipeline.finish()
-    report.seconds = time.perf_counter() - started
+        if bar is not None:
+            bar.close()
+
+
+def _report_unusable(report: CountReport, fix_conns: List[Any]) -> None:
+    """Problems known after reading: messages that could not be used, GNSS topics without a usable fix."""
     for topic, n in sorted(report.undecodable.items()):
         report.problems.append(f"{n} message(s) on {topic} could not be used")
-    if fix_conns and pipeline.mapper.pose.fix_count == 0:
+    if fix_conns and report.pipeline.mapper.pose.fix_count == 0:
         report.problems.append("no usable GNSS fix in the whole bag (all without fix or invalid): "
                                "flowers counted per camera but not mapped")
-    return report
 
 
 def _progress(total: int, name: str) -> Any:
