@@ -225,14 +225,57 @@ def inspect_onnx(path: str | Path, feature_output: str = "features") -> YoloLayo
 
 def inspect_model(model: Any, source: str = "<model>", feature_output: str = "features") -> YoloLayout:
     """Same as inspect_onnx, on an already loaded onnx.ModelProto."""
-    warnings: list[str] = []
+    warnings: list[str] = []  # in the order the phases find them
+    opset = _checked_opset(model, warnings)
+    g = _Graph(model)
+    input_name, in_shape = _image_input(g, source, warnings)
+    in_h, in_w = in_shape[2], in_shape[3]
+    feat_name, det_outputs = _split_outputs(g, source, feature_output)
+    terminal = _terminal_head_convs(g, source, det_outputs)
+    by_stride, grids = _heads_by_stride(g, source, terminal, in_h, in_w, warnings)
+    strides = sorted(by_stride)
+    heads = (_yolov5_heads(g, source, by_stride, grids) if len(by_stride[strides[0]]) == 1
+             else _dfl_heads(g, source, by_stride, grids, warnings))
+    detect_idx = _detect_index(heads.scales, warnings)
+    feature_node, feature_shape, feature_stride = _feature_map(g, source, feat_name, feature_output, in_h,
+                                                               heads.scales, warnings)
+    suggested = None
+    first = heads.branch_inputs.get(strides[0])
+    if first and first in g.producer:
+        sp = g.producer[first]
+        suggested = sp.name or None
+    return YoloLayout(
+        onnx_path=source, family=heads.family, opset=opset, input_name=input_name,
+        input_shape=(int(in_shape[0]), 3, int(in_h), int(in_w)), num_classes=int(heads.num_classes),
+        reg_max=heads.reg_max, num_anchors=heads.num_anchors, detect_index=detect_idx, scales=tuple(heads.scales),
+        feature_output=feat_name, feature_node=feature_node,
+        feature_shape=tuple(int(v) for v in feature_shape) if feature_shape else None,
+        feature_stride=feature_stride, suggested_feature_node=suggested, warnings=tuple(warnings))
+
+
+@dataclass
+class _Heads:
+    """What the head convs say: family, classes, DFL bins or anchors, one HeadScale per stride, branch inputs."""
+
+    family: str
+    num_classes: int
+    reg_max: int | None
+    num_anchors: int | None
+    scales: list[HeadScale]
+    branch_inputs: dict[int, str]   # stride -> the tensor where the box and class branches split
+
+
+def _checked_opset(model: Any, warnings: list[str]) -> int:
+    """The model's ai.onnx opset (a warning when the Dataflow Compiler does not accept it)."""
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset not in SUPPORTED_OPSETS:
         warnings.append(f"opset {opset} is outside {SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1} "
                         "accepted by the Dataflow Compiler: re-export with opset=17 (mars-hailo export does)")
-    g = _Graph(model)
+    return int(opset)
 
-    # Start node: the single real graph input (not an initializer), NCHW with 3 channels.
+
+def _image_input(g: _Graph, source: str, warnings: list[str]) -> tuple[str, Any]:
+    """Start node: the single real graph input (not an initializer), NCHW with 3 channels; name and shape."""
     inputs = [i for i in g.graph.input if i.name not in g.init]
     if len(inputs) != 1:
         raise OnnxLayoutError(f"{source}: expected exactly one image input, found {[i.name for i in inputs]}")
@@ -243,14 +286,21 @@ def inspect_model(model: Any, source: str = "<model>", feature_output: str = "fe
                               f"{in_shape}; export with a fixed imgsz (mars-hailo export)")
     if in_shape[0] != 1:
         warnings.append(f"input batch is {in_shape[0]}; the parser is given batch 1")
-    in_h, in_w = in_shape[2], in_shape[3]
+    return input_name, in_shape
 
+
+def _split_outputs(g: _Graph, source: str, feature_output: str) -> tuple[str | None, list[str]]:
+    """The feature graph output (None when absent) and the detection outputs."""
     outputs = [o.name for o in g.graph.output]
     feat_name = feature_output if feature_output in outputs else None
     det_outputs = [o for o in outputs if o != feat_name]
     if not det_outputs:
         raise OnnxLayoutError(f"{source}: no detection output besides the feature output {feature_output!r}")
+    return feat_name, det_outputs
 
+
+def _terminal_head_convs(g: _Graph, source: str, det_outputs: list[str]) -> list[Any]:
+    """The last trainable convs before the decode of the detection outputs (the head convs)."""
     # Nodes that lead to a detection output, and nodes with a trainable conv downstream (reverse topo DP).
     reaches_det: set[int] = set()
     conv_below: set[int] = set()
@@ -268,7 +318,12 @@ def inspect_model(model: Any, source: str = "<model>", feature_output: str = "fe
                 and id(n) not in conv_below and id(n) in reaches_det]
     if not terminal:
         raise OnnxLayoutError(f"{source}: found no convolution before the decode of outputs {det_outputs}")
+    return terminal
 
+
+def _heads_by_stride(g: _Graph, source: str, terminal: list[Any], in_h: int, in_w: int,
+                     warnings: list[str]) -> tuple[dict[int, list[Any]], dict[int, tuple[int, int]]]:
+    """Head convs grouped by stride (one or two per stride, the same everywhere) and each stride's grid."""
     by_stride: dict[int, list[Any]] = {}
     grids: dict[int, tuple[int, int]] = {}
     for n in terminal:
@@ -290,62 +345,74 @@ def inspect_model(model: Any, source: str = "<model>", feature_output: str = "fe
                               "(YOLOv5: one per scale; YOLOv8/YOLO11: box + class per scale)")
     if strides != [8, 16, 32]:
         warnings.append(f"head strides {strides} differ from the usual P3-P5 (8, 16, 32)")
+    return by_stride, grids
 
-    def channels(n: Any) -> int:
-        return int(g.shapes[n.output[0]][1])
 
-    detect_idx: int | None = None
+def _channels(g: _Graph, n: Any) -> int:
+    return int(g.shapes[n.output[0]][1])
+
+
+def _yolov5_heads(g: _Graph, source: str, by_stride: dict[int, list[Any]],
+                  grids: dict[int, tuple[int, int]]) -> _Heads:
+    """YOLOv5: one anchor conv of na * (5 + classes) channels per stride."""
+    strides = sorted(by_stride)
+    chans = {_channels(g, by_stride[s][0]) for s in strides}
+    if len(chans) != 1:
+        raise OnnxLayoutError(f"{source}: YOLOv5-style head convs have different channel counts {chans}")
+    c = chans.pop()
+    num_anchors = _yolov5_anchors(g, by_stride[strides[0]][0], c)
+    if c % num_anchors or c // num_anchors <= 5:
+        raise OnnxLayoutError(f"{source}: YOLOv5 head conv has {c} channels, not {num_anchors}*(5+classes)")
     scales: list[HeadScale] = []
-    reg_max: int | None = None
-    num_anchors: int | None = None
     branch_inputs: dict[int, str] = {}
-    if len(by_stride[strides[0]]) == 1:
-        family = "yolov5"
-        chans = {channels(by_stride[s][0]) for s in strides}
-        if len(chans) != 1:
-            raise OnnxLayoutError(f"{source}: YOLOv5-style head convs have different channel counts {chans}")
-        c = chans.pop()
-        num_anchors = _yolov5_anchors(g, by_stride[strides[0]][0], c)
-        if c % num_anchors or c // num_anchors <= 5:
-            raise OnnxLayoutError(f"{source}: YOLOv5 head conv has {c} channels, not {num_anchors}*(5+classes)")
-        num_classes = c // num_anchors - 5
-        for s in strides:
-            n = by_stride[s][0]
-            scales.append(HeadScale(s, grids[s], None, None, _node_label(n, f"stride-{s} anchor conv")))
-            branch_inputs[s] = n.input[0]
-    else:
-        dfl = [n for n in g.nodes if g.is_dfl_conv(n)]
-        reg_max = int(g.weight(dfl[0]).shape[1]) if dfl else 16
-        if not dfl:
-            warnings.append("no DFL conv found in the decode; assuming reg_max=16")
-        depthwise = False
-        ncls: set[int] = set()
-        for s in strides:
-            a, b = by_stride[s]
-            box, cls = (a, b) if channels(a) == 4 * reg_max else (b, a)
-            if channels(box) != 4 * reg_max:
-                raise OnnxLayoutError(f"{source}: at stride {s} neither {a.name} ({channels(a)} ch) nor {b.name} "
-                                      f"({channels(b)} ch) has 4*reg_max={4 * reg_max} channels")
-            if channels(cls) == 4 * reg_max and channels(box) == 4 * reg_max:
-                # 64 classes: tell the branches apart by their path to the DFL softmax.
-                box, cls = _order_by_dfl(g, a, b)
-            ncls.add(channels(cls))
-            anc_box, anc_cls = g.ancestors(box), g.ancestors(cls)
-            cls_private = [n for n in g.nodes if id(n) in anc_cls and id(n) not in anc_box]
-            for n in cls_private:
-                if n.op_type == "Conv":
-                    grp = int(g.attr(n, "group", 1))
-                    w = g.weight(n)
-                    if grp > 1 and w is not None and w.shape[1] == 1:
-                        depthwise = True
-            shared = [n for n in g.nodes if id(n) in anc_cls and id(n) in anc_box]
-            branch_inputs[s] = shared[-1].output[0] if shared else ""
-            scales.append(HeadScale(s, grids[s], _node_label(box, f"stride-{s} box conv"),
-                                    _node_label(cls, f"stride-{s} class conv")))
-        if len(ncls) != 1:
-            raise OnnxLayoutError(f"{source}: class convs have different channel counts {sorted(ncls)}")
-        num_classes = ncls.pop()
-        family = "yolo11" if depthwise else "yolov8"
+    for s in strides:
+        n = by_stride[s][0]
+        scales.append(HeadScale(s, grids[s], None, None, _node_label(n, f"stride-{s} anchor conv")))
+        branch_inputs[s] = n.input[0]
+    return _Heads("yolov5", c // num_anchors - 5, None, num_anchors, scales, branch_inputs)
+
+
+def _dfl_heads(g: _Graph, source: str, by_stride: dict[int, list[Any]], grids: dict[int, tuple[int, int]],
+               warnings: list[str]) -> _Heads:
+    """YOLOv8 / YOLO11: a DFL box conv (4 * reg_max channels) and a class conv per stride."""
+    dfl = [n for n in g.nodes if g.is_dfl_conv(n)]
+    reg_max = int(g.weight(dfl[0]).shape[1]) if dfl else 16
+    if not dfl:
+        warnings.append("no DFL conv found in the decode; assuming reg_max=16")
+    depthwise = False
+    ncls: set[int] = set()
+    scales: list[HeadScale] = []
+    branch_inputs: dict[int, str] = {}
+    for s in sorted(by_stride):
+        a, b = by_stride[s]
+        box, cls = (a, b) if _channels(g, a) == 4 * reg_max else (b, a)
+        if _channels(g, box) != 4 * reg_max:
+            raise OnnxLayoutError(f"{source}: at stride {s} neither {a.name} ({_channels(g, a)} ch) nor {b.name} "
+                                  f"({_channels(g, b)} ch) has 4*reg_max={4 * reg_max} channels")
+        if _channels(g, cls) == 4 * reg_max and _channels(g, box) == 4 * reg_max:
+            # 64 classes: tell the branches apart by their path to the DFL softmax.
+            box, cls = _order_by_dfl(g, a, b)
+        ncls.add(_channels(g, cls))
+        anc_box, anc_cls = g.ancestors(box), g.ancestors(cls)
+        cls_private = [n for n in g.nodes if id(n) in anc_cls and id(n) not in anc_box]
+        for n in cls_private:
+            if n.op_type == "Conv":
+                grp = int(g.attr(n, "group", 1))
+                w = g.weight(n)
+                if grp > 1 and w is not None and w.shape[1] == 1:
+                    depthwise = True
+        shared = [n for n in g.nodes if id(n) in anc_cls and id(n) in anc_box]
+        branch_inputs[s] = shared[-1].output[0] if shared else ""
+        scales.append(HeadScale(s, grids[s], _node_label(box, f"stride-{s} box conv"),
+                                _node_label(cls, f"stride-{s} class conv")))
+    if len(ncls) != 1:
+        raise OnnxLayoutError(f"{source}: class convs have different channel counts {sorted(ncls)}")
+    return _Heads("yolo11" if depthwise else "yolov8", ncls.pop(), reg_max, None, scales, branch_inputs)
+
+
+def _detect_index(scales: list[HeadScale], warnings: list[str]) -> int | None:
+    """N of the /model.N/ Detect module the head end nodes come from (the last one found), None if unnamed."""
+    detect_idx: int | None = None
     for s in scales:
         for name in s.end_nodes():
             m = _MODEL_INDEX.match(name)
@@ -354,38 +421,31 @@ def inspect_model(model: Any, source: str = "<model>", feature_output: str = "fe
     indices = {m.group(1) for m in (_MODEL_INDEX.match(x) for s in scales for x in s.end_nodes()) if m}
     if len(indices) > 1:
         warnings.append("head end nodes come from different /model.N/ modules; check the layout")
+    return detect_idx
 
-    # The feature node: producer of the extra graph output (skipping Identity/Cast wrappers).
-    feature_node = feature_shape = feature_stride = None
-    if feat_name is not None:
-        prod = g.producer.get(feat_name)
-        while prod is not None and prod.op_type in ("Identity", "Cast") and prod.input:
-            prod = g.producer.get(prod.input[0])
-        if prod is None:
-            raise OnnxLayoutError(f"{source}: feature output {feat_name!r} is not produced by any node")
-        feature_node = _node_label(prod, f"feature output {feat_name!r} producer")
-        feature_shape = g.shapes.get(feat_name) or g.shapes.get(prod.output[0])
-        if feature_shape is None or len(feature_shape) != 4:
-            raise OnnxLayoutError(f"{source}: feature output {feat_name!r} must be a 4-D NCHW map, got "
-                                  f"{feature_shape}")
-        feature_stride = in_h // feature_shape[2]
-        if feature_node in [x for s in scales for x in s.end_nodes()]:
-            raise OnnxLayoutError(f"{source}: feature output {feat_name!r} is a head conv ({feature_node}); "
-                                  "it must be a neck feature map")
-    else:
+
+def _feature_map(g: _Graph, source: str, feat_name: str | None, feature_output: str, in_h: int,
+                 scales: list[HeadScale], warnings: list[str]) -> tuple[str | None, Any, int | None]:
+    """The feature node: producer of the extra graph output (skipping Identity/Cast wrappers), shape, stride."""
+    if feat_name is None:
         warnings.append(f"no graph output named {feature_output!r}: the HEF would carry no feature map; "
                         "run `mars-hailo export` (adds it) or pass --feature-output")
-    suggested = None
-    first = branch_inputs.get(strides[0])
-    if first and first in g.producer:
-        sp = g.producer[first]
-        suggested = sp.name or None
-    return YoloLayout(
-        onnx_path=source, family=family, opset=opset, input_name=input_name,
-        input_shape=(int(in_shape[0]), 3, int(in_h), int(in_w)), num_classes=int(num_classes), reg_max=reg_max,
-        num_anchors=num_anchors, detect_index=detect_idx, scales=tuple(scales), feature_output=feat_name,
-        feature_node=feature_node, feature_shape=tuple(int(v) for v in feature_shape) if feature_shape else None,
-        feature_stride=feature_stride, suggested_feature_node=suggested, warnings=tuple(warnings))
+        return None, None, None
+    prod = g.producer.get(feat_name)
+    while prod is not None and prod.op_type in ("Identity", "Cast") and prod.input:
+        prod = g.producer.get(prod.input[0])
+    if prod is None:
+        raise OnnxLayoutError(f"{source}: feature output {feat_name!r} is not produced by any node")
+    feature_node = _node_label(prod, f"feature output {feat_name!r} producer")
+    feature_shape = g.shapes.get(feat_name) or g.shapes.get(prod.output[0])
+    if feature_shape is None or len(feature_shape) != 4:
+        raise OnnxLayoutError(f"{source}: feature output {feat_name!r} must be a 4-D NCHW map, got "
+                              f"{feature_shape}")
+    feature_stride = in_h // feature_shape[2]
+    if feature_node in [x for s in scales for x in s.end_nodes()]:
+        raise OnnxLayoutError(f"{source}: feature output {feat_name!r} is a head conv ({feature_node}); "
+                              "it must be a neck feature map")
+    return feature_node, feature_shape, feature_stride
 
 
 def _yolov5_anchors(g: _Graph, conv: Any, channels: int) -> int:
