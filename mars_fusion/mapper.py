@@ -16,7 +16,8 @@ import numpy as np
 
 from mars_core.rig import RigConfig
 from mars_fusion.config import FusionConfig
-from mars_fusion.flower_map.flower_map import FlowerMap, FlowerTable
+from mars_fusion.flower_map.flower_map import FlowerMap
+from mars_fusion.flower_map.flower_store import FlowerTable
 from mars_fusion.geolocation.track_accumulator import FinishedTrack, TrackAccumulator
 from mars_fusion.geolocation.track_position import TrackEstimate, TrackGeolocator
 from mars_fusion.map_store import MapState, MapStoreError, load_map, save_map

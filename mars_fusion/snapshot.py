@@ -7,7 +7,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from mars_fusion.flower_map.flower_map import FlowerTable
+from mars_fusion.flower_map.flower_store import FlowerTable
 
 
 @dataclass(frozen=True)
