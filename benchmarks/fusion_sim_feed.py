@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from mars_fusion import FlowerMapper, FusionConfig, GnssFix, HeadingSample, TrackFrame
-from mars_core.observations import STATUS_TRACKED
+from mars_core.tracks import STATUS_TRACKED
 
 
 def sim_messages(sim: Any, track_source: str = "truth", gap_frames: int = 10

@@ -63,7 +63,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "test"))
 
-NS_PER_S = 1_000_000_000
+from mars_core.stamps import NS_PER_S, stamp_ns, stamp_to_ns  # noqa: E402
+
 PUBLISH_PERIOD_S = 0.1          # fusion map publication period for the benchmark (node default 1.0 s)
 BOOM_HALF_WIDTH_M = 3.6         # the 16-camera boom spans y in [-3.6, 3.6] m over 9 rows
 START_LEAD_S = 1.0              # feed starts this long after its clock offset is fixed
@@ -144,7 +145,7 @@ def header_stamp_ns(cdr: bytes) -> int:
     encapsulation: int32 sec, uint32 nanosec)."""
     little = cdr[1] == 1
     sec, nanosec = struct.unpack("<iI" if little else ">iI", cdr[4:12])
-    return sec * NS_PER_S + nanosec
+    return stamp_ns(sec, nanosec)
 
 
 # ---------------------------------------------------------------------------------------------- feed process
@@ -171,7 +172,7 @@ def run_feed(bag: str, out: str, cameras: Sequence[str]) -> int:
     messages: List[Tuple[int, str, Any]] = []
     for conn, _, data in reader.messages(connections=connections):
         msg = deserialize_message(bytes(data), classes[conn.topic])
-        stamp = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+        stamp = stamp_to_ns(msg.header.stamp)
         messages.append((stamp, conn.topic, msg))
     reader.close()
     messages.sort(key=lambda m: m[0])
@@ -316,7 +317,7 @@ def map_events(flower_msgs: List[Tuple[int, bytes]]) -> List[Tuple[int, int, int
     for arrival, data in flower_msgs:
         msg = deserialize_message(data, GeoFlowerArray)
         for f in msg.flowers:
-            last = f.last_seen.sec * NS_PER_S + f.last_seen.nanosec
+            last = stamp_to_ns(f.last_seen)
             if known.get(f.id, -1) < last:
                 known[f.id] = last
                 events.append((arrival, int(f.id), last))

@@ -9,11 +9,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-# FlowerTrack.msg status values.
-STATUS_NEW = 0
-STATUS_TRACKED = 1
-STATUS_LOST = 2
-STATUS_REMOVED = 3
+from mars_core.tracks import STATUS_NEW, STATUS_TRACKED
 
 # sensor_msgs/NavSatStatus and NavSatFix covariance types.
 FIX_STATUS_NO_FIX = -1

@@ -17,6 +17,12 @@ class TrackStatus(IntEnum):
     REMOVED = 3    # ended; reported once, then forgotten
 
 
+# TrackStatus as plain ints, for status columns in per-frame code: numpy converts an IntEnum member through
+# Python's enum machinery on every comparison.
+STATUS_NEW, STATUS_TRACKED, STATUS_LOST, STATUS_REMOVED = (int(s) for s in (
+    TrackStatus.NEW, TrackStatus.TRACKED, TrackStatus.LOST, TrackStatus.REMOVED))
+
+
 @dataclass(frozen=True)
 class TrackSnapshot:
     """Tracks of one camera at one frame as numpy columns (row i = one track).

@@ -14,6 +14,7 @@ from mars_ros.bags.bag_files import BagError, open_bag_reader
 from mars_ros.bags.mcap_salvage import salvage_reader
 from mars_ros.messages.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
 from mars_core.rig import RigConfig, load_robot_config
+from mars_core.stamps import stamp_to_ns
 from mars_fusion.config import FusionConfig
 from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg
 from mars_pipeline.counting_pipeline import CountingPipeline
@@ -174,7 +175,7 @@ def _set_up_image_detection(reader: Any, topics: _BagTopics, camera_section: Opt
         by_stamp = {}
         for conn, _, data in reader.messages(connections=[c for c in numbered if camera_of_topic(c.topic) == cam]):
             m = reader.deserialize(data, conn.msgtype)
-            by_stamp[m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec] = int(m.frame_number)
+            by_stamp[stamp_to_ns(m.header.stamp)] = int(m.frame_number)
         images.use_frame_numbers(cam, by_stamp)
     topics.detections = [c for c in topics.detections if camera_of_topic(c.topic) not in run_detector]
     topics.images = [c for c in topics.images if camera_of_topic(c.topic) in run_detector]

@@ -8,13 +8,12 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from mars_core.stamps import NS_PER_S
 from mars_fusion.exports import write_all
 from mars_fusion.snapshot import MapSnapshot
 from mars_pipeline.result_bag import write_result_bag
 from mars_pipeline.season_merge import MAP_STATE_FILE
 from mars_pipeline.bag_counting import CountReport
-
-NS_PER_S = 1e9
 
 
 def write_count_plot(report: CountReport, path: Path) -> Path:

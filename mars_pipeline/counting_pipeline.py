@@ -12,6 +12,7 @@ import numpy as np
 
 from mars_core.detections import DetectionFrame
 from mars_core.rig import RigConfig
+from mars_core.stamps import NS_PER_S
 from mars_fusion.config import FusionConfig
 from mars_fusion.mapper import FlowerMapper
 from mars_ros.messages.fusion_inputs import track_frame_from_update
@@ -19,8 +20,6 @@ from mars_core.observations import GnssFix, HeadingSample
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
 from mars_tracker.ego_motion import MotionPrior
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclass
@@ -113,5 +112,4 @@ class CountingPipeline:
 
     def camera_counts(self) -> Dict[str, int]:
         """Confirmed tracks per camera (before cross-camera de-duplication)."""
-        return {name: (t.line_count if t.config.counting_line else t.confirmed_count)
-                for name, t in self.trackers.items()}
+        return {name: t.count for name, t in self.trackers.items()}

@@ -9,10 +9,10 @@ from typing import Any, List, Union
 import numpy as np
 
 from mars_core.camera_colours import camera_colour
+from mars_core.stamps import sec_nanosec
 from mars_ros.bags.bag_files import BagWriter
 from mars_fusion.snapshot import MapSnapshot
 
-NS_PER_S = 1_000_000_000
 
 
 class _Builder:
@@ -22,7 +22,7 @@ class _Builder:
         self.t = typestore.types
 
     def time(self, ns: int) -> Any:
-        sec, nanosec = divmod(int(ns), NS_PER_S)
+        sec, nanosec = sec_nanosec(ns)
         return self.t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
     def header(self, ns: int, frame: str = "map") -> Any:

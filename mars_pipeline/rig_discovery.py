@@ -11,6 +11,7 @@ from mars_core.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, 
 from mars_core.geometry.rotations import rotation_from_quaternion, rpy_from_rotation
 from mars_ros.bags.bag_files import open_bag_reader
 from mars_core.rig import ConfigError, RigCamera, RigConfig, load_rig
+from mars_core.stamps import NS_PER_S, stamp_to_ns
 
 RIG_FILE_NAMES = ("rig.yaml", "robot.yaml")
 
@@ -38,7 +39,7 @@ def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
             msg = reader.deserialize(data, conn.msgtype)
             camera = conn.topic.strip("/").split("/")[0]
             infos.setdefault(camera, msg)
-            stamps.setdefault(camera, []).append(msg.header.stamp.sec * 1e9 + msg.header.stamp.nanosec)
+            stamps.setdefault(camera, []).append(float(stamp_to_ns(msg.header.stamp)))
             if all(len(v) >= 30 for v in stamps.values()) and len(infos) == len(info_conns):
                 break
         transforms: Dict[Tuple[str, str], Any] = {}
@@ -58,7 +59,7 @@ def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
         q = mount.rotation
         rpy = rpy_from_rotation(rotation_from_quaternion(q.x, q.y, q.z, q.w))
         extrinsics = CameraExtrinsics((mount.translation.x, mount.translation.y, mount.translation.z), tuple(rpy))
-        times = np.diff(np.asarray(stamps[name])) / 1e9
+        times = np.diff(np.asarray(stamps[name])) / NS_PER_S
         rate = float(1.0 / np.median(times)) if times.size and np.median(times) > 0 else 30.0
         cameras.append(RigCamera(CameraModel(name, intrinsics, extrinsics), rate))
     gnss = transforms.get(("base_link", "gnss_link"))

@@ -23,17 +23,17 @@ import yaml
 from mars_core.feature_codec import FeatureEncoding
 from mars_core.geometry.rotations import quaternion_from_rotation, rotation_from_rpy
 from mars_core.rig import rig_static_transforms
+from mars_core.stamps import sec_nanosec
 from mars_ros.bags.bag_files import BagWriter
 from mars_sim.simulation import SimulationResult
 from mars_sim.truth_files import write_truth
 
-NS_PER_S = 1_000_000_000
 GNSS_FRAME = "gnss_link"
 BASE_FRAME = "base_link"
 
 
 def _stamp(types: Any, stamp_ns: int) -> Any:
-    sec, nanosec = divmod(int(stamp_ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(stamp_ns)
     return types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
 

@@ -22,7 +22,7 @@ from mars_tracker.box_kalman import BoxKalmanModel, box_sizes
 from mars_tracker.config import TrackerConfig
 from mars_tracker.counting_line import crossed, line_side
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
-from mars_core.tracks import TrackSnapshot, TrackStatus, TrackUpdate
+from mars_core.tracks import STATUS_LOST, STATUS_NEW, STATUS_REMOVED, STATUS_TRACKED, TrackSnapshot, TrackUpdate
 from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
@@ -32,9 +32,6 @@ _EGO_REFRESH_S = 0.1
 _APPEARANCE_SCALE_EVERY = 5
 # Below this ego image speed (px/s) the robot stands still and the ego direction is noise.
 _STILL_EGO_SPEED = 1.0
-# Plain integers: numpy converts an IntEnum member through Python's enum machinery on every use.
-_NEW, _TRACKED, _LOST, _REMOVED = (int(s) for s in (TrackStatus.NEW, TrackStatus.TRACKED, TrackStatus.LOST,
-                                                    TrackStatus.REMOVED))
 
 
 def _normalise_rows(v: np.ndarray) -> np.ndarray:
@@ -95,6 +92,11 @@ class CameraTracker:
             self.confirmed_count = 0
             self.line_count = 0
         return removed
+
+    @property
+    def count(self) -> int:
+        """The count to publish: line_count with a counting line, else confirmed_count."""
+        return self.line_count if self.config.counting_line else self.confirmed_count
 
     @property
     def track_count(self) -> int:
@@ -361,7 +363,7 @@ class CameraTracker:
         self.confirmed_count += int(newly.sum())
         confirmed = was_confirmed | newly
         t["confirmed"][rows] = confirmed
-        t["status"][rows] = np.where(confirmed, _TRACKED, _NEW)
+        t["status"][rows] = np.where(confirmed, STATUS_TRACKED, STATUS_NEW)
         if c.counting_line:
             self._count_line_crossings(rows)
 
@@ -414,7 +416,7 @@ class CameraTracker:
             return self._empty_snapshot()
         t["frames_since_update"][u] += np.uint32(1)
         confirmed = t["confirmed"][u]
-        t["status"][u] = np.where(confirmed, _LOST, _NEW)
+        t["status"][u] = np.where(confirmed, STATUS_LOST, STATUS_NEW)
         since = (frame.stamp_ns - t["last_update_ns"][u]) * _NS
         gone_u = since > np.where(confirmed, c.max_lost_seconds, c.max_tentative_lost_seconds)
         if frame.image_width > 0 and frame.image_height > 0:
@@ -447,7 +449,7 @@ class CameraTracker:
         rows = {
             "track_id": np.arange(self._next_id, self._next_id + new.size, dtype=np.uint64),
             "x": x, "p": p, "obs_x": x, "obs_p": p, "last_obs": xywh,
-            "status": np.where(confirmed, _TRACKED, _NEW).astype(np.uint8),
+            "status": np.where(confirmed, STATUS_TRACKED, STATUS_NEW).astype(np.uint8),
             "confirmed": confirmed, "hits": np.ones(new.size), "last_update_ns": np.full(new.size, frame.stamp_ns),
             "score": det.scores[new], "score_sum": det.scores[new], "class_id": det.class_ids[new], "detection_index": new,
             "ego_velocity": velocity,
@@ -473,7 +475,7 @@ class CameraTracker:
             return t[name].copy() if mask is None else t[name][mask]
 
         x = t["x"] if mask is None else t["x"][mask]
-        status = np.full(x.shape[0], _REMOVED, np.uint8) if removed else column("status")
+        status = np.full(x.shape[0], STATUS_REMOVED, np.uint8) if removed else column("status")
         return TrackSnapshot(column("track_id"), status, column("confirmed"), column("age"),
                              column("hits"), column("frames_since_update"), x[:, 0:4].astype(np.float32),
                              x[:, 4:6].astype(np.float32), column("score"), column("class_id"),
@@ -490,9 +492,8 @@ class CameraTracker:
     def _make_update(self, frame: DetectionFrame, removed: TrackSnapshot, warnings: List[str],
                      was_reset: bool) -> TrackUpdate:
         tracks = self._snapshot()
-        count = self.line_count if self.config.counting_line else self.confirmed_count
         return TrackUpdate(frame.camera_name, frame.stamp_ns, frame.frame_number, frame.image_width,
-                           frame.image_height, tracks, removed, self.confirmed_count, self.line_count, count,
+                           frame.image_height, tracks, removed, self.confirmed_count, self.line_count, self.count,
                            self.feature_model_id or "", tuple(warnings), was_reset)
 
 

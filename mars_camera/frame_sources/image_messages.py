@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 
 from mars_camera.frame_sources.base import Frame, FrameSourceError
+from mars_core.stamps import stamp_to_ns
 
 _CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4, "8UC3": 3, "8UC1": 1}
 
 
 def stamp_ns_of(msg: Any) -> int:
     """header.stamp in nanoseconds."""
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+    return stamp_to_ns(msg.header.stamp)
 
 
 def image_from_message(msg: Any) -> np.ndarray:

@@ -7,7 +7,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mars_core.observations import STATUS_REMOVED, TrackFrame
+from mars_core.observations import TrackFrame
+from mars_core.tracks import STATUS_REMOVED
 
 
 @dataclass

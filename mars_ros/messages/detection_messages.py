@@ -11,14 +11,9 @@ import numpy as np
 
 from mars_core.detections import DetectionFrame, Detections, optical_frame_id
 from mars_core.feature_codec import EncodedFeatures, FeatureEncoding, decode_features, encode_features
+from mars_core.stamps import sec_nanosec, stamp_to_ns
 
 DETECTION_ARRAY_TYPE = "mars_counting/msg/FlowerDetectionArray"
-NS_PER_S = 1_000_000_000
-
-
-def stamp_ns_from_msg(stamp: Any) -> int:
-    """Nanoseconds of a builtin_interfaces/Time."""
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
 
 
 def detection_frame_from_msg(msg: Any) -> DetectionFrame:
@@ -40,7 +35,7 @@ def detection_frame_from_msg(msg: Any) -> DetectionFrame:
         raise ValueError(f"{msg.camera_name or '?'} frame {msg.frame_number}: bad feature block: {exc}") from None
     detections = Detections(Detections.xyxy_from_xywh(boxes), scores, class_ids, features,
                             block.model_id if features is not None else "")
-    return DetectionFrame(msg.camera_name, stamp_ns_from_msg(msg.header.stamp), int(msg.frame_number),
+    return DetectionFrame(msg.camera_name, stamp_to_ns(msg.header.stamp), int(msg.frame_number),
                           int(msg.image_width), int(msg.image_height), detections)
 
 
@@ -56,7 +51,7 @@ def detection_msg_rclpy(frame: DetectionFrame, encoding: FeatureEncoding = Featu
     from mars_counting.msg import BoundingBox, FeatureBlock, FlowerDetection, FlowerDetectionArray
     from std_msgs.msg import Header
 
-    sec, nanosec = divmod(int(frame.stamp_ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(frame.stamp_ns)
     dets = [FlowerDetection(box=BoundingBox(center_x=x, center_y=y, width=w, height=h), score=s, class_id=c)
             for x, y, w, h, s, c in _detection_fields(frame)]
     enc = encode_features(frame.detections.features, frame.detections.feature_model_id, encoding)
@@ -79,7 +74,7 @@ def detection_msg_rosbags(frame: DetectionFrame, typestore: Any,
     FlowerDetection = types["mars_counting/msg/FlowerDetection"]
     FeatureBlock = types["mars_counting/msg/FeatureBlock"]
     FlowerDetectionArray = types[DETECTION_ARRAY_TYPE]
-    sec, nanosec = divmod(int(frame.stamp_ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(frame.stamp_ns)
     dets = [FlowerDetection(box=BoundingBox(center_x=x, center_y=y, width=w, height=h), score=s, class_id=c)
             for x, y, w, h, s, c in _detection_fields(frame)]
     enc = encode_features(frame.detections.features, frame.detections.feature_model_id, encoding)

@@ -9,13 +9,9 @@ import numpy as np
 
 from mars_core.feature_codec import EncodedFeatures, FeatureEncoding, decode_features
 from mars_core.geometry.rotations import yaw_from_quaternion
-from mars_core.observations import STATUS_REMOVED, GnssFix, HeadingSample, TrackFrame
-
-NS_PER_S = 1_000_000_000
-
-
-def _stamp_ns(stamp: Any) -> int:
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+from mars_core.observations import GnssFix, HeadingSample, TrackFrame
+from mars_core.stamps import stamp_to_ns
+from mars_core.tracks import STATUS_REMOVED
 
 
 def track_frame_from_msg(msg: Any) -> Tuple[TrackFrame, np.ndarray]:
@@ -35,14 +31,14 @@ def track_frame_from_msg(msg: Any) -> Tuple[TrackFrame, np.ndarray]:
     block = msg.features
     embeddings = decode_features(EncodedFeatures(block.model_id, int(block.dim), FeatureEncoding(int(block.encoding)),
                                                  float(block.scale), float(block.zero_point), block.data), n)
-    frame = TrackFrame(msg.camera_name, _stamp_ns(msg.header.stamp), ids, boxes, scores, confirmed, status,
+    frame = TrackFrame(msg.camera_name, stamp_to_ns(msg.header.stamp), ids, boxes, scores, confirmed, status,
                        embeddings, block.model_id if embeddings is not None else "")
     return frame, ids[status == STATUS_REMOVED]
 
 
 def gnss_fix_from_msg(msg: Any) -> GnssFix:
     """A GnssFix of a sensor_msgs/NavSatFix (validation of status/NaN happens in the fusion, counted)."""
-    return GnssFix(_stamp_ns(msg.header.stamp), float(msg.latitude), float(msg.longitude), float(msg.altitude),
+    return GnssFix(stamp_to_ns(msg.header.stamp), float(msg.latitude), float(msg.longitude), float(msg.altitude),
                    int(msg.status.status), tuple(float(v) for v in msg.position_covariance),
                    int(msg.position_covariance_type))
 
@@ -54,7 +50,7 @@ def heading_from_imu_msg(msg: Any) -> Optional[HeadingSample]:
         return None
     yaw = yaw_from_quaternion(q.x, q.y, q.z, q.w)
     variance = float(msg.orientation_covariance[8])
-    return HeadingSample(_stamp_ns(msg.header.stamp), yaw if math.isfinite(yaw) else float("nan"),
+    return HeadingSample(stamp_to_ns(msg.header.stamp), yaw if math.isfinite(yaw) else float("nan"),
                          variance if variance > 0 else 0.0)
 
 

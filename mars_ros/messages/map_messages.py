@@ -6,14 +6,13 @@ from typing import Any, Dict
 import numpy as np
 
 from mars_core.camera_colours import camera_colour
-
-NS_PER_S = 1_000_000_000
+from mars_core.stamps import sec_nanosec
 
 
 def _time(ns: int) -> Any:
     from builtin_interfaces.msg import Time
 
-    sec, nanosec = divmod(int(ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(ns)
     return Time(sec=sec, nanosec=nanosec)
 
 

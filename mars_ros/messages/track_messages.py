@@ -11,11 +11,11 @@ import numpy as np
 
 from mars_core.detections import optical_frame_id
 from mars_core.feature_codec import FeatureEncoding, encode_features
+from mars_core.stamps import sec_nanosec
 from mars_core.tracks import TrackUpdate
 from mars_core.tracks import TrackSnapshot
 
 TRACK_ARRAY_TYPE = "mars_counting/msg/FlowerTrackArray"
-NS_PER_S = 1_000_000_000
 
 
 def reported_tracks(update: TrackUpdate) -> TrackSnapshot:
@@ -57,7 +57,7 @@ def track_msg_rclpy(update: TrackUpdate, encoding: FeatureEncoding = FeatureEnco
     block = FeatureBlock(model_id=enc.model_id, dim=enc.dim, encoding=int(enc.encoding), scale=enc.scale,
                          zero_point=enc.zero_point)
     block.data = enc.data
-    sec, nanosec = divmod(int(update.stamp_ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(update.stamp_ns)
     return FlowerTrackArray(
         header=Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=optical_frame_id(update.camera_name)),
         camera_name=update.camera_name, frame_number=int(update.frame_number),
@@ -79,7 +79,7 @@ def track_msg_rosbags(update: TrackUpdate, typestore: Any,
     block = types["mars_counting/msg/FeatureBlock"](
         model_id=enc.model_id, dim=enc.dim, encoding=int(enc.encoding), scale=enc.scale, zero_point=enc.zero_point,
         data=np.frombuffer(enc.data, dtype=np.uint8))
-    sec, nanosec = divmod(int(update.stamp_ns), NS_PER_S)
+    sec, nanosec = sec_nanosec(update.stamp_ns)
     header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
                                           frame_id=optical_frame_id(update.camera_name))
     return types[TRACK_ARRAY_TYPE](header=header, camera_name=update.camera_name,

@@ -17,14 +17,13 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from mars_core.config_schema import ConfigError, config_field
+from mars_core.stamps import sec_nanosec
 from mars_ros.bags.bag_files import open_bag_reader
 from mars_ros.node_pattern.diagnostics import OK, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
 from mars_ros.node_pattern.parameters import declare_config_parameters
 from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
-
-NS_PER_S = 1_000_000_000
 
 
 def message_class(msgtype: str) -> Any:
@@ -138,7 +137,7 @@ class BagReplayNode(Node):
             from rosgraph_msgs.msg import Clock
 
             clock = Clock()
-            clock.clock.sec, clock.clock.nanosec = divmod(int(last_stamp), NS_PER_S)
+            clock.clock.sec, clock.clock.nanosec = sec_nanosec(last_stamp)
             self._clock_publisher.publish(clock)
         if self._pending is None:
             if self.config.loop:

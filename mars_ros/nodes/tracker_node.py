@@ -142,7 +142,7 @@ class TrackerNode(Node):
         from visualization_msgs.msg import MarkerArray
 
         stamp = self.get_clock().now().to_msg()
-        counts = [NamedCount(name=name, count=int(t.confirmed_count if not t.config.counting_line else t.line_count))
+        counts = [NamedCount(name=name, count=int(t.count))
                   for name, t in self._trackers.items()]
         msg = FlowerCount(total=sum(c.count for c in counts), per_camera=counts)
         msg.header.stamp = stamp

@@ -12,7 +12,8 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from mars_core.rig import RigConfig, load_rig
-from mars_core.observations import STATUS_TRACKED, GnssFix, HeadingSample, TrackFrame
+from mars_core.observations import GnssFix, HeadingSample, TrackFrame
+from mars_core.tracks import STATUS_TRACKED
 from mars_core.geometry.map_frame import MapFrame
 
 RIG_PATH = Path(__file__).resolve().parents[2] / "config" / "mars_rig.yaml"
