@@ -6,19 +6,21 @@ from typing import Optional
 
 import numpy as np
 
+from mars_core.columns import ColumnTable, column
+
 
 @dataclass(frozen=True)
-class Detections:
+class Detections(ColumnTable):
     """Boxes, scores, classes and optional appearance features of one frame, row-aligned.
 
     Boxes are ``xyxy`` in pixels of the ORIGINAL image (x right, y down). Features, when present, are
     float32 rows (normally L2-normalised) produced by the model named ``feature_model_id``.
     """
 
-    xyxy: np.ndarray
-    scores: np.ndarray
-    class_ids: np.ndarray
-    features: Optional[np.ndarray] = None
+    xyxy: np.ndarray = column(np.float32, 4)
+    scores: np.ndarray = column(np.float32)
+    class_ids: np.ndarray = column(np.int32)
+    features: Optional[np.ndarray] = column(np.float32, None, optional=True)
     feature_model_id: str = ""
 
     def __post_init__(self) -> None:
@@ -42,12 +44,7 @@ class Detections:
     @classmethod
     def empty(cls, feature_dim: int = 0, feature_model_id: str = "") -> "Detections":
         """No detections (with an empty feature block of the given width when feature_dim > 0)."""
-        features = np.zeros((0, feature_dim), np.float32) if feature_dim > 0 else None
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                   features, feature_model_id)
-
-    def __len__(self) -> int:
-        return int(self.xyxy.shape[0])
+        return super().empty(feature_dim, feature_model_id=feature_model_id)
 
     @property
     def feature_dim(self) -> int:
@@ -68,12 +65,6 @@ class Detections:
         xywh = np.asarray(xywh, dtype=np.float32).reshape(-1, 4)
         half = xywh[:, 2:4] * 0.5
         return np.concatenate([xywh[:, 0:2] - half, xywh[:, 0:2] + half], axis=1)
-
-    def select(self, index: np.ndarray) -> "Detections":
-        """The rows picked by a boolean mask or an index array."""
-        features = None if self.features is None else self.features[index]
-        return Detections(self.xyxy[index], self.scores[index], self.class_ids[index], features,
-                          self.feature_model_id)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from mars_core.columns import ColumnTable, column
 from mars_core.tracks import STATUS_NEW, STATUS_TRACKED
 
 # sensor_msgs/NavSatStatus and NavSatFix covariance types.
@@ -17,7 +18,7 @@ COVARIANCE_TYPE_UNKNOWN = 0
 
 
 @dataclass(frozen=True)
-class TrackFrame:
+class TrackFrame(ColumnTable):
     """The tracks of one camera after one frame, row-aligned numpy columns.
 
     ``boxes_xywh`` are centre x, centre y, width, height in original-image pixels. Only rows whose status is
@@ -26,12 +27,12 @@ class TrackFrame:
 
     camera_name: str
     stamp_ns: int
-    track_ids: np.ndarray
-    boxes_xywh: np.ndarray
-    scores: np.ndarray
-    confirmed: np.ndarray
-    status: np.ndarray
-    embeddings: Optional[np.ndarray] = None
+    track_ids: np.ndarray = column(np.uint64)
+    boxes_xywh: np.ndarray = column(np.float64, 4)
+    scores: np.ndarray = column(np.float32)
+    confirmed: np.ndarray = column(bool)
+    status: np.ndarray = column(np.uint8)
+    embeddings: Optional[np.ndarray] = column(np.float32, None, optional=True)
     embedding_model_id: str = ""
 
     def __post_init__(self) -> None:
@@ -58,9 +59,6 @@ class TrackFrame:
         object.__setattr__(self, "confirmed", confirmed)
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "embeddings", emb)
-
-    def __len__(self) -> int:
-        return int(self.track_ids.shape[0])
 
     @property
     def observed(self) -> np.ndarray:

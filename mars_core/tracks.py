@@ -7,6 +7,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from mars_core.columns import ColumnTable, column
+
 
 class TrackStatus(IntEnum):
     """Matches the STATUS_* constants of msg/FlowerTrack.msg."""
@@ -24,7 +26,7 @@ STATUS_NEW, STATUS_TRACKED, STATUS_LOST, STATUS_REMOVED = (int(s) for s in (
 
 
 @dataclass(frozen=True)
-class TrackSnapshot:
+class TrackSnapshot(ColumnTable):
     """Tracks of one camera at one frame as numpy columns (row i = one track).
 
     ``xywh`` is the filtered box (centre x, centre y, width, height; original-image pixels), ``velocity`` the
@@ -33,21 +35,18 @@ class TrackSnapshot:
     the camera has no features; rows of tracks never seen with features are zero).
     """
 
-    track_ids: np.ndarray            # (N,) uint64
-    status: np.ndarray               # (N,) uint8, TrackStatus values
-    confirmed: np.ndarray            # (N,) bool
-    age: np.ndarray                  # (N,) uint32, frames since creation
-    hits: np.ndarray                 # (N,) uint32
-    frames_since_update: np.ndarray  # (N,) uint32
-    xywh: np.ndarray                 # (N, 4) float32
-    velocity: np.ndarray             # (N, 2) float32
-    scores: np.ndarray               # (N,) float32
-    class_ids: np.ndarray            # (N,) int32
-    detection_index: np.ndarray      # (N,) int32
-    embeddings: Optional[np.ndarray] = None  # (N, D) float32
-
-    def __len__(self) -> int:
-        return int(self.track_ids.shape[0])
+    track_ids: np.ndarray = column(np.uint64)
+    status: np.ndarray = column(np.uint8)               # TrackStatus values
+    confirmed: np.ndarray = column(bool)
+    age: np.ndarray = column(np.uint32)                 # frames since creation
+    hits: np.ndarray = column(np.uint32)
+    frames_since_update: np.ndarray = column(np.uint32)
+    xywh: np.ndarray = column(np.float32, 4)
+    velocity: np.ndarray = column(np.float32, 2)
+    scores: np.ndarray = column(np.float32)
+    class_ids: np.ndarray = column(np.int32)
+    detection_index: np.ndarray = column(np.int32)
+    embeddings: Optional[np.ndarray] = column(np.float32, None, optional=True)  # (N, D)
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -55,21 +54,10 @@ class TrackSnapshot:
         half = self.xywh[:, 2:4] * 0.5
         return np.concatenate([self.xywh[:, 0:2] - half, self.xywh[:, 0:2] + half], axis=1)
 
-    def select(self, index: np.ndarray) -> "TrackSnapshot":
-        """The rows picked by a boolean mask or an index array."""
-        return TrackSnapshot(self.track_ids[index], self.status[index], self.confirmed[index], self.age[index],
-                             self.hits[index], self.frames_since_update[index], self.xywh[index],
-                             self.velocity[index], self.scores[index], self.class_ids[index],
-                             self.detection_index[index],
-                             None if self.embeddings is None else self.embeddings[index])
-
     @classmethod
     def empty(cls, feature_dim: int = 0) -> "TrackSnapshot":
-        """No tracks."""
-        return cls(np.zeros(0, np.uint64), np.zeros(0, np.uint8), np.zeros(0, bool), np.zeros(0, np.uint32),
-                   np.zeros(0, np.uint32), np.zeros(0, np.uint32), np.zeros((0, 4), np.float32),
-                   np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                   np.zeros(0, np.int32), np.zeros((0, feature_dim), np.float32) if feature_dim > 0 else None)
+        """No tracks (with a (0, feature_dim) embedding block when feature_dim > 0)."""
+        return super().empty(feature_dim)
 
 
 @dataclass(frozen=True)

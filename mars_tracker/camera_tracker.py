@@ -144,7 +144,7 @@ class CameraTracker:
         if motion_prior is None and self.config.estimate_ego_motion \
                 and (frame.stamp_ns - self._ego_attempt_ns) * _NS >= _EGO_REFRESH_S:
             self._estimate_ego_motion(frame)
-        removed = removed_parts[0] if len(removed_parts) == 1 else _concat(removed_parts)
+        removed = removed_parts[0] if len(removed_parts) == 1 else TrackSnapshot.concat(removed_parts)
         return self._make_update(frame, removed, warnings, was_reset)
 
     # ------------------------------------------------------------------ checks
@@ -524,18 +524,6 @@ def complete_border_boxes(det_xyxy: np.ndarray, predicted_xywh: np.ndarray, widt
 def _xyxy(xywh: np.ndarray) -> np.ndarray:
     half = xywh[:, 2:4] * 0.5
     return np.concatenate([xywh[:, 0:2] - half, xywh[:, 0:2] + half], axis=1)
-
-
-def _concat(parts: List[TrackSnapshot]) -> TrackSnapshot:
-    embeddings = [p.embeddings for p in parts]
-    if any(e is None for e in embeddings):
-        emb = None
-    else:
-        dims = {e.shape[1] for e in embeddings}  # type: ignore[union-attr]
-        emb = np.concatenate(embeddings) if len(dims) == 1 else None  # type: ignore[arg-type]
-    return TrackSnapshot(*(np.concatenate([getattr(p, name) for p in parts]) for name in (
-        "track_ids", "status", "confirmed", "age", "hits", "frames_since_update", "xywh", "velocity", "scores",
-        "class_ids", "detection_index")), embeddings=emb)
 
 
 def default_scorer(config: TrackerConfig) -> AssociationScorer:

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mars_core.columns import ColumnTable, column
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.grid_index import GridIndex
 from mars_fusion.geolocation.track_position import TrackEstimate
@@ -25,20 +26,17 @@ _COLUMNS = {
 
 
 @dataclass(frozen=True)
-class FlowerTable:
+class FlowerTable(ColumnTable):
     """The live flowers as columns: id, position (N, 3), covariance (N, 2, 2), support, cameras, times."""
 
-    ids: np.ndarray
-    xyz: np.ndarray
-    cov: np.ndarray
-    n_obs: np.ndarray
-    n_tracks: np.ndarray
-    camera_mask: np.ndarray
-    first_ns: np.ndarray
-    last_ns: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.ids.shape[0])
+    ids: np.ndarray = column(np.int64)
+    xyz: np.ndarray = column(np.float64, 3)
+    cov: np.ndarray = column(np.float64, 2, 2)
+    n_obs: np.ndarray = column(np.int64)
+    n_tracks: np.ndarray = column(np.int64)
+    camera_mask: np.ndarray = column(np.int64)
+    first_ns: np.ndarray = column(np.int64)
+    last_ns: np.ndarray = column(np.int64)
 
 
 def unpack_sym2(c: np.ndarray) -> np.ndarray:

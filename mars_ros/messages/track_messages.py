@@ -12,8 +12,7 @@ import numpy as np
 from mars_core.detections import optical_frame_id
 from mars_core.feature_codec import FeatureEncoding, encode_features
 from mars_core.stamps import sec_nanosec
-from mars_core.tracks import TrackUpdate
-from mars_core.tracks import TrackSnapshot
+from mars_core.tracks import TrackSnapshot, TrackUpdate
 
 TRACK_ARRAY_TYPE = "mars_counting/msg/FlowerTrackArray"
 
@@ -24,13 +23,7 @@ def reported_tracks(update: TrackUpdate) -> TrackSnapshot:
         return update.tracks
     if len(update.tracks) == 0:
         return update.removed
-    parts = (update.tracks, update.removed)
-    emb = None
-    if all(p.embeddings is not None for p in parts) and parts[0].embeddings.shape[1] == parts[1].embeddings.shape[1]:
-        emb = np.concatenate([p.embeddings for p in parts])
-    names = ("track_ids", "status", "confirmed", "age", "hits", "frames_since_update", "xywh", "velocity",
-             "scores", "class_ids", "detection_index")
-    return TrackSnapshot(*(np.concatenate([getattr(p, n) for p in parts]) for n in names), embeddings=emb)
+    return TrackSnapshot.concat((update.tracks, update.removed))
 
 
 def _track_rows(tracks: TrackSnapshot) -> List[Dict[str, Any]]:
