@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mars_core.stamps import NS_PER_S  # noqa: E402
 from mars_fusion import FusionConfig  # noqa: E402
 from mars_fusion.flower_map import FlowerMap  # noqa: E402
 from mars_fusion.geolocation import TrackEstimate  # noqa: E402
 
-S = 1_000_000_000
 CAMS = ("cam_left", "cam_center", "cam_right")
 OBS_PER_TRACK = 30
 
@@ -42,8 +42,8 @@ def field_flowers(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def make_track(point: np.ndarray, t0_s: float, cam: int, rng: np.random.Generator, track_id: int) -> TrackEstimate:
     """A track seeing point from a robot driving along +x over it."""
-    stamps = (t0_s * S + np.arange(OBS_PER_TRACK) * (S // 15)).astype(np.int64)
-    rx = point[0] - 1.0 + 0.5 * (stamps - stamps[0]) / S
+    stamps = (t0_s * NS_PER_S + np.arange(OBS_PER_TRACK) * (NS_PER_S // 15)).astype(np.int64)
+    rx = point[0] - 1.0 + 0.5 * (stamps - stamps[0]) / NS_PER_S
     origins = np.column_stack([rx, np.full(OBS_PER_TRACK, point[1] + (1 - cam) * 0.35), np.full(OBS_PER_TRACK, 1.6)])
     dirs = point - origins + rng.normal(0.0, 0.002, origins.shape)
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -69,7 +69,8 @@ def run(n: int, n_tracks: int, seed: int = 0) -> List[float]:
     xyz = field_flowers(n, rng)
     t0 = time.perf_counter()
     cov = np.repeat(np.eye(2)[None] * 5e-4, n, axis=0)
-    fmap.insert_many(xyz, cov, np.full(n, 30), np.zeros(n, np.int64), np.full(n, S, np.int64), np.ones(n, np.int64),
+    fmap.insert_many(xyz, cov, np.full(n, 30), np.zeros(n, np.int64), np.full(n, NS_PER_S, np.int64),
+                     np.ones(n, np.int64),
                      gnss_var=np.full(n, 3e-4))
     load_s = time.perf_counter() - t0
     # Tracks of a later pass: half see existing flowers (multi-pass merge), half new flowers between them.
