@@ -7,7 +7,6 @@ returned ``TrackUpdate``; offline tools do exactly the same, so live and bag cou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import numpy as np

@@ -79,7 +79,7 @@ def _drive(track: PoseTrack, n: int = 200, noise: float = 0.01, seed: int = 0, s
 
 def test_smoothing_reduces_white_noise() -> None:
     track = PoseTrack(FusionConfig(heading_source="course_over_ground"))
-    truth = _drive(track, noise=0.05)
+    _drive(track, noise=0.05)
     stamps = np.arange(20, 180) * (S // 10) + S // 20
     pose = track.pose_at(stamps)
     true_xy = 0.5 * stamps[:, None] / S * np.array([1.0, 0.0])

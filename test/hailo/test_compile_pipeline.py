@@ -66,7 +66,7 @@ def test_full_run_writes_every_artifact(fake_dfc: Path, v8_onnx: Path, calib: Pa
     nms = json.loads((d / "nms_config.json").read_text())
     assert {b["reg_layer"] for b in nms["bbox_decoders"]} <= set(hn["layers"])
     script = (d / "model_script.alls").read_text()
-    cls_layers = [n for n, l in hn["layers"].items() if l["original_names"][0].startswith("/model.22/cv3")]
+    cls_layers = [n for n, layer in hn["layers"].items() if layer["original_names"][0].startswith("/model.22/cv3")]
     for name in cls_layers:
         assert f"change_output_activation({name.split('/')[1]}, sigmoid)" in script
     assert "normalization([0.0, 0.0, 0.0], [255.0, 255.0, 255.0])" in script and "nms_postprocess(" in script

@@ -58,7 +58,6 @@ def test_detections_truth_and_features():
     result = simulate(preset_config("quick", {"detection": {"distractors_per_m": 0.0}}), seed=7)
     det_cfg = result.config.detection
     n_tp = n_fp = n_frames = 0
-    same, other = [], []
     for stream in result.cameras.values():
         gt = stream.true_boxes
         gt_per_frame = np.bincount(gt.frame_index, minlength=len(stream.frames))
