@@ -209,6 +209,7 @@ class FrameDetector:
             order = np.arange(min(len(scores), cfg.max_detections))  # already NMSed on chip, sorted by score
         else:
             if outputs.layout == LAYOUT_DECODED:
+                assert outputs.decoded is not None, "a 'decoded' layout carries the decoded tensor"
                 candidates = decode_decoded_output(outputs.decoded, self.backend.num_classes, cfg.score_threshold)
             elif outputs.layout == LAYOUT_RAW_HEADS:
                 candidates = decode_raw_heads(

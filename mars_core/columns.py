@@ -61,7 +61,7 @@ class ColumnTable:
             names.append(f.name)
             spec = f.metadata.get("column")
             if spec is None:
-                default = f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+                default = f.default_factory() if f.default_factory is not MISSING else f.default
                 meta.append((f.name, default))
             else:
                 columns.append(ColumnSpec(position, f.name, spec[0], spec[1], spec[2]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ def field_types(cls: type) -> Dict[str, Any]:
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     if origin is typing.Union:  # Optional[X]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        args: Sequence[Any] = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None:
             return None
         return _coerce(value, args[0], key)

@@ -41,8 +41,9 @@ class Detections(ColumnTable):
         object.__setattr__(self, "class_ids", class_ids)
         object.__setattr__(self, "features", features)
 
+    # A narrower signature than ColumnTable.empty(width, **meta) on purpose: this table's knobs, named.
     @classmethod
-    def empty(cls, feature_dim: int = 0, feature_model_id: str = "") -> "Detections":
+    def empty(cls, feature_dim: int = 0, feature_model_id: str = "") -> "Detections":  # type: ignore[override]
         """No detections (with an empty feature block of the given width when feature_dim > 0)."""
         return super().empty(feature_dim, feature_model_id=feature_model_id)
 

@@ -33,7 +33,7 @@ def share_file(relative: str) -> Path:
     except ImportError:
         pass
     try:
-        candidate = Path(str(resources.files("mars_core").joinpath("share_data", relative)))
+        candidate = Path(str(resources.files("mars_core").joinpath("share_data").joinpath(relative)))
         looked.append(str(candidate))
         if candidate.exists():
             return candidate

@@ -81,6 +81,11 @@ def _floats(value: Any, n: int, where: str) -> Tuple[float, ...]:
     return out
 
 
+def _triple(value: Any, where: str) -> Tuple[float, float, float]:
+    x, y, z = _floats(value, 3, where)
+    return x, y, z
+
+
 def rig_from_dict(data: Mapping[str, Any], where: str = "rig") -> RigConfig:
     """Validate and build a RigConfig from plain data; errors name the offending key."""
     cameras_data = _get(data, "cameras", where)
@@ -105,8 +110,8 @@ def rig_from_dict(data: Mapping[str, Any], where: str = "rig") -> RigConfig:
             raise ConfigError(f"{iw}: {exc}") from None
         extr = _get(cam, "extrinsics", cw)
         ew = f"{cw}.extrinsics"
-        extrinsics = CameraExtrinsics(_floats(_get(extr, "xyz", ew), 3, f"{ew}.xyz"),
-                                      _floats(_get(extr, "rpy", ew), 3, f"{ew}.rpy"))
+        extrinsics = CameraExtrinsics(_triple(_get(extr, "xyz", ew), f"{ew}.xyz"),
+                                      _triple(_get(extr, "rpy", ew), f"{ew}.rpy"))
         rate = float(_get(cam, "frame_rate_hz", cw, 30.0))
         if not rate > 0:
             raise ConfigError(f"{cw}.frame_rate_hz must be positive, got {rate}")
@@ -115,7 +120,7 @@ def rig_from_dict(data: Mapping[str, Any], where: str = "rig") -> RigConfig:
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.cameras names must be unique, got {names}")
     gnss = _get(data, "gnss", where, {})
-    antenna = _floats(_get(gnss, "antenna_xyz", f"{where}.gnss", [0.0, 0.0, 0.0]), 3, f"{where}.gnss.antenna_xyz")
+    antenna = _triple(_get(gnss, "antenna_xyz", f"{where}.gnss", [0.0, 0.0, 0.0]), f"{where}.gnss.antenna_xyz")
     return RigConfig(tuple(cameras), antenna)
 
 

@@ -51,7 +51,8 @@ def save_map(state: MapState, path: Union[str, Path]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), **state.arrays)
+            # numpy's stubs type savez's allow_pickle keyword, so a **dict of arrays reads as a bool to mypy.
+            np.savez(fh, meta=np.array(json.dumps(meta)), **state.arrays)  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -318,7 +318,7 @@ def select_diverse(descriptors: np.ndarray, cameras: Sequence[str], times: np.nd
     return np.asarray(order, dtype=int), duplicates
 
 
-def _hist(values: Sequence[float], bins: int, lo: float, hi: float) -> dict[str, list[float]]:
+def _hist(values: Sequence[float] | np.ndarray, bins: int, lo: float, hi: float) -> dict[str, list[float]]:
     counts, edges = np.histogram(np.asarray(values, dtype=np.float64), bins=bins, range=(lo, hi))
     return {"edges": [round(float(e), 3) for e in edges], "counts": [int(c) for c in counts]}
 

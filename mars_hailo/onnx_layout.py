@@ -376,7 +376,8 @@ def _dfl_heads(g: _Graph, source: str, by_stride: dict[int, list[Any]], grids: d
                warnings: list[str]) -> _Heads:
     """YOLOv8 / YOLO11: a DFL box conv (4 * reg_max channels) and a class conv per stride."""
     dfl = [n for n in g.nodes if g.is_dfl_conv(n)]
-    reg_max = int(g.weight(dfl[0]).shape[1]) if dfl else 16
+    # is_dfl_conv only accepts a conv that has its weight, so weight() is not None here.
+    reg_max = int(g.weight(dfl[0]).shape[1]) if dfl else 16  # type: ignore[union-attr]
     if not dfl:
         warnings.append("no DFL conv found in the decode; assuming reg_max=16")
     depthwise = False

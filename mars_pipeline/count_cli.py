@@ -10,7 +10,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mars_core.config_schema import ConfigError
 from mars_ros.bags.bag_files import BagError
@@ -34,13 +34,13 @@ def find_bags(folder: Path) -> List[Path]:
     return sorted(found)
 
 
-def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, object]:
+def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, Any]:
     bag, out, config, progress, from_images = args
     report = count_bag(bag, config, progress=progress, from_images=from_images)
     return write_outputs(report, out)
 
 
-def _print_summary(s: Dict[str, object], out: Path) -> None:
+def _print_summary(s: Dict[str, Any], out: Path) -> None:
     print(f"\n{s['bag']}: {s['flowers']} flowers in the map")
     print("  per camera (confirmed tracks): " + ", ".join(f"{k} {v}" for k, v in s["per_camera"].items()))
     if s["per_plot"]:

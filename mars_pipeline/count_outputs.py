@@ -46,7 +46,8 @@ def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict
     """The summary.json content (snapshot: the map's, when the caller already has it)."""
     p = report.pipeline
     frames = {name: log.frames for name, log in p.logs.items()}
-    duration = ((p.last_stamp_ns - p.first_stamp_ns) / NS_PER_S) if p.first_stamp_ns is not None else 0.0
+    first_ns, last_ns = p.first_stamp_ns, p.last_stamp_ns  # set together by the first message
+    duration = ((last_ns - first_ns) / NS_PER_S) if first_ns is not None and last_ns is not None else 0.0
     snapshot = snapshot if snapshot is not None else p.mapper.snapshot()
     diag = p.mapper.diagnostics()
     return {

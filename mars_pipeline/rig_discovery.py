@@ -36,7 +36,7 @@ def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
         infos: Dict[str, Any] = {}
         stamps: Dict[str, list] = {}
         for conn, _, data in reader.messages(connections=info_conns):
-            msg = reader.deserialize(data, conn.msgtype)
+            msg: Any = reader.deserialize(data, conn.msgtype)  # a rosbags CameraInfo
             camera = conn.topic.strip("/").split("/")[0]
             infos.setdefault(camera, msg)
             stamps.setdefault(camera, []).append(float(stamp_to_ns(msg.header.stamp)))
@@ -44,7 +44,8 @@ def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
                 break
         transforms: Dict[Tuple[str, str], Any] = {}
         for conn, _, data in reader.messages(connections=tf_conns):
-            for t in reader.deserialize(data, conn.msgtype).transforms:
+            tf_message: Any = reader.deserialize(data, conn.msgtype)
+            for t in tf_message.transforms:
                 transforms[(t.header.frame_id, t.child_frame_id)] = t.transform
     finally:
         reader.close()

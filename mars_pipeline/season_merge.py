@@ -52,6 +52,7 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
     mapper = FlowerMapper(fusion_config, rig)
     mapper.restore(states[0][1])
     target = mapper.map_frame
+    assert target is not None  # restore() sets it from the state's datum
     for run, state in states[1:]:
         source = MapFrame(*state.datum, projection=state.projection)
         a = state.arrays

@@ -129,7 +129,7 @@ class FrameRenderer:
         inv = np.float32(1.0 / TILE_M_PER_PX)
         map_x = np.mod((np.float32(px) + c * gx_b - s * gy_b) * inv, TILE_PX).astype(np.float32)
         map_y = np.mod((np.float32(py) + s * gx_b + c * gy_b) * inv, TILE_PX).astype(np.float32)
-        img = cv2.remap(self._soil, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        img: np.ndarray = cv2.remap(self._soil, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
         img[~hits] = (200, 190, 180)     # a view above the horizon: overcast sky
         self._draw_canopy(img, model, stream.poses, frame_index, rng)
         brightness = rng.uniform(*rcfg.brightness_range)
@@ -142,7 +142,7 @@ class FrameRenderer:
             img = self._motion_blur(img, model, motion)
         noise = np.empty(img.shape, np.float32)
         cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
-        cv2.randn(noise, 0.0, 3.0)
+        cv2.randn(noise, 0.0, 3.0)  # type: ignore[call-overload]  # OpenCV's stubs: mean/stddev as arrays; scalars work
         img += noise
         np.clip(img, 0, 255, out=img)
         image = img.astype(np.uint8)

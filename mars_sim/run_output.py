@@ -137,6 +137,7 @@ def write_bag(result: SimulationResult, bag_dir: Union[str, Path], images: bool 
                           camera_info_msg(result, name, stamp, types))
                 if renderer is not None and k % every == 0:
                     jpeg = renderer.render_jpeg(name, k)
+                    assert progress is not None  # made with the renderer
                     progress.update(1)
                     bag.write(f"/{name}/image/compressed", "sensor_msgs/msg/CompressedImage", stamp,
                               types["sensor_msgs/msg/CompressedImage"](

@@ -7,7 +7,7 @@ Segments are labelled with the row and pass (-1 during turns) for the ground tru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -101,7 +101,8 @@ def build_trajectory(field: FieldConfig, drive: DriveConfig, rng: np.random.Gene
     pieces: List[np.ndarray] = []
     rows: List[np.ndarray] = []
     passes: List[np.ndarray] = []
-    prev_end = prev_dir = None
+    prev_end: Optional[np.ndarray] = None
+    prev_dir: Optional[np.ndarray] = None  # set together with prev_end
     for row, direction, pass_idx in row_schedule(field, drive):
         start, end = row_line(field, row)
         offset = across * (drive.second_pass_lateral_offset_m if pass_idx == 1 else 0.0)
@@ -111,6 +112,7 @@ def build_trajectory(field: FieldConfig, drive: DriveConfig, rng: np.random.Gene
         a = start + offset - d * drive.headland_m
         b = end + offset + d * drive.headland_m
         if prev_end is not None:
+            assert prev_dir is not None
             turn = _turn(prev_end, prev_dir, a, d, drive.turn_radius_m)[1:-1]
             pieces.append(turn)
             rows.append(np.full(len(turn), -1))

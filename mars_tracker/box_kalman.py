@@ -67,6 +67,9 @@ class BoxKalmanModel:
 
     def process_noise(self, dt: Union[float, np.ndarray], sizes: np.ndarray) -> np.ndarray:
         """Q (N, 8, 8) for a step of dt seconds (scalar or per row): filterpy's white-noise block per coordinate."""
+        a: Union[float, np.ndarray]
+        b: Union[float, np.ndarray]
+        c: Union[float, np.ndarray]
         if np.ndim(dt) == 0:
             a, b, c = _unit_white_noise(float(dt))
         else:

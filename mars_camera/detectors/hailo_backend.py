@@ -15,7 +15,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import numpy as np
 
@@ -57,10 +57,10 @@ def import_hailo_platform() -> Any:
     return hailo_platform
 
 
-def _exception_types(hp: Any) -> Dict[str, type]:
+def _exception_types(hp: Any) -> Dict[str, Type[BaseException]]:
     """HailoRT's exception classes (exported from hailo_platform.pyhailort.pyhailort)."""
     try:
-        from hailo_platform.pyhailort import pyhailort as prt  # type: ignore
+        from hailo_platform.pyhailort import pyhailort as prt
     except ImportError:  # pragma: no cover - every HailoRT 4.x has this module
         prt = hp
     base = getattr(prt, "HailoRTException", Exception)
@@ -140,7 +140,8 @@ class SharedVDevice:
 
 class _HailoPending(PendingInference):
     def __init__(self, job: Any, done: threading.Event, box: Dict[str, Any], timeout_ms: int,
-                 errors: Dict[str, type], build: Callable[[Any, float], ModelOutputs], bindings: Any) -> None:
+                 errors: Dict[str, Type[BaseException]], build: Callable[[Any, float], ModelOutputs],
+                 bindings: Any) -> None:
         self._job, self._done, self._box = job, done, box
         self._timeout_ms, self._errors = timeout_ms, errors
         self._build, self._bindings = build, bindings

@@ -50,7 +50,7 @@ def create_backend(config: CameraDetectorConfig, device_present: Callable[[], bo
                 raise BackendUnavailableError(f"backend is 'hailo' but {why}")
             from mars_camera.detectors.hailo_backend import HailoDetectorBackend, device_architecture
             from mars_camera.detectors.onnx_layout_names import feature_node_names
-            backend = HailoDetectorBackend(
+            backend: DetectorBackend = HailoDetectorBackend(
                 config.hef_path, config.input_size, config.feature_output, config.hailo_arch,
                 config.hailo_timeout_ms, config.hailo_scores_activated,
                 feature_node_names=feature_node_names(config.resolved_model_path, config.feature_output),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Union
 
 CLOCKS = {"boottime": getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC), "monotonic": time.CLOCK_MONOTONIC}
 
@@ -88,7 +88,7 @@ class SensorClockMapper:
         assert self._offset_ns is not None
         return int(sensor_timestamp_ns + round(self._offset_ns))
 
-    def describe(self) -> Dict[str, float]:
+    def describe(self) -> Dict[str, Union[str, float]]:
         """Diagnostics: offset, its last uncertainty, counts."""
         return {"sensor_clock": self.sensor_clock, "offset_ns": float(self._offset_ns or 0.0),
                 "uncertainty_ns": float(self.last_sample.uncertainty_ns if self.last_sample else 0),

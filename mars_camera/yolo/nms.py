@@ -1,7 +1,7 @@
 """Score/class filtering and class-aware greedy NMS (same semantics as ultralytics + torchvision.ops.nms)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -72,7 +72,9 @@ def class_aware_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
         # Scores are passed already sorted (descending index order = rank) so that ties keep our order.
         ranks = np.linspace(1.0, 0.5, n, dtype=np.float32)
-        kept = np.asarray(cv2.dnn.NMSBoxes(xywh, ranks, 0.0, float(iou_threshold)), dtype=np.int64).reshape(-1)
+        # OpenCV's stubs declare Python lists for boxes and scores; NMSBoxes takes arrays.
+        picked = cv2.dnn.NMSBoxes(xywh, ranks, 0.0, float(iou_threshold))  # type: ignore[arg-type]
+        kept = np.asarray(picked, dtype=np.int64).reshape(-1)
         kept = np.sort(kept)[:max_detections]
     else:
         kept = _greedy_rows(boxes, iou_threshold, max_detections)
@@ -83,7 +85,7 @@ def _greedy_rows(boxes: np.ndarray, iou_threshold: float, max_detections: int) -
     """Greedy sweep, one vectorised IoU row per kept box against the survivors (for very many candidates)."""
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     remaining = np.arange(boxes.shape[0])
-    keep = []
+    keep: List[int] = []
     while remaining.size and len(keep) < max_detections:
         i = remaining[0]
         keep.append(i)

@@ -6,11 +6,13 @@ Frames: ``base_link`` (REP-103: x forward, y left, z up) -> ``<cam>_link`` (same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Tuple
+from typing import Sequence, Tuple, cast
 
 import numpy as np
 
 from mars_core.geometry.rotations import rotation_from_rpy
+
+_Triple = Tuple[float, float, float]  # what CameraExtrinsics holds; it checks the length of what it is given
 
 # Columns are the optical axes (x right, y down, z forward) written in <cam>_link axes.
 R_LINK_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
@@ -182,4 +184,4 @@ def camera_model_from_lists(name: str, size: Sequence[int], k: Sequence[float], 
     """Build a CameraModel from plain lists (image size, fx fy cx cy, distortion, xyz, rpy)."""
     fx, fy, cx, cy = (float(v) for v in k)
     return CameraModel(name, CameraIntrinsics(int(size[0]), int(size[1]), fx, fy, cx, cy, tuple(distortion)),
-                       CameraExtrinsics(tuple(xyz), tuple(rpy)))
+                       CameraExtrinsics(cast(_Triple, tuple(xyz)), cast(_Triple, tuple(rpy))))  # length: __post_init__

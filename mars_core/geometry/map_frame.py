@@ -6,7 +6,7 @@ datum's zone shifted so that the datum is the origin (what mars_sim's truth file
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Tuple
+from typing import Any, Tuple, Union
 
 import numpy as np
 from pyproj import CRS, Transformer
@@ -51,7 +51,7 @@ class MapFrame:
         object.__setattr__(self, "_forward", forward)
         object.__setattr__(self, "_origin", origin)
 
-    def map_from_geodetic(self, latitude: np.ndarray, longitude: np.ndarray, altitude: np.ndarray
+    def map_from_geodetic(self, latitude: np.ndarray, longitude: np.ndarray, altitude: Union[np.ndarray, float]
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Map x (east), y (north), z (up) in metres of WGS-84 points."""
         lat = np.asarray(latitude, dtype=np.float64)
@@ -63,7 +63,7 @@ class MapFrame:
         e, n = self._forward.transform(lon, lat)
         return np.asarray(e, float) - self._origin[0], np.asarray(n, float) - self._origin[1], alt - self.altitude
 
-    def geodetic_from_map(self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+    def geodetic_from_map(self, x: np.ndarray, y: np.ndarray, z: Union[np.ndarray, float]
                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Latitude, longitude (deg) and ellipsoidal altitude (m) of map points."""
         x = np.asarray(x, dtype=np.float64)

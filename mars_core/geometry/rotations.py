@@ -33,8 +33,8 @@ def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
     else:
         s = 2.0 * np.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
         q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
-    q = np.array(q)
-    return q / np.linalg.norm(q)
+    quat = np.array(q)
+    return quat / np.linalg.norm(quat)
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:

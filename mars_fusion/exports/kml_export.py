@@ -22,7 +22,7 @@ def write_kml(snapshot: MapSnapshot, path: Union[str, Path], name: str = "MARS f
         for i in np.flatnonzero(plots == plot):
             parts.append(
                 f"<Placemark><name>{int(f.ids[i])}</name><styleUrl>#flower</styleUrl>"
-                f"<description>observations {int(f.n_obs[i])}; cameras {escape(','.join(snapshot.cameras(i)))}"
+                f"<description>observations {int(f.n_obs[i])}; cameras {escape(','.join(snapshot.cameras(int(i))))}"
                 f"</description><Point><coordinates>{snapshot.longitude[i]:.9f},{snapshot.latitude[i]:.9f},"
                 f"{snapshot.altitude[i]:.3f}</coordinates></Point></Placemark>")
         parts.append("</Folder>")

@@ -27,8 +27,9 @@ def write_png(snapshot: MapSnapshot, path: Union[str, Path], dpi: int = 120) -> 
     if len(f):
         sc = ax.scatter(f.xyz[:, 0], f.xyz[:, 1], c=codes, cmap="tab20", s=4, lw=0)
         if 1 < len(names) <= 20:
-            handles = [ax.scatter([], [], color=sc.cmap(sc.norm(k)), s=10, label=n or "no plot")
-                       for k, n in enumerate(names)]
+            # matplotlib's stubs type Normalize.__call__ for arrays; it takes a scalar too.
+            handles = [ax.scatter([], [], color=sc.cmap(sc.norm(k)),  # type: ignore[arg-type]
+                                  s=10, label=n or "no plot") for k, n in enumerate(names)]
             ax.legend(handles=handles, fontsize=6, loc="best", markerscale=1.5)
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("map x / east (m)")

@@ -90,7 +90,7 @@ def triangulate_rays(origins: np.ndarray, dirs: np.ndarray, sigma: np.ndarray, s
     prior_a = np.zeros((3, 3))
     prior_a[2, 2] = 1.0 / (prior_sd * prior_sd)
     x = np.zeros((groups, 3))
-    a = np.zeros((groups, 3, 3))
+    a: np.ndarray = np.zeros((groups, 3, 3))
     resid = np.zeros(n)
     for _ in range(IRLS_ITERATIONS):
         w = weight * inv_var

@@ -1,17 +1,17 @@
 """Heading samples (IMU / dual antenna) in REP-103 yaw, interpolated on the circle."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
 
 
-def yaw_from_compass(heading_rad: np.ndarray) -> np.ndarray:
+def yaw_from_compass(heading_rad: Union[float, np.ndarray]) -> np.ndarray:
     """REP-103 yaw (0 = east, counter-clockwise) of a compass heading (0 = north, clockwise)."""
     return wrap_angle(np.pi / 2.0 - np.asarray(heading_rad, dtype=np.float64))
 
 
-def wrap_angle(angle: np.ndarray) -> np.ndarray:
+def wrap_angle(angle: Union[float, np.ndarray]) -> np.ndarray:
     """Angles wrapped to (-pi, pi]."""
     a = np.asarray(angle, dtype=np.float64)
     return np.pi - np.mod(np.pi - a, 2.0 * np.pi)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class _Columns:
         self.sd = np.zeros(256)
         self.seg = np.zeros(256, np.int64)
 
-    def append(self, t: int, p: Sequence[float], sd: float, seg: int) -> None:
+    def append(self, t: int, p: Union[Sequence[float], np.ndarray], sd: float, seg: int) -> None:
         if self.n == self.t.shape[0]:
             cap = 2 * self.n
             self.t = np.resize(self.t, cap)
@@ -327,8 +327,8 @@ class PoseTrack:
         f = self._fixes
         if f.n < 3 or not np.isfinite(self._resid_sd):
             return 0.0
-        speed = np.hypot(self._velocity[:, 0], self._velocity[:, 1])
-        speed = float(np.nanmedian(speed)) if np.isfinite(speed).any() else 0.0
+        speeds = np.hypot(self._velocity[:, 0], self._velocity[:, 1])
+        speed = float(np.nanmedian(speeds)) if np.isfinite(speeds).any() else 0.0
         if speed <= self.config.cog_min_speed_mps:
             return 0.0
         span = (f.t[f.n - 1] - f.t[0]) * 1e-9

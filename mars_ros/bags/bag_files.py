@@ -5,7 +5,7 @@ Bags are written with metadata version 8 so that ROS 2 Humble can read them too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Final, Iterable, Iterator, Optional, Tuple, Union
 
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
@@ -20,7 +20,7 @@ from mars_ros.bags.typestore import mars_typestore
 STORAGE_CHOICES = ("mcap", "sqlite3")
 LATCHED_QOS = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL,
                   QosTime(0, 0), QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
-HUMBLE_READABLE_VERSION = 8
+HUMBLE_READABLE_VERSION: Final = 8
 
 
 class BagError(RuntimeError):
@@ -43,8 +43,9 @@ class BagWriter:
             raise BagError(f"bag output {self.path} already exists; refusing to overwrite it")
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         self.typestore = mars_typestore()
-        self._writer = Writer(self.path, version=HUMBLE_READABLE_VERSION, storage_plugin=plugin)
-        self._writer.open()
+        writer = Writer(self.path, version=HUMBLE_READABLE_VERSION, storage_plugin=plugin)
+        writer.open()
+        self._writer: Optional[Writer] = writer  # None once closed
         self._connections: dict = {}
         self.messages_written = 0
 
@@ -53,6 +54,7 @@ class BagWriter:
         if conn is None:
             # /tf_static is latched (transient local) so that `ros2 bag play` re-latches it for late subscribers.
             qos = (LATCHED_QOS,) if topic == "/tf_static" else ()
+            assert self._writer is not None, "write after close"
             conn = self._writer.add_connection(topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
             self._connections[topic] = conn
         elif conn.msgtype != msgtype:
@@ -65,7 +67,9 @@ class BagWriter:
 
     def write_cdr(self, topic: str, msgtype: str, stamp_ns: int, data: Union[bytes, memoryview]) -> None:
         """Write an already CDR-serialized message (from rclpy.serialization or a bag), logged at stamp_ns."""
-        self._writer.write(self._connection(topic, msgtype), int(stamp_ns), bytes(data))
+        connection = self._connection(topic, msgtype)
+        assert self._writer is not None, "write after close"
+        self._writer.write(connection, int(stamp_ns), bytes(data))
         self.messages_written += 1
 
     def write_detection_frame(self, frame: DetectionFrame,

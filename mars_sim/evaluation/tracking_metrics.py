@@ -6,7 +6,7 @@ CLEAR/ID metrics; HOTA integrates over IoU thresholds 0.05..0.95 as defined.
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def hota(gt: MotTable, result: MotTable) -> Dict[str, float]:
     frames = _frames(gt, result)
     gt_ids_u, gt_inv = np.unique(gt.track_id, return_inverse=True)
     tr_ids_u, tr_inv = np.unique(result.track_id, return_inverse=True)
-    data: Dict[str, object] = {"num_timesteps": int(frames.size), "num_gt_ids": int(gt_ids_u.size),
+    data: Dict[str, Any] = {"num_timesteps": int(frames.size), "num_gt_ids": int(gt_ids_u.size),
                                "num_tracker_ids": int(tr_ids_u.size), "num_gt_dets": int(len(gt)),
                                "num_tracker_dets": int(len(result)), "gt_ids": [], "tracker_ids": [],
                                "similarity_scores": []}
