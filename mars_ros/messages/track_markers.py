@@ -1,12 +1,12 @@
-"""rviz markers of live tracks: one SPHERE_LIST per camera, drawn where the track's pixel ray meets a plane."""
+"""rviz markers of live tracks: one SPHERE_LIST per camera, drawn where the track's pixel ray meets a plane.
+
+The generated messages are imported where a marker is built (as in map_messages), so that mars_ros.messages
+imports without a ROS install."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import Point
-from std_msgs.msg import ColorRGBA
-from visualization_msgs.msg import Marker
 
 from mars_core.camera_colours import camera_colour
 from mars_core.geometry import CameraModel
@@ -14,8 +14,12 @@ from mars_core.tracks import TrackSnapshot, TrackStatus
 
 
 def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, stamp: Any,
-                        plane_height: float) -> Marker:
+                        plane_height: float) -> Any:
     """A SPHERE_LIST (ns 'tracks', id = camera index: stable) of the camera's confirmed live tracks."""
+    from geometry_msgs.msg import Point
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker
+
     marker = Marker()
     marker.header.frame_id = "base_link"
     marker.header.stamp = stamp
@@ -34,8 +38,12 @@ def track_marker_points(tracks: TrackSnapshot, camera: CameraModel, index: int, 
     return marker
 
 
-def camera_frustum_marker(camera: CameraModel, index: int, stamp: Any, plane_height: float) -> Marker:
+def camera_frustum_marker(camera: CameraModel, index: int, stamp: Any, plane_height: float) -> Any:
     """A LINE_LIST (ns 'frusta', id = camera index) from the camera to its image corners on a plane."""
+    from geometry_msgs.msg import Point
+    from std_msgs.msg import ColorRGBA
+    from visualization_msgs.msg import Marker
+
     marker = Marker()
     marker.header.frame_id = "base_link"
     marker.header.stamp = stamp
