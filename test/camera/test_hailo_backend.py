@@ -15,6 +15,8 @@ from mars_camera.frame_detector import FrameDetector
 from mars_camera.frame_sources.base import Frame
 from mars_camera.yolo.letterbox import letterbox
 
+pytestmark = pytest.mark.hailo
+
 
 @pytest.fixture
 def hefs(tmp_path, model_path, fake_hailo):

@@ -11,6 +11,8 @@ import pytest
 
 from harness.ros_processes import REPO_ROOT
 
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
 VENV = Path(sys.executable).resolve().parent.parent if (Path(sys.executable).parent / "colcon").exists() \
     else Path(sys.prefix)
 

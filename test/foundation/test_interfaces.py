@@ -12,6 +12,8 @@ from mars_ros.messages.detection_messages import (DETECTION_ARRAY_TYPE, detectio
                                                        detection_msg_rclpy, detection_msg_rosbags)
 from mars_ros.bags.typestore import message_definitions, mars_typestore
 
+pytestmark = pytest.mark.ros
+
 ALL_TYPES = ["BoundingBox", "FlowerDetection", "FeatureBlock", "FlowerDetectionArray", "FlowerTrack",
              "FlowerTrackArray", "GeoFlower", "GeoFlowerArray", "NamedCount", "FlowerCount"]
 

@@ -1,10 +1,14 @@
 """Launch files evaluated with the test stand-in, and their nodes started for real."""
 from __future__ import annotations
 
+import pytest
+
 from harness.launch_evaluation import evaluate_launch_file
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_core.detections import DetectionFrame, Detections
 from mars_ros.bags.bag_files import BagWriter, read_detection_frames
+
+pytestmark = pytest.mark.ros
 
 LAUNCH = REPO_ROOT / "launch" / "bag_replay.launch.py"
 

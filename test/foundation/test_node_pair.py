@@ -10,6 +10,8 @@ from mars_core.feature_codec import FeatureEncoding
 from mars_ros.bags.bag_files import BagWriter, read_detection_frames
 from mars_ros.messages.detection_messages import detection_frame_from_msg
 
+pytestmark = pytest.mark.ros
+
 CAMERAS = ("cam_left", "cam_right")
 FRAMES = 20
 
@@ -38,6 +40,7 @@ def recorded_bag(tmp_path):
     return path, frames
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_replay_to_recorder_and_probe_over_dds(recorded_bag, tmp_path, probe, storage):
     from mars_counting.msg import FlowerDetectionArray

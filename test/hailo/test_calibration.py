@@ -14,6 +14,8 @@ from mars_hailo.calibration import build_calibration_set, load_calibration_array
 from mars_hailo.errors import CalibrationError
 from mars_camera.yolo.letterbox import letterbox
 
+pytestmark = pytest.mark.hailo
+
 DUP = 3  # extra copies of each camera's first frame in the simulated bag
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from mars_hailo.cli import main
 
+pytestmark = pytest.mark.hailo
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS = sorted((ROOT / "models" / "detector").glob("*.onnx"))
 
@@ -41,12 +43,14 @@ def _flow(onnx: Path, bag: Path, tmp: Path, capsys: pytest.CaptureFixture[str]) 
     return info
 
 
+@pytest.mark.slow
 def test_cli_flow_on_a_yolov8_export(fake_dfc: Path, v8_onnx: Path, camera_bag: Callable[..., Path],
                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     info = _flow(v8_onnx, camera_bag(frames=4, duplicates=1), tmp_path, capsys)
     assert info["family"] == "yolov8"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DEFAULT_MODELS, reason="the default detector model is not built yet")
 def test_cli_flow_on_the_default_model(fake_dfc: Path, camera_bag: Callable[..., Path], tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,8 @@ from mars_hailo.hef_validation import validate_hef
 from mars_hailo.pipeline import CompilePipeline, expectation_for
 from mars_hailo.resources import allowed_cpus, free_ram_gb
 
+pytestmark = [pytest.mark.hailo, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

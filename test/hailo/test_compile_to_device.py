@@ -20,6 +20,8 @@ import pytest
 
 from mars_hailo.cli import main
 
+pytestmark = [pytest.mark.hailo, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "models" / "detector" / "flower_yolov8n.onnx"
 IMAGE_TOPIC = "/cam_center/image/compressed"

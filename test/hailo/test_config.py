@@ -9,6 +9,8 @@ from mars_hailo.config import (CompileConfig, compile_config_from_dict, load_com
                                               resolve_ladder)
 from mars_hailo.errors import CompileConfigError
 
+pytestmark = pytest.mark.hailo
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

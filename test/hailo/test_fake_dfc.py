@@ -10,6 +10,8 @@ import pytest
 
 from mars_hailo.onnx_layout import inspect_onnx
 
+pytestmark = pytest.mark.hailo
+
 
 def _parsed(fake_dfc: Path, onnx: Path, tmp: Path) -> Path:
     from hailo_sdk_client import ClientRunner

@@ -17,6 +17,8 @@ from mars_hailo.hef_validation import (HefDescription, HefExpectation, StreamInf
 from mars_hailo.quantization_drift import (FrameOutputs, feature_cosine, match_detections,
                                                           measure_drift, run_onnx)
 
+pytestmark = pytest.mark.hailo
+
 EXP = HefExpectation(input_hw=(64, 64), num_classes=2, nms=False, hw_arch="hailo8", feature_channels=16)
 
 

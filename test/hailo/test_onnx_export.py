@@ -12,6 +12,8 @@ from mars_hailo.errors import OnnxLayoutError
 from mars_hailo.onnx_export import export_onnx
 from yolo_onnx_graphs import build_yolov8_like
 
+pytestmark = pytest.mark.hailo
+
 
 def _run(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -10,6 +10,8 @@ from mars_hailo.errors import OnnxLayoutError
 from mars_hailo.onnx_layout import format_layout_report, inspect_onnx
 from yolo_onnx_graphs import build_yolov8_like
 
+pytestmark = pytest.mark.hailo
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,6 +12,8 @@ import pytest
 from mars_hailo.resources import (THREAD_ENV_VARS, allowed_cpus, fitting_batch_size, free_ram_gb,
                                                  thread_environment)
 
+pytestmark = pytest.mark.hailo
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

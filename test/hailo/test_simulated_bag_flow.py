@@ -11,6 +11,8 @@ import pytest
 
 from mars_hailo.cli import main
 
+pytestmark = [pytest.mark.hailo, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS = sorted((ROOT / "models" / "detector").glob("*.onnx"))
 

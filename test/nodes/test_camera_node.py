@@ -10,6 +10,8 @@ from harness.ros_processes import REPO_ROOT, NodeProcess, ros_args, wait_until
 from mars_camera.frame_sources.bag_source import BagImageFrameSource
 from mars_ros.node_pattern.qos import qos_profile
 
+pytestmark = pytest.mark.ros
+
 FAKES = REPO_ROOT / "test" / "fakes"
 
 
@@ -64,6 +66,7 @@ def test_camera_node_detects_recorded_images_and_publishes_with_capture_stamps(i
     assert diag and {"fps", "inference_ms", "nms_ms", "dropped_frames", "backend"} <= {kv.key for kv in diag[-1].values}
 
 
+@pytest.mark.slow
 def test_camera_node_on_the_pi_camera_survives_an_unplugged_camera(probe, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from mars_counting.msg import FlowerDetectionArray

@@ -2,9 +2,13 @@
 count as the offline counter on the same bag: same cores, same answer."""
 from __future__ import annotations
 
+import pytest
+
 from harness.launch_evaluation import evaluate_launch_file
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_pipeline.bag_counting import count_bag
+
+pytestmark = pytest.mark.ros
 
 LAUNCH = REPO_ROOT / "launch" / "replay.launch.py"
 
@@ -23,6 +27,7 @@ def test_replay_launch_declares_the_jetson_pipeline(quick_run):
     assert [a.cmd[:3] for a in ros2bag.other_actions if hasattr(a, "cmd")] == [["ros2", "bag", "play"]]
 
 
+@pytest.mark.slow
 def test_live_pipeline_count_equals_offline_count(quick_run, probe, tmp_path):
     from mars_counting.msg import FlowerCount, GeoFlowerArray
 

@@ -10,6 +10,8 @@ from harness.launch_evaluation import evaluate_launch_file
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_core.rig import load_rig
 
+pytestmark = pytest.mark.ros
+
 LAUNCH_DIR = REPO_ROOT / "launch"
 RIG = REPO_ROOT / "config" / "mars_rig.yaml"
 
@@ -53,6 +55,7 @@ def test_robot_launch_rejects_a_bad_config_naming_the_key(tmp_path):
         evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"robot_config": str(bad)})
 
 
+@pytest.mark.slow
 def test_jetson_launch_nodes_start_and_stop_cleanly(probe):
     from mars_counting.msg import FlowerCount
 

@@ -1,12 +1,15 @@
 """The tracker node over DDS gives exactly the offline core's answer on the same recorded detections."""
 from __future__ import annotations
 
+import pytest
 
 from harness.ros_processes import NodeProcess, ros_args, wait_until
 from mars_ros.bags.bag_files import read_detection_frames
 from mars_core.rig import load_rig
 from mars_tracker.camera_tracker import CameraTracker
 from mars_tracker.config import TrackerConfig
+
+pytestmark = pytest.mark.ros
 
 
 def _offline_counts(run):
@@ -19,6 +22,7 @@ def _offline_counts(run):
     return {name: t.confirmed_count for name, t in trackers.items()}, frames
 
 
+@pytest.mark.slow
 def test_tracker_node_matches_offline_core(quick_run, probe):
     from mars_counting.msg import FlowerCount, FlowerTrackArray
     from visualization_msgs.msg import MarkerArray

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mars_pipeline.demo import main as mars_demo
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_simulates_counts_from_images_and_scores(tmp_path, capsys):

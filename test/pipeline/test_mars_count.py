@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 
 from bag_surgery import rewrite_bag
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.count_cli import main as mars_count
 from mars_sim.evaluation.run_evaluation import evaluate_run
+
+pytestmark = pytest.mark.slow
 
 NAVSATFIX = "sensor_msgs/msg/NavSatFix"
 
@@ -134,6 +137,7 @@ def _decode_with_foxglove_reader(bag_dir):
     return decoded
 
 
+@pytest.mark.ros
 def test_result_bag_and_sim_bag_open_as_standard_ros_messages_and_in_foxglove_readers(quick_run_mcap, tmp_path):
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import NavSatFix

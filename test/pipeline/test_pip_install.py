@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from harness.ros_processes import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 PROGRAM = """
 import sys

@@ -103,6 +103,7 @@ def _rotation(x: float, y: float, z: float, w: float) -> np.ndarray:
                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
+@pytest.mark.ros
 def test_messages_decode_with_rclpy(tmp_path):
     rclpy_serialization = pytest.importorskip("rclpy.serialization")
     try:
