@@ -10,6 +10,8 @@ Each config class is the single place where its keys, defaults, descriptions and
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import typing
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
@@ -18,18 +20,62 @@ T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the key."""
+    """A configuration value is missing or invalid; the message names the key.
+
+    ``key`` and ``rule`` are set when the error is about one field (e.g. "min_hits", "must be >= 1, got 0"),
+    so that a caller can name it its own way (a ROS parameter with its prefix)."""
+
+    def __init__(self, message: str, key: str = "", rule: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.rule = rule
 
 
 def config_field(default: Any, description: str, *, minimum: Optional[float] = None,
-                 maximum: Optional[float] = None, choices: Optional[Tuple[Any, ...]] = None,
-                 read_only: bool = False) -> Any:
-    """A dataclass field with its description and range/choice checks (checked by check_config)."""
-    meta = {"description": description, "minimum": minimum, "maximum": maximum, "choices": choices,
-            "read_only": read_only}
+                 maximum: Optional[float] = None, greater_than: Optional[float] = None,
+                 less_than: Optional[float] = None, choices: Optional[Tuple[Any, ...]] = None,
+                 finite: bool = True, read_only: bool = False) -> Any:
+    """A dataclass field with its description and checks (checked by check_config).
+
+    minimum/maximum are inclusive bounds, greater_than/less_than exclusive ones ("must be positive" is
+    greater_than=0.0); numeric tuples have every item checked. Float values must be finite unless
+    finite=False.
+    """
+    if minimum is not None and greater_than is not None:
+        raise TypeError("give minimum or greater_than, not both")
+    if maximum is not None and less_than is not None:
+        raise TypeError("give maximum or less_than, not both")
+    meta = {"description": description, "minimum": minimum, "maximum": maximum, "greater_than": greater_than,
+            "less_than": less_than, "choices": choices, "finite": finite, "read_only": read_only}
     if isinstance(default, (list, dict, set)):
         raise TypeError("config defaults must be immutable: use a tuple")
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _bound_text(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:.12g}"
+
+
+def range_text(metadata: Mapping[str, Any]) -> str:
+    """The range rule of a field's metadata in words ("must lie in (0, 2]", "must be >= 1"); "" if none."""
+    low, high = metadata.get("minimum"), metadata.get("maximum")
+    low_open, high_open = metadata.get("greater_than"), metadata.get("less_than")
+    lower = f"[{_bound_text(low)}" if low is not None else f"({_bound_text(low_open)}" if low_open is not None else ""
+    upper = f"{_bound_text(high)}]" if high is not None else f"{_bound_text(high_open)})" if high_open is not None else ""
+    if lower and upper:
+        return f"must lie in {lower}, {upper}"
+    if lower:
+        return f"must be {'>=' if low is not None else '>'} {lower[1:]}"
+    if upper:
+        return f"must be {'<=' if high is not None else '<'} {upper[:-1]}"
+    return ""
+
+
+def _in_range(value: float, metadata: Mapping[str, Any]) -> bool:
+    # Written as "not inside" so that NaN, which compares false with everything, is out of every range.
+    checks = (("minimum", lambda b: value >= b), ("greater_than", lambda b: value > b),
+              ("maximum", lambda b: value <= b), ("less_than", lambda b: value < b))
+    return all(metadata.get(name) is None or inside(metadata[name]) for name, inside in checks)
 
 
 def field_types(cls: type) -> Dict[str, Any]:
@@ -80,21 +126,60 @@ def coerce_value(value: Any, hint: Any, key: str) -> Any:
     return _coerce(value, hint, key)
 
 
+@functools.lru_cache(maxsize=None)
+def _fields_with_types(cls: type) -> Tuple[Tuple[dataclasses.Field, Any], ...]:
+    hints = field_types(cls)
+    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
+
+
+def _plain_hint(hint: Any) -> Any:
+    """X for Optional[X], the hint itself otherwise."""
+    if typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else hint
+    return hint
+
+
+def _field_problem(value: Any, hint: Any, meta: Mapping[str, Any]) -> Optional[str]:
+    """Why value does not fit its field (type, choices, finiteness, range), or None."""
+    if value is None:
+        return None  # Optional fields: null means "not set"; a required one would have failed its type
+    hint = _plain_hint(hint)
+    if hint is bool and not isinstance(value, bool):
+        return "must be true or false"
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return "must be an integer"
+    if hint is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return "must be a number"
+    if hint is str and not isinstance(value, str):
+        return "must be a string"
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        return f"must be one of {list(meta['choices'])}"
+    values = value if isinstance(value, tuple) else (value,)
+    rule = range_text(meta)
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if isinstance(v, float) and meta.get("finite", False) and not math.isfinite(v):
+                return "must be finite"
+            if rule and not _in_range(v, meta):
+                return rule
+    return None
+
+
 def check_config(config: Any, where: str = "") -> None:
-    """Check every field of a config dataclass against its range/choices; ConfigError names the field."""
+    """Check every field of a config dataclass against its type, choices, finiteness and range (the one
+    validation path of every config class); ConfigError names the field. Float fields given an int or a
+    numpy scalar hold a plain float afterwards."""
     prefix = f"{where}." if where else ""
-    for f in dataclasses.fields(config):
+    for f, hint in _fields_with_types(type(config)):
         value = getattr(config, f.name)
-        meta = f.metadata
-        if meta.get("choices") is not None and value not in meta["choices"]:
-            raise ConfigError(f"{prefix}{f.name} must be one of {list(meta['choices'])}, got {value!r}")
-        values = value if isinstance(value, tuple) else (value,)
-        for v in values:
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                if meta.get("minimum") is not None and v < meta["minimum"]:
-                    raise ConfigError(f"{prefix}{f.name} must be >= {meta['minimum']}, got {value!r}")
-                if meta.get("maximum") is not None and v > meta["maximum"]:
-                    raise ConfigError(f"{prefix}{f.name} must be <= {meta['maximum']}, got {value!r}")
+        problem = _field_problem(value, hint, f.metadata)
+        if problem is not None:
+            rule = f"{problem}, got {value!r}"
+            raise ConfigError(f"{prefix}{f.name} {rule}", key=f.name, rule=rule)
+        if _plain_hint(hint) is float and value is not None and type(value) is not float:
+            # A numpy float64 would not be a "weak" scalar in numpy arithmetic: keep float32 maths float32.
+            object.__setattr__(config, f.name, float(value))
 
 
 def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str = "") -> T:
