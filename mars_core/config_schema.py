@@ -6,6 +6,9 @@ Each config class is the single place where its keys, defaults, descriptions and
     @dataclass(frozen=True)
     class TrackerConfig:
         max_age_s: float = config_field(1.0, "Seconds a lost track is kept", minimum=0.0)
+
+check_config is the one check of the fields' rules (type, choices, finiteness, inclusive and exclusive
+bounds); a class's __post_init__ adds only the checks that relate two fields.
 """
 from __future__ import annotations
 

@@ -75,3 +75,39 @@ def test_tracker_node_rejects_bad_tracker_parameter(quick_run):
     with proc:
         assert proc.wait(30) == 2, proc.output()
     assert "min_hits" in proc.output()
+
+
+def test_tracker_node_parameter_descriptors_carry_the_config_ranges(quick_run, probe):
+    """`ros2 param describe` over the node's describe_parameters service: ranges and choices from config_field."""
+    import time
+
+    from rcl_interfaces.srv import DescribeParameters
+
+    names = ["tracker.min_hits", "tracker.appearance_gate", "tracker.gate_mahalanobis", "tracker.embedding_momentum",
+             "qos", "tracker.counting_line"]
+    client = probe.node.create_client(DescribeParameters, "/tracker/describe_parameters")
+    tracker = NodeProcess("mars_ros.nodes.tracker_node", ros_args({"robot_config": str(quick_run / "rig.yaml")}))
+    with tracker:
+        assert client.wait_for_service(timeout_sec=30), tracker.output()
+        future = client.call_async(DescribeParameters.Request(names=names))
+        deadline = time.monotonic() + 10
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert future.done(), tracker.output()
+        described = {d.name: d for d in future.result().descriptors}
+        assert tracker.interrupt() == 0, tracker.output()
+    probe.node.destroy_client(client)
+    min_hits = described["tracker.min_hits"]
+    assert [(r.from_value, r.to_value, r.step) for r in min_hits.integer_range] == [(1, 2 ** 63 - 1, 0)]
+    assert min_hits.additional_constraints == "must be >= 1" and not min_hits.floating_point_range
+    gate = described["tracker.appearance_gate"]
+    assert [(r.from_value, r.to_value, r.step) for r in gate.floating_point_range] == [(0.0, 2.0, 0.0)]
+    assert gate.additional_constraints == "must lie in (0, 2]"  # ROS ranges are closed: 0 itself is ours to reject
+    mahalanobis = described["tracker.gate_mahalanobis"].floating_point_range[0]
+    assert (mahalanobis.from_value, mahalanobis.to_value) == (0.0, float("inf"))
+    momentum = described["tracker.embedding_momentum"]
+    assert (momentum.floating_point_range[0].from_value, momentum.floating_point_range[0].to_value) == (0.0, 1.0)
+    assert momentum.additional_constraints == "must lie in [0, 1)"
+    assert "one of: reliable" in described["qos"].description
+    line = described["tracker.counting_line"]
+    assert not line.integer_range and not line.floating_point_range and line.description
