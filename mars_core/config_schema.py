@@ -174,7 +174,8 @@ def check_config(config: Any, where: str = "") -> None:
     validation path of every config class); ConfigError names the field. Float fields given an int or a
     numpy scalar hold a plain float afterwards."""
     prefix = f"{where}." if where else ""
-    for f, hint in _fields_with_types(type(config)):
+    config_class: type = type(config)
+    for f, hint in _fields_with_types(config_class):
         value = getattr(config, f.name)
         problem = _field_problem(value, hint, f.metadata)
         if problem is not None:
