@@ -53,6 +53,17 @@ class FusionConfig:
     coarse_fix_sd_m: float = config_field(0.5, "fixes reporting a median horizontal sd above this (m) are plain GNSS "
                                           "(metres of error, bias wandering by decimetres within seconds)",
                                           greater_than=0.0)
+    rtk_fixed_max_sd_m: float = config_field(0.05, "fixes reporting a horizontal sd above this (m) are not RTK fixed: "
+                                             "most such fixes make the session RTK float (or plain GNSS above "
+                                             "coarse_fix_sd_m), whose receiver bias wanders by centimetres within "
+                                             "the seconds a flower is in view", greater_than=0.0)
+    float_smoothing_window_s: float = config_field(4.0, "with RTK float the position smoothing window is at least this "
+                                                   "long (s): the fixes' white noise, not the robot, moves the rays "
+                                                   "of one flower apart", greater_than=0.0)
+    float_relative_pose_fraction: float = config_field(0.12, "with RTK float the sd of the pose relative to itself "
+                                                       "over a track is at least this fraction of the fixes' median "
+                                                       "reported sd (the bias wander over a track's seconds)",
+                                                       minimum=0.0)
     coarse_smoothing_window_s: float = config_field(20.0, "with plain GNSS (coarse_fix_sd_m) the position smoothing and "
                                                     "course-over-ground windows are at least this long (s): a long "
                                                     "straight-line fit gives the motion between the views of a flower "
@@ -128,6 +139,16 @@ class FusionConfig:
                                                    "GNSS sd (m) of both passes is below this", greater_than=0.0)
     merge_max_distance_m: float = config_field(0.5, "a track never merges with a flower further than this (m)",
                                                greater_than=0.0)
+    pass_offset_window_s: float = config_field(4.0, "with RTK float, the offset between the current pass and an "
+                                               "earlier pass's flowers is voted by the tracks (and flowers) of this "
+                                               "many seconds around each one (the bias barely changes within them)",
+                                               greater_than=0.0)
+    pass_offset_bandwidth_m: float = config_field(0.05, "votes for a pass offset that agree within this (m) support "
+                                                  "one offset", greater_than=0.0)
+    pass_offset_min_support: int = config_field(5, "distinct earlier flowers that must support a pass offset (and at "
+                                                "least half of the voters) before it is used", minimum=2)
+    pass_offset_max_m: float = config_field(1.0, "largest pass-to-pass offset searched (m); beyond it passes are "
+                                            "compared by their GNSS uncertainty alone", greater_than=0.0)
     association_delay_s: float = config_field(3.0, "with plain GNSS (coarse_fix_sd_m) geolocated tracks wait this long "
                                               "(s of stamps) and then join the map most observations first, so that "
                                               "a flower's long tracks are placed before short fragments of its "

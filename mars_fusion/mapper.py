@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -26,7 +26,8 @@ from mars_fusion.plots import PlotIndex, row_segment_ids
 from mars_fusion.pose.fix_validation import FixValidator
 from mars_fusion.pose.heading import wrap_angle, yaw_from_compass
 from mars_core.geometry.map_frame import MapFrame
-from mars_fusion.pose.pose_track import PoseTrack
+from mars_fusion.flower_map.pass_alignment import revisits
+from mars_fusion.pose.pose_track import GNSS_QUALITIES, PoseTrack
 from mars_fusion.snapshot import MapSnapshot
 from mars_fusion.time_ordering import ReorderBuffer, SessionStart
 
@@ -59,6 +60,7 @@ class FlowerMapper:
         self._path: List[np.ndarray] = []          # decimated robot path of finished sessions
         self._last_path_xy: Optional[np.ndarray] = None
         self._latest_ns = 0
+        self._first_ns: Optional[int] = None      # first stamp processed: the origin of the report's times
 
     # ------------------------------------------------------------------ inputs
     def add_fix(self, fix: GnssFix) -> None:
@@ -107,6 +109,8 @@ class FlowerMapper:
     def _process(self, released: list) -> None:
         if not released:
             return
+        if self._first_ns is None:
+            self._first_ns = released[0].stamp_ns
         for msg in released:
             payload = msg.payload
             if isinstance(payload, SessionStart):
@@ -232,6 +236,35 @@ class FlowerMapper:
         mf = self.map_frame
         return MapSnapshot(table, lat, lon, alt, plot_ids, self.rig.camera_names, path,
                            (mf.latitude, mf.longitude, mf.altitude), mf.projection)
+
+    def gnss_report(self) -> Dict[str, Any]:
+        """What the map's positions rest on, by name: the GNSS regime, the share of fixes per regime (no fix
+        included), dropouts bridged, the pass-to-pass offsets estimated, and warnings a user should read."""
+        pose = self.pose.counts()
+        per = {q: int(pose.get(f"fixes_{q}", 0)) for q in GNSS_QUALITIES}
+        per["no_fix"] = int(self.fix_validator.rejected.get("no_fix", 0))
+        total = max(sum(per.values()), 1)
+        usable = {q: n for q, n in per.items() if q != "no_fix" and n}
+        quality = max(usable, key=lambda q: usable[q]) if usable else "no_fix"
+        shares = {q: round(n / total, 4) for q, n in per.items()}
+        origin = self._first_ns or 0
+        passes = [dict(r, from_s=round((r["from_ns"] - origin) * 1e-9, 1), to_s=round((r["to_ns"] - origin) * 1e-9, 1),
+                       earlier_pass_s=round((r["earlier_pass_ns"] - origin) * 1e-9, 1))
+                  for r in revisits(self.flower_map.pass_offsets.history)]
+        warnings = []
+        sd = self.pose.median_reported_sd()
+        names = {"rtk_fixed": "RTK fixed", "rtk_float": "RTK float", "gnss": "plain GNSS", "no_fix": "no fix"}
+        if quality != "rtk_fixed" and usable:
+            warnings.append(f"GNSS was {names[quality]} for {100 * shares[quality]:.0f} % of the fixes: flower positions "
+                            f"are good to about {sd * 100:.0f} cm (1 sd per axis), not the 2 cm of RTK fixed")
+        if per["no_fix"]:
+            warnings.append(f"{100 * shares['no_fix']:.1f} % of the fixes had no fix; "
+                            f"{int(pose.get('dropouts_bridged', 0))} dropouts were bridged by interpolating the pose "
+                            f"and {int(pose.get('gap_segments', 0))} gaps longer than max_fix_gap_s "
+                            f"({self.config.max_fix_gap_s:g} s) lost the flowers seen during them")
+        return {"quality": quality, "quality_name": names[quality], "fix_shares": shares,
+                "median_reported_sd_m": round(sd, 4), "dropouts_bridged": int(pose.get("dropouts_bridged", 0)),
+                "gaps_not_bridged": int(pose.get("gap_segments", 0)), "revisits": passes, "warnings": warnings}
 
     def counts_per_camera(self) -> Dict[str, int]:
         """Flowers each camera contributed to (after de-duplication)."""

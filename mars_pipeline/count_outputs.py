@@ -65,6 +65,7 @@ def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict
         "realtime_factor": round(duration / report.seconds, 1) if report.seconds > 0 else None,
         "gnss": {"fixes": p.fixes, "fix_status": {str(k): v for k, v in sorted(p.fix_status.items())},
                  "headings": p.headings, "datum": list(snapshot.datum) if p.mapper.map_frame else None,
+                 **p.mapper.gnss_report(),
                  **{k: v for k, v in diag.items() if k.startswith("fix_") or k.startswith("pose_")}},
         "rig": report.rig_source,
         "from_images": report.image_cameras,

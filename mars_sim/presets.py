@@ -32,6 +32,46 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "gnss": {"mode": "gnss", "rate_hz": 5.0},
         "heading": {"source": "none"},
     },
+    # One GNSS regime each, on a short field (2 rows x 30 m, about 2.5 min per pass) with the 'field' detector:
+    # what the count and the map do under that regime alone (benchmarks/gnss_regimes.py runs them all).
+    "rtk-float": {
+        "description": "regime: RTK float (decimetres of wandering bias), one pass, IMU heading; 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "gnss": {"mode": "rtk_float"},
+    },
+    "rtk-dropouts": {
+        "description": "regime: RTK fixed with 2 dropouts of 4 s per minute, one pass; 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "gnss": {"mode": "rtk_fixed", "dropouts_per_minute": 2.0, "dropout_duration_s": 4.0},
+    },
+    "two-pass-fixed": {
+        "description": "regime: RTK fixed, the rows driven twice (back in the opposite direction); 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "drive": {"passes": 2, "second_pass_lateral_offset_m": 0.08},
+    },
+    "two-pass-float": {
+        "description": "regime: RTK float, the rows driven twice; 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "drive": {"passes": 2, "second_pass_lateral_offset_m": 0.08},
+        "gnss": {"mode": "rtk_float"},
+    },
+    "gnss-imu": {
+        "description": "regime: plain GNSS (metres) with IMU heading, one pass; 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "gnss": {"mode": "gnss", "rate_hz": 5.0},
+    },
+    "gnss-no-imu": {
+        "description": "regime: plain GNSS without IMU (course over ground), one pass; 2 rows x 30 m",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "gnss": {"mode": "gnss", "rate_hz": 5.0},
+        "heading": {"source": "none"},
+    },
     "hard": {
         "description": "dense look-alike flowers, GNSS dropouts, RTK float, and a second pass over the same "
                        "rows in the opposite direction: 2 rows x 30 m",

@@ -6,12 +6,16 @@ uncertainty of both passes.
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from mars_fusion.flower_map.flower_store import FlowerStore, unpack_sym2
+from mars_fusion.flower_map.pass_alignment import PassOffsetEstimator, consensus_offset
+
+# Flowers of one pass within this distance (m) of a settling flower vote for its pass offset.
+VOTER_RADIUS_M = 2.0
 from mars_fusion.geolocation.track_position import TrackEstimate
 
 
@@ -19,7 +23,7 @@ class FlowerConsolidation(FlowerStore):
     """Flower-with-flower merges; the FlowerMap keeps the per-pass members they move and compare."""
 
     _recent: Dict[int, List[TrackEstimate]]   # flower index -> its member tracks of the current pass
-    _gap_ns: int                              # same_pass_gap_s in ns
+    pass_offsets: PassOffsetEstimator         # the pass-to-map offsets estimated while driving
 
     def _compatible(self, f: int, g: int) -> bool:
         """False when one camera saw members of both flowers at overlapping times (cannot-link)."""
@@ -53,7 +57,79 @@ class FlowerConsolidation(FlowerStore):
                     self._absorb(keep, gone)
                     self.counters["split_merges"] += 1
                     continue   # the survivor keeps its (merged) members until it goes stale itself
+            if c["alive"][f]:
+                earlier = self._registered_earlier_flower(f)
+                if earlier >= 0:
+                    self._absorb(earlier, f)
+                    self.counters["registered_pass_merges"] += 1
+                    continue
             self._recent.pop(f, None)
+
+    def _registered_earlier_flower(self, f: int) -> int:
+        """The flower of an earlier pass that flower f is, once moved by the pass offset around it, within the
+        registration residual and both measurement covariances (-1: none). RTK float only (plain GNSS offsets
+        exceed pass_offset_max_m; RTK fixed needs no registration): a track that reached its own pass's flower
+        first never met the earlier one, so the flowers are registered again when they settle."""
+        cfg = self.config
+        c = self._cols
+        if not cfg.rtk_fixed_max_sd_m ** 2 < c["gnss_var"][f] <= cfg.coarse_fix_sd_m ** 2:
+            return -1
+        offset = self._flower_pass_offset(f)
+        if offset is None:
+            found = self.pass_offsets.offset_around(int(c["first_ns"][f] + c["last_ns"][f]) // 2)
+            if found is None:
+                return -1
+            offset, spread = found.offset, found.spread_m
+        else:
+            offset, spread = offset
+        target = c["xyz"][f, :2] + offset
+        cand = self.grid.query(float(target[0]), float(target[1]), cfg.merge_max_distance_m)
+        best, best_d = -1, np.inf
+        meas_f = np.linalg.inv(unpack_sym2(c["meas_info"][f]))
+        for g in cand.tolist():
+            if g == f or not c["alive"][g] or not self._earlier_pass(np.array([g]), int(c["first_ns"][f]),
+                                                                      float(c["yaw"][f]))[0]:
+                continue
+            delta = c["xyz"][g, :2] - target
+            s = meas_f + np.linalg.inv(unpack_sym2(c["meas_info"][g])) + spread ** 2 * np.eye(2)
+            d = float(np.sqrt(delta @ np.linalg.solve(s, delta)))
+            if d <= cfg.merge_gate_sigma and d < best_d:
+                best, best_d = g, d
+        return best
+
+    def _flower_pass_offset(self, f: int) -> Optional[Tuple[np.ndarray, float]]:
+        """The offset between f's pass and the earlier pass, voted by the flowers of f's pass around it (each
+        placed from all its views, so far better than a single track) with their displacements to the earlier
+        flowers near them; (offset, residual) or None."""
+        cfg = self.config
+        c = self._cols
+        mid_f = 0.5 * (c["first_ns"][f] + c["last_ns"][f])
+        window = cfg.pass_offset_window_s * 1e9
+        around = self.grid.query(float(c["xyz"][f, 0]), float(c["xyz"][f, 1]), VOTER_RADIUS_M)
+        votes, owner, flower_of = [], [], []
+        for h in around.tolist():
+            if not c["alive"][h] or abs(0.5 * (c["first_ns"][h] + c["last_ns"][h]) - mid_f) > window \
+                    or self._earlier_pass(np.array([h]), int(c["first_ns"][f]), float(c["yaw"][f]))[0]:
+                continue
+            near = self.grid.query(float(c["xyz"][h, 0]), float(c["xyz"][h, 1]), cfg.pass_offset_max_m)
+            near = near[c["alive"][near] & self._earlier_pass(near, int(c["first_ns"][h]), float(c["yaw"][h]))]
+            if near.shape[0] == 0:
+                continue
+            d = c["xyz"][near, :2] - c["xyz"][h, :2]
+            within = np.hypot(d[:, 0], d[:, 1]) <= cfg.pass_offset_max_m
+            if not within.any():
+                continue
+            votes.append(d[within])
+            flower_of.append(near[within])
+            owner.append(np.full(int(within.sum()), len(owner)))
+        if not votes:
+            return None
+        found = consensus_offset(np.concatenate(votes), np.concatenate(owner), np.concatenate(flower_of),
+                                 cfg.pass_offset_bandwidth_m, cfg.pass_offset_min_support)
+        if found is None:
+            return None
+        self.counters["flower_pass_offsets"] += 1
+        return found[0], found[1]
 
     def settle_all(self) -> None:
         """End of data: settle every flower of the current pass."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.consolidation import FlowerConsolidation
+from mars_fusion.flower_map.pass_alignment import PassOffsetEstimator
 from mars_fusion.flower_map.track_matching import TrackMatching
 from mars_fusion.geolocation.track_position import TrackEstimate
 
@@ -26,19 +27,23 @@ class FlowerMap(TrackMatching, FlowerConsolidation):
         super().__init__(config, camera_names)
         self._recent: Dict[int, List[TrackEstimate]] = {}
         self._recent_sweep_ns = 0
-        self._gap_ns = int(config.same_pass_gap_s * 1e9)
         self._waiting: List[TrackEstimate] = []   # geolocated tracks within association_delay_s of the newest
+        self.pass_offsets = PassOffsetEstimator(config.pass_offset_window_s, config.pass_offset_bandwidth_m,
+                                                config.pass_offset_min_support)
 
     # ------------------------------------------------------------------ association
     def defer_track(self, est: TrackEstimate) -> None:
-        """Queue a geolocated track; release_tracks() associates it once association_delay_s has passed."""
+        """Queue a geolocated track; release_tracks() associates it once association_delay_s has passed. With
+        RTK float it votes for the pass offset now, so that tracks released later see the votes around them."""
+        self._vote_pass_offset(est)
         self._waiting.append(est)
 
     def release_tracks(self, everything: bool = False) -> List[Tuple[TrackEstimate, int]]:
         """Associate the queued tracks that are due (all with everything=True); returns (track, flower id) pairs.
 
-        With plain GNSS (gnss sd above coarse_fix_sd_m) a track waits until association_delay_s after the newest
-        one and tracks join most observations first: views seconds apart cannot tell neighbours apart then, and a
+        Beyond RTK fixed a track waits until association_delay_s after the newest one: with RTK float so that
+        the pass offset is voted by the tracks on both sides of it; with plain GNSS (gnss sd above
+        coarse_fix_sd_m) tracks then join most observations first: views seconds apart cannot tell neighbours apart then, and a
         short fragment of a neighbouring flower that happened to end earlier would claim a flower before the
         flower's own long tracks and block them (one camera, two tracks). Other tracks join at once, in order
         of their last observation."""
@@ -49,7 +54,8 @@ class FlowerMap(TrackMatching, FlowerConsolidation):
         else:
             newest = max(e.t_last for e in self._waiting)
             delay = int(self.config.association_delay_s * 1e9)
-            due = [not self._coarse_gnss(e) or e.t_last <= newest - delay for e in self._waiting]
+            due = [not (self._coarse_gnss(e) or self._wandering_gnss(e)) or e.t_last <= newest - delay
+                   for e in self._waiting]
             ready = [e for e, d in zip(self._waiting, due) if d]
             if not ready:
                 return []
@@ -71,14 +77,21 @@ class FlowerMap(TrackMatching, FlowerConsolidation):
         c = self._cols
         self._sweep_recent(est.t_first)
         cand = self.grid.query(float(est.xyz[0]), float(est.xyz[1]), cfg.merge_max_distance_m)
+        offset = self._pass_offset(est)
+        if offset is not None:
+            shifted = est.xyz[:2] + offset.offset
+            cand = np.union1d(cand, self.grid.query(float(shifted[0]), float(shifted[1]), cfg.merge_max_distance_m))
         best, best_score = -1, np.inf
         ray_matched: List[int] = []
         if cand.shape[0]:
             cand = cand[c["alive"][cand]]
             delta = c["xyz"][cand, :2] - est.xyz[:2]
             near = np.hypot(delta[:, 0], delta[:, 1]) <= cfg.merge_max_distance_m
+            if offset is not None:
+                moved = delta - offset.offset
+                near |= np.hypot(moved[:, 0], moved[:, 1]) <= cfg.merge_max_distance_m
             for f, d in zip(cand[near].tolist(), delta[near]):
-                score = self._match_score(est, f, d)
+                score = self._match_score(est, f, d, offset)
                 if score is None:
                     continue
                 if score <= 1.0:

@@ -15,6 +15,7 @@ import numpy as np
 from mars_core.columns import ColumnTable, column
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.grid_index import GridIndex
+from mars_fusion.flower_map.pass_alignment import opposite_heading
 from mars_fusion.geolocation.track_position import TrackEstimate
 
 _COLUMNS = {
@@ -22,6 +23,7 @@ _COLUMNS = {
     "meas_info": ((3,), np.float64), "gnss_var": ((), np.float64), "z_var": ((), np.float64), "z_weight": ((), np.float64), "score_sum": ((), np.float64),
     "n_obs": ((), np.int64), "n_tracks": ((), np.int64), "first_ns": ((), np.int64), "last_ns": ((), np.int64),
     "camera_mask": ((), np.int64), "alive": ((), bool),
+    "yaw": ((), np.float64),   # robot heading when the flower was first mapped (NaN: unknown, e.g. resumed)
 }
 
 
@@ -66,6 +68,20 @@ class FlowerStore:
         self._cols: Dict[str, np.ndarray] = {}
         self._grow(1024)
         self.merged_into: Dict[int, int] = {}    # retired flower id -> id it was merged into
+        self._gap_ns = int(config.same_pass_gap_s * 1e9)
+
+    # ------------------------------------------------------------------ passes
+    def _wandering_gnss(self, est: TrackEstimate) -> bool:
+        """True when the track was placed with RTK float poses (sd between rtk_fixed_max_sd_m and
+        coarse_fix_sd_m): its pass is told apart by the driving direction too, and registered to earlier passes."""
+        return self.config.rtk_fixed_max_sd_m ** 2 < est.gnss_var <= self.config.coarse_fix_sd_m ** 2
+
+    def _earlier_pass(self, flowers: np.ndarray, t_first: int, yaw: float) -> np.ndarray:
+        """Mask of the flowers mapped by an earlier pass than a view at t_first heading yaw: first seen more
+        than same_pass_gap_s before, or seen before while driving the other way."""
+        c = self._cols
+        return (c["first_ns"][flowers] < t_first - self._gap_ns) | (
+            (c["last_ns"][flowers] < t_first) & opposite_heading(c["yaw"][flowers], yaw))
 
     # ------------------------------------------------------------------ storage
     def _grow(self, capacity: int) -> None:
@@ -121,6 +137,7 @@ class FlowerStore:
         c["first_ns"][i] = est.t_first
         c["last_ns"][i] = est.t_last
         c["camera_mask"][i] = 1 << est.camera_index
+        c["yaw"][i] = est.yaw
         self._alive_count += 1
         self.grid.insert(i, float(est.xyz[0]), float(est.xyz[1]))
         return i
@@ -213,6 +230,7 @@ class FlowerStore:
         c["last_ns"][sl] = last_ns
         c["camera_mask"][sl] = camera_mask
         c["alive"][sl] = True
+        c["yaw"][sl] = np.nan
         self.grid.insert_many(np.arange(self._n, self._n + n), xyz[:, :2])
         self._n += n
         self._alive_count += n

@@ -5,7 +5,9 @@ the SAME camera overlapping in time forbids the merge (two simultaneous tracks o
 members of OTHER cameras overlapping in time are compared by the closest approach of simultaneous rays, gated by
 their pixel noise (the pose, and so any GNSS error, is shared); then all views must fit one point (a wider gate
 with plain GNSS, whose relative pose between views seconds apart is off by centimetres). A flower of an earlier
-pass is compared with the full covariance including GNSS (multi-pass merge).
+pass is compared after moving the track by the pass offset that the recent tracks agree on (pass_alignment.py),
+within the registration residual; without an offset (RTK fixed, or too few agreeing tracks yet) with the full
+covariance including GNSS (multi-pass merge).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from mars_fusion.flower_map.flower_store import FlowerStore, unpack_sym2
+from mars_fusion.flower_map.pass_alignment import PassOffset, PassOffsetEstimator, opposite_heading
 from mars_fusion.flower_map.ray_matching import ray_distances, simultaneous_pairs
 from mars_fusion.geolocation.track_position import TrackEstimate, triangulate_rays
 
@@ -22,15 +25,36 @@ class TrackMatching(FlowerStore):
     """Scores a track against one candidate flower; the FlowerMap keeps the per-pass members it reads."""
 
     _recent: Dict[int, List[TrackEstimate]]   # flower index -> its member tracks of the current pass
-    _gap_ns: int                              # same_pass_gap_s in ns
+    pass_offsets: PassOffsetEstimator         # the current pass's offset to the earlier pass's flowers
 
     def _coarse_gnss(self, est: TrackEstimate) -> bool:
         """True when the track was placed with plain-GNSS poses (sd above coarse_fix_sd_m)."""
         return est.gnss_var > self.config.coarse_fix_sd_m ** 2
 
-    def _match_score(self, est: TrackEstimate, f: int, delta: np.ndarray) -> Optional[float]:
+    def _vote_pass_offset(self, est: TrackEstimate) -> None:
+        """Record this track's displacements to the earlier-pass flowers around it (RTK float only: RTK fixed
+        needs no registration, and the metres of plain GNSS exceed pass_offset_max_m)."""
         cfg = self.config
-        members = [m for m in self._recent.get(f, ()) if est.t_first - m.t_last < self._gap_ns]
+        if not self._wandering_gnss(est):
+            return
+        c = self._cols
+        near = self.grid.query(float(est.xyz[0]), float(est.xyz[1]), cfg.pass_offset_max_m)
+        if near.shape[0]:
+            near = near[c["alive"][near] & self._earlier_pass(near, est.t_first, est.yaw)]
+        votes = c["xyz"][near, :2] - est.xyz[:2]
+        within = np.hypot(votes[:, 0], votes[:, 1]) <= cfg.pass_offset_max_m
+        self.pass_offsets.add(est.t_last, votes[within], near[within], c["last_ns"][near[within]])
+
+    def _pass_offset(self, est: TrackEstimate) -> Optional[PassOffset]:
+        """The pass offset the tracks around this one agree on (None while too few agree, and beyond RTK float)."""
+        return self.pass_offsets.estimate(est.t_last) if self._wandering_gnss(est) else None
+
+    def _match_score(self, est: TrackEstimate, f: int, delta: np.ndarray,
+                     offset: Optional[PassOffset] = None) -> Optional[float]:
+        cfg = self.config
+        wandering = self._wandering_gnss(est)
+        members = [m for m in self._recent.get(f, ()) if est.t_first - m.t_last < self._gap_ns
+                   and not (wandering and opposite_heading(m.yaw, est.yaw))]
         if cfg.appearance_max_distance is not None and members and est.embedding is not None:
             dists = [_cosine_distance(est.embedding, m.embedding) for m in members
                      if m.embedding is not None and m.embedding_model_id == est.embedding_model_id]
@@ -68,6 +92,18 @@ class TrackMatching(FlowerStore):
             return resid / gate + (0.0 if simultaneous else 1.0)
         # A flower of an earlier pass: the track's rays must pass by the flower's 3-D point within the GNSS
         # uncertainty of both passes (a 2-D test would let short tracks, uncertain along their rays, attract).
+        if offset is not None:
+            # Registered to the earlier pass: the rays moved by the pass offset, gated by its residual instead.
+            diff = c["xyz"][f] - est.ray_origins
+            diff[:, :2] -= offset.offset
+            perp = diff - np.sum(diff * est.ray_dirs, axis=1, keepdims=True) * est.ray_dirs
+            meas_var = 0.5 * float(np.trace(np.linalg.inv(unpack_sym2(c["meas_info"][f]))))
+            scale = np.sqrt(est.ray_sigma ** 2 + meas_var + offset.spread_m ** 2)
+            d = float(np.median(np.linalg.norm(perp, axis=1) / scale))
+            if d <= cfg.merge_gate_sigma:
+                self.counters["multi_pass_registered_candidates"] += 1
+                return 2.0 + d / cfg.merge_gate_sigma
+            return None
         if est.gnss_var + c["gnss_var"][f] > cfg.multi_pass_max_gnss_sd_m ** 2:
             # Passes metres apart in GNSS error cannot be told apart at flower spacing: merging would join
             # neighbours (use swath_half_width_m so that each flower is mapped from one pass only).

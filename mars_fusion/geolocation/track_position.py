@@ -49,6 +49,7 @@ class TrackEstimate:
     lateral_m: float = 0.0        # median lateral offset from the robot centre line (base_link y)
     ray_sigma_pixel: Optional[np.ndarray] = None   # (k,) sd (m) of each ray's error from pixel noise alone
     extra: Dict[str, float] = field(default_factory=dict)
+    yaw: float = float("nan")     # mean robot heading (rad, map) while the track was seen: which way the pass drove
 
     @property
     def n_obs(self) -> int:
@@ -168,7 +169,7 @@ class TrackGeolocator:
         plane_b = origin_b + dir_b * np.where(usable, t_plane, 0.0)[:, None]
         origins = poses.xyz + _rotate_z(origin_b, poses.yaw)
         dirs = _rotate_z(dir_b, poses.yaw)
-        rel_sd = max(cfg.relative_pose_sd_m, pose_track.smoothed_noise_sd())
+        rel_sd = pose_track.relative_pose_sd()
         # Per ray: pixel noise at the viewing distance, short-term pose noise, heading noise at the lever
         # from the robot centre to the seen point.
         reach = np.hypot(plane_b[:, 0], plane_b[:, 1])
@@ -221,6 +222,7 @@ class TrackGeolocator:
                 session=session, xyz=xyz[g].copy(), cov_meas=cov3[g, :2, :2] + heading_var * np.eye(2),
                 gnss_var=float(np.mean(poses.sd_h[obs] ** 2)), stamps_ns=stamps[obs], ray_origins=origins[obs],
                 ray_dirs=dirs[obs], ray_sigma=sigma[obs], ground_z=float(ground_z[g]), z_var=float(cov3[g, 2, 2]), score_sum=float(scores[obs].sum()), embedding=track.embedding, embedding_model_id=track.embedding_model_id,
-                lateral_m=lateral, ray_sigma_pixel=pixel_sigma[obs], extra={"height_m": float(xyz[g, 2] - ground_z[g])}))
+                lateral_m=lateral, ray_sigma_pixel=pixel_sigma[obs], extra={"height_m": float(xyz[g, 2] - ground_z[g])},
+                yaw=float(np.arctan2(np.mean(np.sin(poses.yaw[obs])), np.mean(np.cos(poses.yaw[obs]))))))
         self.counters["tracks_geolocated"] += len(out)
         return out

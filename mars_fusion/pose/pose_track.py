@@ -52,6 +52,16 @@ class _Columns:
         self.n += 1
 
 
+# A pause between good fixes longer than this (s) is a dropout (receivers report at 1-20 Hz).
+DROPOUT_MIN_S = 1.0
+GNSS_QUALITIES = ("rtk_fixed", "rtk_float", "gnss")
+
+
+def fix_quality(sd_h: float, config: FusionConfig) -> str:
+    """A fix's regime from its reported horizontal sd: 'rtk_fixed', 'rtk_float' or 'gnss' (plain)."""
+    return "gnss" if sd_h > config.coarse_fix_sd_m else "rtk_float" if sd_h > config.rtk_fixed_max_sd_m else "rtk_fixed"
+
+
 _WINDOW_CELLS_PER_BLOCK = 1 << 18     # rows x window stamps gathered at once: bounds memory on long histories
 
 
@@ -162,6 +172,8 @@ class PoseTrack:
         self._fixes = _Columns()
         self._coarse_fixes = 0
         self._coarse = False
+        self._wandering_fixes = 0
+        self._wandering = False
         self._segment = 0
         self._pending = []
         self._dirty_from = 0
@@ -193,10 +205,15 @@ class PoseTrack:
         if f.n and stamp_ns <= f.t[f.n - 1]:
             self.counters["late_or_duplicate_fix"] += 1
             return "late"
-        if f.n == 0 or (stamp_ns - f.t[f.n - 1]) * 1e-9 > self.config.max_fix_gap_s:
+        gap_s = (stamp_ns - f.t[f.n - 1]) * 1e-9 if f.n else 0.0
+        if f.n == 0 or gap_s > self.config.max_fix_gap_s:
             if f.n:
                 self._segment += 1
                 self.counters["gap_segments"] += 1
+        elif gap_s > DROPOUT_MIN_S:
+            # Poses are interpolated across it (with the heading): counted so that the report can say so.
+            self.counters["dropouts_bridged"] += 1
+        if f.n == 0 or gap_s > self.config.max_fix_gap_s:
             self._drop_pending()
             self._accept(stamp_ns, p, sd_h)
             return "accepted"
@@ -214,10 +231,13 @@ class PoseTrack:
 
     def _accept(self, stamp_ns: int, p: np.ndarray, sd_h: float) -> None:
         self._fixes.append(int(stamp_ns), p, sd_h, self._segment)
+        self.counters["fixes_" + fix_quality(sd_h, self.config)] += 1
         self._coarse_fixes += int(sd_h > self.config.coarse_fix_sd_m)
+        self._wandering_fixes += int(sd_h > self.config.rtk_fixed_max_sd_m)
         coarse = 2 * self._coarse_fixes > self._fixes.n
-        if coarse != self._coarse:
-            self._coarse = coarse
+        wandering = 2 * self._wandering_fixes > self._fixes.n
+        if coarse != self._coarse or wandering != self._wandering:
+            self._coarse, self._wandering = coarse, wandering
             self._dirty_from = 0          # the windows changed: smooth everything again
         start = int(np.searchsorted(self._fixes.t[:self._fixes.n],
                                     stamp_ns - int(max(self.smoothing_window_s, self.cog_window_s) * 0.5e9)))
@@ -227,6 +247,18 @@ class PoseTrack:
     def coarse(self) -> bool:
         """True when most fixes of the session report an sd above coarse_fix_sd_m (plain GNSS)."""
         return self._coarse
+
+    @property
+    def wandering(self) -> bool:
+        """True when most fixes of the session report an sd above rtk_fixed_max_sd_m (RTK float or plain GNSS)."""
+        return self._wandering
+
+    @property
+    def quality(self) -> str:
+        """The session's GNSS regime from what its fixes report: 'rtk_fixed', 'rtk_float', 'gnss' or 'none'."""
+        if self._fixes.n == 0:
+            return "none"
+        return "gnss" if self._coarse else "rtk_float" if self._wandering else "rtk_fixed"
 
     @property
     def smoothing_window_s(self) -> float:
@@ -239,7 +271,11 @@ class PoseTrack:
         return self._window_in_use(self.config.cog_window_s)
 
     def _window_in_use(self, configured_s: float) -> float:
-        return max(configured_s, self.config.coarse_smoothing_window_s) if self._coarse else configured_s
+        if self._coarse:
+            return max(configured_s, self.config.coarse_smoothing_window_s)
+        if self._wandering:
+            return max(configured_s, self.config.float_smoothing_window_s)
+        return configured_s
 
     def _predict(self, stamp_ns: int) -> Tuple[np.ndarray, float]:
         f = self._fixes
@@ -317,6 +353,18 @@ class PoseTrack:
         span = (f.t[f.n - 1] - f.t[0]) * 1e-9
         per_window = max(1.0, (f.n - 1) / max(span, 1e-9) * self.smoothing_window_s)
         return self._resid_sd / float(np.sqrt(per_window))
+
+    def median_reported_sd(self) -> float:
+        """Median horizontal sd (m) the accepted fixes of this session reported (0 without fixes)."""
+        return float(np.median(self._fixes.sd[:self._fixes.n])) if self._fixes.n else 0.0
+
+    def relative_pose_sd(self) -> float:
+        """sd (m) of the pose relative to itself over a track: the configured floor, the smoothed white noise and,
+        with RTK float, the bias wander (a fraction of the fixes' median reported sd)."""
+        sd = max(self.config.relative_pose_sd_m, self.smoothed_noise_sd())
+        if self._wandering and not self._coarse and self._fixes.n:
+            sd = max(sd, self.config.float_relative_pose_fraction * self.median_reported_sd())
+        return sd
 
     def heading_noise_sd(self) -> float:
         """Estimated sd (rad) of the course-over-ground heading (0 when a heading topic is used): the slope
