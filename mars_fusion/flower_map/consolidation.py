@@ -13,10 +13,10 @@ from scipy.spatial import cKDTree
 
 from mars_fusion.flower_map.flower_store import FlowerStore, unpack_sym2
 from mars_fusion.flower_map.pass_alignment import PassOffsetEstimator, consensus_offset
+from mars_fusion.geolocation.track_position import TrackEstimate
 
 # Flowers of one pass within this distance (m) of a settling flower vote for its pass offset.
 VOTER_RADIUS_M = 2.0
-from mars_fusion.geolocation.track_position import TrackEstimate
 
 
 class FlowerConsolidation(FlowerStore):
@@ -74,14 +74,14 @@ class FlowerConsolidation(FlowerStore):
         c = self._cols
         if not cfg.rtk_fixed_max_sd_m ** 2 < c["gnss_var"][f] <= cfg.coarse_fix_sd_m ** 2:
             return -1
-        offset = self._flower_pass_offset(f)
-        if offset is None:
-            found = self.pass_offsets.offset_around(int(c["first_ns"][f] + c["last_ns"][f]) // 2)
-            if found is None:
+        by_flowers = self._flower_pass_offset(f)
+        if by_flowers is None:
+            by_tracks = self.pass_offsets.offset_around(int(c["first_ns"][f] + c["last_ns"][f]) // 2)
+            if by_tracks is None:
                 return -1
-            offset, spread = found.offset, found.spread_m
+            offset, spread = by_tracks.offset, by_tracks.spread_m
         else:
-            offset, spread = offset
+            offset, spread = by_flowers
         target = c["xyz"][f, :2] + offset
         cand = self.grid.query(float(target[0]), float(target[1]), cfg.merge_max_distance_m)
         best, best_d = -1, np.inf
@@ -106,7 +106,9 @@ class FlowerConsolidation(FlowerStore):
         mid_f = 0.5 * (c["first_ns"][f] + c["last_ns"][f])
         window = cfg.pass_offset_window_s * 1e9
         around = self.grid.query(float(c["xyz"][f, 0]), float(c["xyz"][f, 1]), VOTER_RADIUS_M)
-        votes, owner, flower_of = [], [], []
+        votes: List[np.ndarray] = []
+        owner: List[np.ndarray] = []
+        flower_of: List[np.ndarray] = []
         for h in around.tolist():
             if not c["alive"][h] or abs(0.5 * (c["first_ns"][h] + c["last_ns"][h]) - mid_f) > window \
                     or self._earlier_pass(np.array([h]), int(c["first_ns"][f]), float(c["yaw"][f]))[0]:

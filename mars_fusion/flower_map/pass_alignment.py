@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class PassOffset:
     reference_ns: int        # median time the matched earlier flowers were last seen (the earlier pass)
 
 
-def opposite_heading(yaw_a: np.ndarray, yaw_b: float) -> np.ndarray:
+def opposite_heading(yaw_a: Union[float, np.ndarray], yaw_b: float) -> np.ndarray:
     """True where two headings differ by more than 90 degrees: the robot drove the other way, so the views
     belong to another pass even seconds apart (the far end of a row before and after the headland turn)."""
     d = np.abs(np.angle(np.exp(1j * (np.asarray(yaw_a, dtype=np.float64) - yaw_b))))
