@@ -128,7 +128,8 @@ def read_result_run(folder: Path, flowers: Dict[str, np.ndarray]) -> ResultRun:
         state = None
         problems.append(f"{exc} (its datum and projection are not used)")
     if state is not None:
-        datum, projection = tuple(float(v) for v in state.datum), state.projection  # type: ignore[assignment]
+        datum = (float(state.datum[0]), float(state.datum[1]), float(state.datum[2]))
+        projection = state.projection
     else:
         raw = (summary.get("gnss") or {}).get("datum")
         if isinstance(raw, list) and len(raw) == 3 and all(isinstance(v, (int, float)) for v in raw):
