@@ -87,6 +87,9 @@ def place_result(columns: Dict[str, np.ndarray], truth: TruthRun, result: Result
     def finite(*names: str) -> bool:
         return all(n in columns for n in names) and bool(np.isfinite(np.column_stack([columns[n] for n in names])).all())
 
+    n_rows = max((v.size for v in columns.values()), default=0)
+    if n_rows == 0 and ({"x", "y"} <= set(columns) or {"lat", "lon"} <= set(columns)):
+        return np.zeros((0, 2)), "no flowers in the result"
     has_xy, has_ll = finite("x", "y"), finite("lat", "lon")
     xy = np.column_stack([columns["x"], columns["y"]]) if "x" in columns and "y" in columns else None
     if truth.datum is None:
@@ -147,6 +150,9 @@ def match_radius(radius: Union[float, str], result: ResultRun) -> Tuple[float, s
         raise EvaluationInputError(f"--radius auto needs the GNSS sd the result's fixes reported "
                                    f"(gnss.median_reported_sd_m in {result.folder / 'summary.json'}, written by "
                                    "mars-count); give a radius in metres instead")
+    if sd <= 0:
+        return DEFAULT_MATCH_RADIUS_M, f"auto: the result reports no GNSS sd (no accepted fix): the default " \
+                                       f"{DEFAULT_MATCH_RADIUS_M} m"
     quality = (result.summary.get("gnss") or {}).get("quality_name", "GNSS")
     scaled = AUTO_RADIUS_SIGMAS * sd
     why = (f"auto: {AUTO_RADIUS_SIGMAS:g} x the median reported GNSS sd {sd:.3f} m ({quality}) = {scaled:.3f} m, "

@@ -84,6 +84,15 @@ def test_radius_auto_without_a_gnss_report_is_a_clear_error(quick_run_dir, tmp_p
     assert "--radius auto needs" in err and "summary.json" in err and "Traceback" not in err
 
 
+def test_radius_auto_on_a_count_without_any_fix_is_the_default(quick_run_dir, tmp_path):
+    # mars-count without GNSS writes an empty flowers.csv and reports a 0 sd: scored, with the reason.
+    res = _write(tmp_path / "nofix", [], columns=("id", "x", "y", "z", "lat", "lon"), summary=_gnss_summary(0.0))
+    scores = evaluate_run(quick_run_dir / "truth", res, "auto")
+    m = scores["map"]
+    assert m["radius_m"] == DEFAULT_MATCH_RADIUS_M and "no accepted fix" in m["radius_reason"]
+    assert m["recall"] == 0.0 and m["positions"] == "no flowers in the result" and scores["count"]["predicted"] == 0
+
+
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "autox", "", "0.1m"])
 def test_bad_radius_values_exit_2_naming_the_option(quick_run_dir, tmp_path, capsys, value):
     truth = quick_run_dir / "truth"
