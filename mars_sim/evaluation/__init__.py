@@ -1,6 +1,7 @@
 """Scoring of counting runs: count error, map matching (Hungarian within a radius) and tracking per camera.
 
-Python API: ``evaluate_run(truth_dir, result_dir, radius_m) -> dict`` (keys count, map, tracking),
+Python API: ``evaluate_run(truth_dir, result_dir, radius_m) -> dict`` (keys count, map, tracking, checks; radius_m
+in metres or "auto"; ForeignResultError when the result cannot be the truth's run),
 ``evaluate_mot_files(gt_txt, tracks_txt)``, and the building blocks ``map_scores``, ``count_scores``,
 ``tracking_scores`` (HOTA via trackeval; MOTA, IDF1, ID switches via motmetrics). CLI: ``mars-eval``.
 """

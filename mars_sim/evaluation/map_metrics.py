@@ -1,4 +1,11 @@
-"""Map scores: predicted flowers matched one-to-one to true flowers within a radius (Hungarian)."""
+"""Map scores: predicted flowers matched one-to-one to true flowers within a radius (Hungarian).
+
+Duplicates, two views of the same thing: ``duplicates`` counts surplus map flowers (unmatched map flowers within
+the radius of a true flower, which is then always a matched one: the matching has maximum cardinality);
+``duplicated_true`` counts the true flowers with more than one map flower within the radius, i.e. their
+one-to-one match plus at least one surplus map flower whose nearest true flower they are. A perfect map has
+zero of both even where true flowers stand closer together than the radius.
+"""
 from __future__ import annotations
 
 from typing import Dict
@@ -44,7 +51,8 @@ def match_flowers(true_xy: np.ndarray, pred_xy: np.ndarray, radius_m: float) -> 
 
 
 def map_scores(true_xy: np.ndarray, pred_xy: np.ndarray, radius_m: float) -> Dict[str, float]:
-    """Precision, recall, F1, localisation error (median, p90, mean, RMSE, mean offset) and duplicates."""
+    """Precision, recall, F1, localisation error (median, p90, mean, RMSE, mean offset) and duplicates (both views,
+    see the module docstring)."""
     true_xy = np.asarray(true_xy, dtype=float).reshape(-1, 2)
     pred_xy = np.asarray(pred_xy, dtype=float).reshape(-1, 2)
     m = match_flowers(true_xy, pred_xy, radius_m)
@@ -54,12 +62,16 @@ def map_scores(true_xy: np.ndarray, pred_xy: np.ndarray, radius_m: float) -> Dic
     f1 = 2 * precision * recall / (precision + recall) if n_match else 0.0
     err_vec = pred_xy[m[:, 1]] - true_xy[m[:, 0]]
     err = np.linalg.norm(err_vec, axis=1)
-    # Duplicates: unmatched predictions lying within the radius of a true flower that is already matched.
+    # Surplus map flowers: unmatched predictions within the radius of a true flower (a matched one: any true flower
+    # within the radius of an unmatched prediction is matched, or the matching would not be maximal). Each is
+    # attributed to its nearest true flower; the true flowers so attributed have more than one map flower.
     unmatched = np.setdiff1d(np.arange(n_pred), m[:, 1])
-    duplicates = 0
+    duplicates = duplicated_true = 0
     if unmatched.size and n_match:
-        d, nearest = cKDTree(true_xy[m[:, 0]]).query(pred_xy[unmatched], distance_upper_bound=radius_m)
-        duplicates = int(np.sum(np.isfinite(d)))
+        d, nearest = cKDTree(true_xy).query(pred_xy[unmatched], distance_upper_bound=radius_m)
+        near = np.isfinite(d)
+        duplicates = int(np.sum(near))
+        duplicated_true = int(np.unique(nearest[near]).size)
     nan = float("nan")
     return {
         "true": n_true, "predicted": n_pred, "matched": n_match, "precision": precision, "recall": recall, "f1": f1,
@@ -69,6 +81,8 @@ def map_scores(true_xy: np.ndarray, pred_xy: np.ndarray, radius_m: float) -> Dic
         "loc_error_rmse_m": float(np.sqrt(np.mean(err ** 2))) if n_match else nan,
         "mean_offset_x_m": float(err_vec[:, 0].mean()) if n_match else nan,
         "mean_offset_y_m": float(err_vec[:, 1].mean()) if n_match else nan,
-        "duplicates": duplicates, "false_positives": int(n_pred - n_match - duplicates),
+        "duplicates": duplicates, "duplicated_true": duplicated_true,
+        "duplicated_true_pct": 100.0 * duplicated_true / n_true if n_true else nan,
+        "false_positives": int(n_pred - n_match - duplicates),
         "missed": int(n_true - n_match), "radius_m": float(radius_m),
     }

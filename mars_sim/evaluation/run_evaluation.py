@@ -9,22 +9,32 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
-import yaml
 
+from mars_core.geometry.map_frame import MapFrame
 from mars_sim.evaluation.count_metrics import count_scores
 from mars_sim.evaluation.map_metrics import map_scores
 from mars_sim.evaluation.mot_files import read_mot
+from mars_sim.evaluation.run_facts import (DATUM_TOLERANCE_M, EvaluationInputError, ForeignResultError, ResultRun,
+                                           TruthRun, check_cameras, check_datum, check_place, check_source,
+                                           check_time_span, check_tracks, datum_offset_m, read_result_run,
+                                           read_truth_run)
 from mars_sim.evaluation.tracking_metrics import tracking_scores
-from mars_sim.geodesy import MapDatum
+
+__all__ = ["AUTO_RADIUS_SIGMAS", "DEFAULT_MATCH_RADIUS_M", "EvaluationInputError", "ForeignResultError",
+           "evaluate_mot_files", "evaluate_run", "json_ready", "match_radius", "read_flower_csv", "render_table"]
 
 DEFAULT_MATCH_RADIUS_M = 0.15
-
-
-class EvaluationInputError(ValueError):
-    """A truth or result file is missing or malformed; the message names it."""
+# --radius auto: k x the median horizontal sd (per axis) the result's fixes reported. 2.45 = sqrt(-2 ln 0.05) is
+# the radius of the circle that holds 95 % of a 2-D Gaussian error with that sd per axis, so a flower mapped
+# within its GNSS error still matches; the default radius stays the floor (flower size plus RTK-fixed error).
+AUTO_RADIUS_SIGMAS = 2.45
+# A result's x,y are in the truth's frame when they agree with its own lat,lon projected into it this closely
+# (lat,lon with 9 decimals carry 0.1 mm; an ENU frame turned by the grid convergence differs by 5 mm 0.2 m from
+# its origin, a UTM frame at another datum by the datum offset).
+FRAME_AGREEMENT_M = 0.005
 
 
 def read_flower_csv(path: Path) -> Dict[str, np.ndarray]:
@@ -68,46 +78,120 @@ def _is_number(text: str) -> bool:
         return text.strip() == ""
 
 
-def load_datum(truth_dir: Path) -> Optional[MapDatum]:
-    """The map datum recorded in truth/world.yaml (None when absent)."""
-    path = truth_dir / "world.yaml"
-    if not path.is_file():
-        return None
-    datum = (yaml.safe_load(path.read_text()) or {}).get("datum")
-    if not datum:
-        return None
-    return MapDatum(float(datum["latitude"]), float(datum["longitude"]), float(datum.get("altitude", 0.0)))
+def place_result(columns: Dict[str, np.ndarray], truth: TruthRun, result: ResultRun, path: Path
+                 ) -> Tuple[np.ndarray, str]:
+    """Result flowers in the truth's map frame, and how they got there. x,y are used only where their frame is
+    shown to be the truth's (the result's datum and projection, or its own lat,lon, agree); otherwise lat,lon
+    projected with the truth's datum, or x,y converted from the result's stated frame; x,y of unknown frame
+    without lat,lon are taken as they are, and the reason says so."""
+    def finite(*names: str) -> bool:
+        return all(n in columns for n in names) and bool(np.isfinite(np.column_stack([columns[n] for n in names])).all())
 
-
-def result_xy(columns: Dict[str, np.ndarray], datum: Optional[MapDatum], path: Path) -> np.ndarray:
-    """Map x,y of result flowers: the x,y columns (in the truth's map frame), or lat,lon converted with the
-    truth datum when the result has no x,y."""
-    if "x" in columns and "y" in columns:
-        return np.column_stack([columns["x"], columns["y"]])
-    if "lat" in columns and "lon" in columns:
-        if datum is None:
-            raise EvaluationInputError(f"{path} has only lat,lon and the truth folder has no world.yaml datum")
-        x, y, _ = datum.map_from_geodetic(columns["lat"], columns["lon"])
-        return np.column_stack([x, y])
+    n_rows = max((v.size for v in columns.values()), default=0)
+    if n_rows == 0 and ({"x", "y"} <= set(columns) or {"lat", "lon"} <= set(columns)):
+        return np.zeros((0, 2)), "no flowers in the result"
+    has_xy, has_ll = finite("x", "y"), finite("lat", "lon")
+    xy = np.column_stack([columns["x"], columns["y"]]) if "x" in columns and "y" in columns else None
+    if truth.datum is None:
+        if xy is None:
+            raise EvaluationInputError(f"{path} has no x,y columns and the truth folder has no world.yaml datum to "
+                                       "place its lat,lon")
+        return xy, "the result's x,y as they are (the truth has no world.yaml datum to check their frame)"
+    ll_xy = None
+    if has_ll:
+        x, y, _ = truth.datum.map_from_geodetic(columns["lat"], columns["lon"])
+        ll_xy = np.column_stack([x, y])
+    from_ll = "from the result's lat,lon, projected with the truth's datum (UTM)"
+    if has_xy and xy is not None:
+        if result.datum is not None and result.projection is not None:
+            if datum_offset_m(truth, result.datum) <= DATUM_TOLERANCE_M and result.projection == "utm":
+                return xy, "the result's x,y (its map frame is the truth's: same datum, UTM)"
+            stated = f"its '{result.projection}' frame at {result.datum[0]:.7f}, {result.datum[1]:.7f}"
+            if ll_xy is not None:
+                return ll_xy, f"{from_ll}; its x,y are in {stated}"
+            frame = MapFrame(*result.datum, projection=result.projection)
+            z = columns["z"] if finite("z") else np.zeros(xy.shape[0])
+            lat, lon, _ = frame.geodetic_from_map(xy[:, 0], xy[:, 1], z)
+            x, y, _ = truth.datum.map_from_geodetic(lat, lon)
+            return np.column_stack([x, y]), f"the result's x,y converted from {stated} to the truth's frame"
+        if ll_xy is not None:
+            deviation = float(np.max(np.linalg.norm(xy - ll_xy, axis=1))) if xy.shape[0] else 0.0
+            if deviation <= FRAME_AGREEMENT_M:
+                return xy, (f"the result's x,y (they agree with its lat,lon in the truth's frame within "
+                            f"{1000 * FRAME_AGREEMENT_M:g} mm)")
+            return ll_xy, f"{from_ll}; its x,y differ from them by up to {deviation:.3f} m: another map frame"
+        if result.datum is not None and datum_offset_m(truth, result.datum) > DATUM_TOLERANCE_M:
+            raise EvaluationInputError(f"{path}: the flowers' x,y are in a map frame at another datum "
+                                       f"({result.datum[0]:.7f}, {result.datum[1]:.7f}) of unknown projection and "
+                                       "not every flower has lat,lon: they cannot be placed in the truth's frame")
+        return xy, ("the result's x,y taken as the truth's map frame, unchecked: not every flower has lat,lon and "
+                    "the result states no map projection (map_state.npz)")
+    if ll_xy is not None:
+        return ll_xy, from_ll
+    if xy is not None or ("lat" in columns and "lon" in columns):
+        names = "x,y" if xy is not None else "lat,lon"
+        bad = int(np.sum(~np.isfinite(xy if xy is not None else np.column_stack([columns["lat"], columns["lon"]]))
+                         .all(1)))
+        raise EvaluationInputError(f"{path}: {bad} flowers have no finite position ({names})")
     raise EvaluationInputError(f"{path} needs columns x,y (map frame) or lat,lon; it has {sorted(columns)}")
 
 
+def match_radius(radius: Union[float, str], result: ResultRun) -> Tuple[float, str]:
+    """The map-matching radius (m) and why: a number as given, or 'auto' = AUTO_RADIUS_SIGMAS x the result's
+    median reported GNSS sd, at least DEFAULT_MATCH_RADIUS_M."""
+    if radius != "auto":
+        value = float(radius)
+        if not (math.isfinite(value) and value > 0):
+            raise EvaluationInputError(f"the matching radius must be a positive number of metres or 'auto', "
+                                       f"got {radius!r}")
+        return value, "as given" if value != DEFAULT_MATCH_RADIUS_M else "the default"
+    sd = result.reported_sd_m
+    if sd is None:
+        raise EvaluationInputError(f"--radius auto needs the GNSS sd the result's fixes reported "
+                                   f"(gnss.median_reported_sd_m in {result.folder / 'summary.json'}, written by "
+                                   "mars-count); give a radius in metres instead")
+    if sd <= 0:
+        return DEFAULT_MATCH_RADIUS_M, f"auto: the result reports no GNSS sd (no accepted fix): the default " \
+                                       f"{DEFAULT_MATCH_RADIUS_M} m"
+    quality = (result.summary.get("gnss") or {}).get("quality_name", "GNSS")
+    scaled = AUTO_RADIUS_SIGMAS * sd
+    why = (f"auto: {AUTO_RADIUS_SIGMAS:g} x the median reported GNSS sd {sd:.3f} m ({quality}) = {scaled:.3f} m, "
+           f"the 95 % circle of the GNSS error")
+    if scaled < DEFAULT_MATCH_RADIUS_M:
+        return DEFAULT_MATCH_RADIUS_M, why + f", below the floor: the default {DEFAULT_MATCH_RADIUS_M} m"
+    return round(scaled, 4), why
+
+
 def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
-                 radius_m: float = DEFAULT_MATCH_RADIUS_M) -> Dict[str, Any]:
-    """The scores as a dict with top-level keys count, map, tracking."""
+                 radius_m: Union[float, str] = DEFAULT_MATCH_RADIUS_M) -> Dict[str, Any]:
+    """The scores as a dict with top-level keys count, map, tracking, checks (warnings: how the result and the
+    truth differ). radius_m: metres or 'auto'. ForeignResultError when the result cannot be the truth's run."""
     truth_dir, result_dir = Path(truth_dir), Path(result_dir)
+    if not truth_dir.is_dir():
+        raise EvaluationInputError(f"truth folder {truth_dir} does not exist (give mars-sim's OUT/truth)")
+    if not result_dir.is_dir():
+        raise EvaluationInputError(f"result folder {result_dir} does not exist (give mars-count's --out folder)")
     truth = read_flower_csv(truth_dir / "flowers.csv")
     for key in ("x", "y"):
         if key not in truth:
             raise EvaluationInputError(f"{truth_dir / 'flowers.csv'} lacks column '{key}'")
     keep = truth["observed"] > 0 if "observed" in truth else np.ones(truth["x"].size, bool)
-    true_xy = np.column_stack([truth["x"], truth["y"]])[keep]
+    field_xy = np.column_stack([truth["x"], truth["y"]])
+    true_xy = field_xy[keep]
+    truth_run = read_truth_run(truth_dir)
     result_path = result_dir / "flowers.csv"
     pred = read_flower_csv(result_path)
-    pred_xy = result_xy(pred, load_datum(truth_dir), result_path)
+    result_run = read_result_run(result_dir, pred)
+    pred_xy, placed = place_result(pred, truth_run, result_run, result_path)
     if not np.all(np.isfinite(pred_xy)):
         raise EvaluationInputError(f"{result_path}: {int(np.sum(~np.isfinite(pred_xy).all(1)))} flowers have no "
                                    "finite position")
+    radius, radius_why = match_radius(radius_m, result_run)
+    checks = list(result_run.problems)
+    checks += check_time_span(truth_run, result_run)
+    checks += check_place(field_xy, pred_xy, truth_run)
+    checks += check_cameras(truth_run, result_run) + check_datum(truth_run, result_run)
+    checks += check_source(truth_run, result_run)
     count = count_scores(pred_xy.shape[0], true_xy.shape[0])
     count["true_in_field"] = int(truth["x"].size)
     tracking: Dict[str, Any] = {}
@@ -121,7 +205,9 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
                 continue
             tracking[cam_dir.name] = tracking_scores(read_mot(cam_dir / "gt.txt", is_ground_truth=True),
                                                      read_mot(tracks))
-    return {"count": count, "map": map_scores(true_xy, pred_xy, radius_m), "tracking": tracking}
+    checks += check_tracks(tracking)
+    scores: Dict[str, Any] = dict(map_scores(true_xy, pred_xy, radius), radius_reason=radius_why, positions=placed)
+    return {"count": count, "map": scores, "tracking": tracking, "checks": checks}
 
 
 def evaluate_mot_files(gt_path: Union[str, Path], tracks_path: Union[str, Path]) -> Dict[str, Any]:
@@ -135,6 +221,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _pct(value: float) -> str:
+    return "nan %" if math.isnan(value) else f"{value:.2f} %"
+
+
 def render_table(scores: Dict[str, Any]) -> str:
     """A plain-text report of evaluate_run's scores."""
     lines: List[str] = []
@@ -144,9 +234,12 @@ def render_table(scores: Dict[str, Any]) -> str:
                      f"({c['error_pct']:+.2f} %)")
     m = scores.get("map")
     if m:
+        lines.append(f"radius    {m['radius_m']:g} m ({m['radius_reason']})")
+        lines.append(f"positions {m['positions']}")
         lines.append(f"map       precision {_fmt(m['precision'])}  recall {_fmt(m['recall'])}  F1 {_fmt(m['f1'])}  "
-                     f"loc error median {_fmt(m['loc_error_median_m'])} m  p90 {_fmt(m['loc_error_p90_m'])} m  "
-                     f"duplicates {m['duplicates']}  (radius {m['radius_m']} m)")
+                     f"loc error median {_fmt(m['loc_error_median_m'])} m  p90 {_fmt(m['loc_error_p90_m'])} m")
+        lines.append(f"duplicates {m['duplicated_true']} true flowers ({_pct(m['duplicated_true_pct'])}) have more "
+                     f"than one map flower within the radius; {m['duplicates']} surplus map flowers")
     tracking = scores.get("tracking") or {}
     if tracking:
         lines.append(f"{'tracking':14s}{'HOTA':>8s}{'MOTA':>8s}{'IDF1':>8s}{'IDSW':>6s}{'FP':>7s}{'FN':>7s}")

@@ -13,17 +13,23 @@ from mars_sim.evaluation import evaluate_run, map_scores, read_mot, tracking_sco
 from mars_sim.evaluation.cli import main as eval_main
 from mars_sim.evaluation.mot_files import MotFileError, MotTable
 from mars_sim.evaluation.run_evaluation import EvaluationInputError
+from mars_sim.evaluation.run_facts import read_truth_run
 
 
 def _write_result(truth: Path, out: Path, shift=(0.0, 0.0), drop=0, extra=(), tracks=True) -> Path:
-    """A pipeline result built from the truth: observed flowers (optionally shifted) and the gt tracks."""
+    """A pipeline result built from the truth: observed flowers (optionally shifted, x,y and lat,lon alike) and the
+    gt tracks."""
     rows = [r for r in csv.DictReader(open(truth / "flowers.csv")) if r["observed"] == "1"]
     rows = rows[drop:]
     out.mkdir(parents=True)
+    datum = read_truth_run(truth).datum
     with open(out / "flowers.csv", "w") as fh:
         fh.write("id,x,y,lat,lon\n")
         for r in rows:
-            fh.write(f"{r['id']},{float(r['x']) + shift[0]},{float(r['y']) + shift[1]},{r['lat']},{r['lon']}\n")
+            x, y = float(r["x"]) + shift[0], float(r["y"]) + shift[1]
+            lat, lon = (r["lat"], r["lon"]) if shift == (0.0, 0.0) else \
+                (f"{v[0]:.9f}" for v in datum.geodetic_from_map(np.array([x]), np.array([y]))[:2])
+            fh.write(f"{r['id']},{x},{y},{lat},{lon}\n")
         for i, (x, y) in enumerate(extra):
             fh.write(f"{90000 + i},{x},{y},,\n")
     if not tracks:
