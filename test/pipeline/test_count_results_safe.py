@@ -17,7 +17,6 @@ import yaml
 from bag_surgery import rewrite_bag
 from harness.ros_processes import REPO_ROOT
 from mars_pipeline.count_cli import main as mars_count
-from mars_pipeline.result_folders import remove_leftovers
 
 pytestmark = pytest.mark.slow
 
@@ -140,6 +139,8 @@ def _snapshot(folder: Path) -> dict:
 
 
 def test_sigkill_while_a_rerun_writes_leaves_one_complete_run(small_run_mcap, tmp_path):
+    from mars_pipeline.result_folders import remove_leftovers
+
     old_bag = _bag_copy(small_run_mcap, tmp_path / "old")
     new_bag = _bag_copy(small_run_mcap, tmp_path / "new", keep=lambda t, m: t != "/cam_right/detections")
     references = {}
