@@ -22,7 +22,8 @@ from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.count_outputs import write_outputs
 from mars_pipeline.result_folders import (ResultLocationError, check_result_location, discard_new_folder,
-                                          is_leftover, new_folder_next_to, real_place, replace_folder)
+                                          is_leftover, new_folder_next_to, real_place, remove_leftovers,
+                                          replace_folder)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2   # nothing counted (also argparse's code for a bad command line)
@@ -111,6 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mars-count: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = real_place(args.out)
+    remove_leftovers(out)   # a run killed mid-swap: its half-written folder goes, an earlier result comes back
     try:
         if is_bag(args.bag):
             report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
