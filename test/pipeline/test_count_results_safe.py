@@ -138,6 +138,14 @@ def _snapshot(folder: Path) -> dict:
     return {"names": names, "texts": texts, "flowers": summary["flowers"], "bag": summary["bag"]}
 
 
+def _stamps(folder: Path) -> dict:
+    """Every path below folder with its modification time (a change means something was written there)."""
+    try:
+        return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*")}
+    except FileNotFoundError:   # a file replaced while listed
+        return {}
+
+
 def test_sigkill_while_a_rerun_writes_leaves_one_complete_run(small_run_mcap, tmp_path):
     from mars_pipeline.result_folders import remove_leftovers
 
@@ -158,11 +166,14 @@ def test_sigkill_while_a_rerun_writes_leaves_one_complete_run(small_run_mcap, tm
         proc = subprocess.Popen([sys.executable, "-m", "mars_pipeline.count_cli", str(new_bag), "--out", str(out),
                                  "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 300
+        before = _stamps(out)
         if moment == "counting":
             time.sleep(1.0)
         else:
+            # Writing has begun when the new folder appears next to out, or (writing in place) out changes.
             sign = ".result.mars-count-del-*" if moment == "swapped" else ".result.mars-count-new-*"
-            while proc.poll() is None and not list(out.parent.glob(sign)):
+            while proc.poll() is None and not list(out.parent.glob(sign)) and \
+                    (moment == "swapped" or _stamps(out) == before):
                 assert time.monotonic() < deadline
                 time.sleep(0.001)
             time.sleep(0.0 if moment == "swapped" else float(moment))
@@ -170,8 +181,9 @@ def test_sigkill_while_a_rerun_writes_leaves_one_complete_run(small_run_mcap, tm
         code = proc.wait()
         assert code in (-signal.SIGKILL, 0), proc.stderr.read() if proc.stderr else code
         state = _snapshot(out)     # complete at once: the swap is one step
-        (which,) = [name for name, ref in references.items() if ref == state]
-        seen.add(which)
+        matches = [name for name, ref in references.items() if ref == state]
+        assert len(matches) == 1, f"killed at {moment}: {out} is neither the old nor the new result: {state['names']}"
+        seen.update(matches)
         remove_leftovers(out)      # what the next run into out does first
         assert _snapshot(out) == state and [p.name for p in out.parent.iterdir()] == ["result"], moment
     assert seen == {"old", "new"}, seen
