@@ -123,6 +123,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ConfigError, BagError, MapStoreError) as exc:
         print(f"mars-count: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. the disk filled up while writing: the earlier result is still in place
+        print(f"mars-count: {exc.strerror or exc} ({exc.filename or out}); {out} is left as it was",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:

@@ -218,3 +218,23 @@ def test_mars_count_refuses_a_bad_out_at_once_before_counting(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith(f"mars-count: --out {target}") and "Traceback" not in err
     assert not list(tmp_path.glob(".*mars-count*"))
+
+
+def test_a_write_that_fails_is_a_clear_error_and_keeps_the_earlier_result(tmp_path, capsys, monkeypatch):
+    import mars_pipeline.count_cli as count_cli
+
+    def disk_full(report, out):
+        with result_folder(out) as folder:
+            _fill(folder, {"summary.json": "half"})
+            raise OSError(28, "No space left on device", str(folder / "map.png"))
+
+    monkeypatch.setattr(count_cli, "count_bag", lambda *args, **kwargs: object())
+    monkeypatch.setattr(count_cli, "write_outputs", disk_full)
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: {}\n")
+    out = _fill(tmp_path / "result", OLD)
+    assert count_cli.main([str(bag), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "left as it was" in err and "Traceback" not in err
+    assert _contents(out) == OLD and _leftovers(out) == []
