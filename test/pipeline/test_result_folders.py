@@ -238,3 +238,12 @@ def test_a_write_that_fails_is_a_clear_error_and_keeps_the_earlier_result(tmp_pa
     err = capsys.readouterr().err
     assert "No space left on device" in err and "left as it was" in err and "Traceback" not in err
     assert _contents(out) == OLD and _leftovers(out) == []
+
+
+def test_find_bags_skips_the_results_and_a_killed_runs_leftovers_inside_the_input(tmp_path):
+    from mars_pipeline.count_cli import find_bags
+
+    for bag in ("day1/bag", "results/day1/bag/map_bag", ".results.mars-count-new-999999999-ab/day1/bag/map_bag"):
+        (tmp_path / bag).mkdir(parents=True)
+        (tmp_path / bag / "metadata.yaml").write_text("rosbag2_bagfile_information: {}\n")
+    assert find_bags(tmp_path, exclude=tmp_path / "results") == [tmp_path / "day1" / "bag"]
