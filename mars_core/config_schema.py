@@ -13,11 +13,12 @@ bounds); a class's __post_init__ adds only the checks that relate two fields.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import math
 import typing
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -186,6 +187,22 @@ def check_config(config: Any, where: str = "") -> None:
             object.__setattr__(config, f.name, float(value))
 
 
+def check_known_keys(data: Mapping[str, Any], known: Iterable[str], where: str = "") -> None:
+    """ConfigError naming every key of data that is not in known, with the closest known key as a suggestion
+    (a typo such as `trackr:` must not be ignored silently)."""
+    names = sorted(known)
+    unknown = sorted(str(k) for k in data if k not in names)
+    if not unknown:
+        return
+    prefix = f"{where}." if where else ""
+    named = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        named.append(f"{prefix}{key}" + (f" (did you mean {close[0]}?)" if close else ""))
+    raise ConfigError(f"unknown key(s) {', '.join(named)}; known keys: {', '.join(names)}", key=unknown[0],
+                      rule="unknown key")
+
+
 def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str = "") -> T:
     """Build and check a config dataclass from plain data; unknown or ill-typed keys raise ConfigError."""
     if data is not None and not isinstance(data, Mapping):
@@ -193,10 +210,7 @@ def config_from_dict(cls: Type[T], data: Optional[Mapping[str, Any]], where: str
     data = dict(data or {})
     prefix = f"{where}." if where else ""
     types = field_types(cls)
-    unknown = sorted(set(data) - set(types))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; "
-                          f"known keys: {', '.join(sorted(types))}")
+    check_known_keys(data, types, where)
     values = {k: _coerce(v, types[k], prefix + k) for k, v in data.items()}
     try:
         config = cls(**values)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 
-from mars_core.config_schema import ConfigError, load_yaml_mapping
+from mars_core.config_schema import ConfigError, check_known_keys, load_yaml_mapping
 from mars_core.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
 
 
@@ -61,6 +61,34 @@ class RigConfig:
         return {"cameras": cams, "gnss": {"antenna_xyz": list(self.gnss_antenna_xyz)}}
 
 
+# The sections of a robot configuration file and what reads them (config/mars_rig.yaml documents each).
+ROBOT_CONFIG_SECTIONS = {"rig": "cameras and GNSS antenna (RigConfig)", "tracker": "mars_tracker TrackerConfig",
+                         "fusion": "mars_fusion FusionConfig", "camera": "mars_camera CameraDetectorConfig"}
+# The keys of the rig section, level by level (rig_from_dict reads exactly these).
+RIG_KEYS = ("cameras", "gnss")
+CAMERA_KEYS = ("name", "frame_rate_hz", "intrinsics", "extrinsics")
+INTRINSICS_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion")
+EXTRINSICS_KEYS = ("xyz", "rpy")
+GNSS_KEYS = ("antenna_xyz",)
+
+
+def _mapping(value: Any, keys: Tuple[str, ...], where: str) -> Mapping[str, Any]:
+    """value as a mapping with only the given keys (ConfigError naming the key and the closest valid one)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {type(value).__name__}")
+    check_known_keys(value, keys, where)
+    return value
+
+
+def _finite(value: float, where: str) -> float:
+    # NaN passes every "must be positive" test (all comparisons are false) and would silently take the
+    # camera out of the map: a number from the configuration must be finite.
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value}", key=where.rsplit(".", 1)[-1],
+                          rule="must be finite")
+    return value
+
+
 def _get(mapping: Mapping[str, Any], key: str, where: str, default: Any = ...) -> Any:
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"{where} must be a mapping, got {type(mapping).__name__}")
@@ -71,13 +99,37 @@ def _get(mapping: Mapping[str, Any], key: str, where: str, default: Any = ...) -
     return mapping[key]
 
 
-def _floats(value: Any, n: int, where: str) -> Tuple[float, ...]:
+def _number(mapping: Mapping[str, Any], key: str, where: str, default: Any = ...) -> float:
+    """The finite number at mapping[key] (ConfigError naming where.key otherwise)."""
+    value = _get(mapping, key, where, default)
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}.{key} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}.{key} must be a number, got {value!r}") from None
+    return _finite(number, f"{where}.{key}")
+
+
+def _integer(mapping: Mapping[str, Any], key: str, where: str) -> int:
+    """The whole number at mapping[key] (ConfigError naming where.key otherwise)."""
+    number = _number(mapping, key, where)
+    if number != int(number):
+        raise ConfigError(f"{where}.{key} must be a whole number, got {number}")
+    return int(number)
+
+
+def _floats(value: Any, n: Optional[int], where: str) -> Tuple[float, ...]:
+    """A list of finite numbers (exactly n of them unless n is None)."""
     try:
         out = tuple(float(v) for v in value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where} must be a list of {n} numbers, got {value!r}") from None
-    if len(out) != n:
+        count = f"{n} " if n is not None else ""
+        raise ConfigError(f"{where} must be a list of {count}numbers, got {value!r}") from None
+    if n is not None and len(out) != n:
         raise ConfigError(f"{where} must have {n} values, got {len(out)}")
+    for i, v in enumerate(out):
+        _finite(v, f"{where}[{i}]")
     return out
 
 
@@ -88,45 +140,51 @@ def _triple(value: Any, where: str) -> Tuple[float, float, float]:
 
 def rig_from_dict(data: Mapping[str, Any], where: str = "rig") -> RigConfig:
     """Validate and build a RigConfig from plain data; errors name the offending key."""
+    data = _mapping(data, RIG_KEYS, where)
     cameras_data = _get(data, "cameras", where)
     if not isinstance(cameras_data, list) or not cameras_data:
         raise ConfigError(f"{where}.cameras must be a non-empty list")
     cameras = []
     for idx, cam in enumerate(cameras_data):
         cw = f"{where}.cameras[{idx}]"
+        cam = _mapping(cam, CAMERA_KEYS, cw)
         name = _get(cam, "name", cw)
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"{cw}.name must be an identifier-like string (it becomes a ROS namespace), got {name!r}")
-        intr = _get(cam, "intrinsics", cw)
         iw = f"{cw}.intrinsics"
+        intr = _mapping(_get(cam, "intrinsics", cw), INTRINSICS_KEYS, iw)
+        width, height = (_integer(intr, key, iw) for key in ("width", "height"))
+        fx, fy, cx, cy = (_number(intr, key, iw) for key in ("fx", "fy", "cx", "cy"))
+        distortion = _floats(_get(intr, "distortion", iw, [0.0] * 5), None, f"{iw}.distortion")
         try:
-            intrinsics = CameraIntrinsics(
-                int(_get(intr, "width", iw)), int(_get(intr, "height", iw)), float(_get(intr, "fx", iw)),
-                float(_get(intr, "fy", iw)), float(_get(intr, "cx", iw)), float(_get(intr, "cy", iw)),
-                tuple(float(v) for v in _get(intr, "distortion", iw, [0.0] * 5)))
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigError):
-                raise
+            intrinsics = CameraIntrinsics(width, height, fx, fy, cx, cy, distortion)
+        except ValueError as exc:
             raise ConfigError(f"{iw}: {exc}") from None
-        extr = _get(cam, "extrinsics", cw)
         ew = f"{cw}.extrinsics"
+        extr = _mapping(_get(cam, "extrinsics", cw), EXTRINSICS_KEYS, ew)
         extrinsics = CameraExtrinsics(_triple(_get(extr, "xyz", ew), f"{ew}.xyz"),
                                       _triple(_get(extr, "rpy", ew), f"{ew}.rpy"))
-        rate = float(_get(cam, "frame_rate_hz", cw, 30.0))
+        rate = _number(cam, "frame_rate_hz", cw, 30.0)
         if not rate > 0:
             raise ConfigError(f"{cw}.frame_rate_hz must be positive, got {rate}")
         cameras.append(RigCamera(CameraModel(name, intrinsics, extrinsics), rate))
     names = [c.name for c in cameras]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.cameras names must be unique, got {names}")
-    gnss = _get(data, "gnss", where, {})
+    gnss = _mapping(_get(data, "gnss", where, {}), GNSS_KEYS, f"{where}.gnss")
     antenna = _triple(_get(gnss, "antenna_xyz", f"{where}.gnss", [0.0, 0.0, 0.0]), f"{where}.gnss.antenna_xyz")
     return RigConfig(tuple(cameras), antenna)
 
 
 def load_robot_config(path: Union[str, Path]) -> Dict[str, Any]:
-    """Read a robot configuration YAML file into a dict (ConfigError naming the file when unreadable)."""
-    return load_yaml_mapping(path, "robot configuration")
+    """Read a robot configuration YAML file into a dict (ConfigError naming the file when unreadable or when a
+    top-level key is not one of ROBOT_CONFIG_SECTIONS)."""
+    data = load_yaml_mapping(path, "robot configuration")
+    try:
+        check_known_keys(data, ROBOT_CONFIG_SECTIONS)
+    except ConfigError as exc:
+        raise ConfigError(f"robot configuration {path}: {exc}", key=exc.key, rule=exc.rule) from None
+    return data
 
 
 def load_rig(path: Union[str, Path], section: Optional[str] = "rig") -> RigConfig:

@@ -81,6 +81,12 @@ class CountReport:
         """De-duplicated flowers in the map."""
         return self.pipeline.mapper.count()
 
+    @property
+    def partly_unreadable(self) -> bool:
+        """Part of the bag could not be read or used (storage cut short or corrupt, messages that failed to
+        decode or belong to no rig camera): the count may miss flowers, so it is not a clean success."""
+        return self.truncated or bool(self.undecodable)
+
 
 def pipeline_configs(robot_config: Optional[Union[str, Path]]) -> Dict[str, Any]:
     """TrackerConfig and FusionConfig from the robot configuration's `tracker` / `fusion` sections."""

@@ -2,6 +2,10 @@
 
     mars-count BAG --out DIR [--config ROBOT.yaml]        one bag (mcap or sqlite3, Humble or Jazzy)
     mars-count FOLDER --out DIR [--workers N]             every bag in FOLDER, in parallel, maps merged
+
+DIR is replaced as a whole, in one step, when the results are complete (a killed run leaves the earlier
+result). Exit codes: 0 counted; 2 bad input (nothing counted: a bag or configuration that cannot be read, a
+bad --out); 3 counted, but part of the input could not be read (summary.json `problems` say what).
 """
 from __future__ import annotations
 
@@ -13,9 +17,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from mars_core.config_schema import ConfigError
+from mars_fusion.map_store import MapStoreError
 from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.count_outputs import write_outputs
+from mars_pipeline.result_folders import (ResultLocationError, check_result_location, discard_new_folder,
+                                          is_leftover, new_folder_next_to, real_place, remove_leftovers,
+                                          replace_folder)
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2   # nothing counted (also argparse's code for a bad command line)
+EXIT_PARTIAL = 3     # counted, but part of the input could not be read: the problems say what
+
+# How the console names the result files (summary.json `files` lists what a run wrote).
+_FILE_NOTES = {"map_bag/": "map_bag/ for Foxglove", "map_state.npz": "map_state.npz to merge or resume the map"}
 
 
 def is_bag(path: Path) -> bool:
@@ -23,21 +38,31 @@ def is_bag(path: Path) -> bool:
     return (path.is_dir() and (path / "metadata.yaml").is_file()) or path.suffix in (".mcap", ".db3")
 
 
-def find_bags(folder: Path) -> List[Path]:
-    """Every bag under folder (a bag's own files are not searched further)."""
+def find_bags(folder: Path, exclude: Optional[Path] = None) -> List[Path]:
+    """Every bag under folder (a bag's own files are not searched further; nor the folder exclude, e.g. the
+    results when they lie inside the input, nor a killed run's leftovers)."""
+    skipped = exclude.resolve() if exclude is not None else None
     found: List[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         if "metadata.yaml" in files:
             found.append(here)
             dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if not is_leftover(here / d) and (here / d).resolve() != skipped]
     return sorted(found)
 
 
 def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, Any]:
+    """One bag of a folder, counted and written: {"summary": ...}, or {"error": why} when it cannot be read."""
     bag, out, config, progress, from_images = args
-    report = count_bag(bag, config, progress=progress, from_images=from_images)
-    return write_outputs(report, out)
+    try:
+        report = count_bag(bag, config, progress=progress, from_images=from_images)
+        return {"summary": write_outputs(report, out)}
+    except (ConfigError, BagError, MapStoreError, OSError) as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # one bag that breaks the reader in an unforeseen way must not lose the season
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _print_summary(s: Dict[str, Any], out: Path) -> None:
@@ -60,8 +85,7 @@ def _print_summary(s: Dict[str, Any], out: Path) -> None:
         print(f"  ! {warning}")
     for problem in s["problems"]:
         print(f"  ! {problem}")
-    print(f"  results in {out}/ (flowers.csv, flowers.geojson, flowers.kml, map.png, map_bag/ for Foxglove, "
-          f"tracks/, summary.json)")
+    print(f"  results in {out}/: " + ", ".join(_FILE_NOTES.get(name, name) for name in s["files"]))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -69,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="mars-count", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bag", type=Path, help="a rosbag2 folder, or a folder of bags")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole when the new results are complete)")
     parser.add_argument("--config", type=Path, help="robot configuration (rig, tracker, fusion sections); "
                                                     "default: rig.yaml next to the bag, else the bag's camera_info")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
@@ -81,31 +105,74 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not args.bag.exists():
         print(f"mars-count: {args.bag} does not exist", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    try:  # before reading anything: a bad --out must not cost a whole count
+        check_result_location(args.out, [args.bag] + ([args.config] if args.config else []))
+    except ResultLocationError as exc:
+        print(f"mars-count: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = real_place(args.out)
+    remove_leftovers(out)   # a run killed mid-swap: its half-written folder goes, an earlier result comes back
     try:
         if is_bag(args.bag):
             report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
-            _print_summary(write_outputs(report, args.out), args.out)
-            return 0
-        bags = find_bags(args.bag)
-        if not bags:
-            print(f"mars-count: no rosbag2 folder (with metadata.yaml) under {args.bag}", file=sys.stderr)
-            return 2
-        from mars_pipeline.season_merge import merge_runs
-
-        jobs = [(str(b), str(args.out / b.relative_to(args.bag)), str(args.config) if args.config else None, False,
-                 args.from_images) for b in bags]
-        print(f"mars-count: {len(bags)} bags, {args.workers} worker processes")
-        with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-            summaries = list(pool.map(_count_one, jobs))
-        for s, job in zip(summaries, jobs):
-            _print_summary(s, Path(job[1]))
-        merged = merge_runs([Path(j[1]) for j in jobs], args.out)
-        print(f"\nmerged map of {len(bags)} bags: {merged['flowers']} flowers -> {args.out}/flowers.csv")
-        return 0
-    except (ConfigError, BagError) as exc:
+            s = write_outputs(report, out)
+            _print_summary(s, args.out)
+            return EXIT_PARTIAL if s["partly_unreadable"] else EXIT_OK
+        return _count_folder(args.bag, out, args)
+    except (ConfigError, BagError, MapStoreError) as exc:
         print(f"mars-count: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. the disk filled up while writing: the earlier result is still in place
+        print(f"mars-count: {exc.strerror or exc} ({exc.filename or out}); {out} is left as it was",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
+    """Every bag below folder counted in parallel, the maps merged; out is replaced when all is written."""
+    bags = find_bags(folder, exclude=out)
+    if not bags:
+        print(f"mars-count: no rosbag2 folder (with metadata.yaml) under {folder}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from mars_pipeline.season_merge import merge_runs
+
+    places = [b.relative_to(folder) for b in bags]
+    print(f"mars-count: {len(bags)} bags, {args.workers} worker processes")
+    season = new_folder_next_to(out)  # the whole season result is swapped in at the end: merge and bags agree
+    try:
+        jobs = [(str(b), str(season / place), str(args.config) if args.config else None, False, args.from_images)
+                for b, place in zip(bags, places)]
+        with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+            results = list(pool.map(_count_one, jobs))
+        counted = [(place, r["summary"]) for place, r in zip(places, results) if "summary" in r]
+        problems = [f"{bag}: not counted: {r['error']}" for bag, r in zip(bags, results) if "error" in r]
+        problems += [f"{s['bag']}: part of the bag could not be read (its summary.json says what)"
+                     for _, s in counted if s["partly_unreadable"]]
+        if not counted:
+            for problem in problems:
+                print(f"mars-count: {problem}", file=sys.stderr)
+            print(f"mars-count: none of the {len(bags)} bags could be counted; {out} is left as it was",
+                  file=sys.stderr)
+            discard_new_folder(season)
+            return EXIT_BAD_INPUT
+        merged = merge_runs([season / place for place, _ in counted], season,
+                            names=[str(out / place) for place, _ in counted], problems=problems)
+    except BaseException:
+        discard_new_folder(season)
+        raise
+    replace_folder(season, out)
+    for place, s in counted:
+        _print_summary(s, args.out / place)
+    for problem in problems:
+        print(f"\n! {problem}")
+    if merged.get("flowers_before_merge") is None:
+        print(f"\nno merged map: none of the {len(counted)} counted bags had a usable GNSS fix "
+              f"({args.out}/merge_summary.json)")
+    else:
+        print(f"\nmerged map of {len(counted)} of {len(bags)} bags: {merged['flowers']} flowers -> "
+              f"{args.out}/flowers.csv")
+    return EXIT_PARTIAL if problems else EXIT_OK
 
 
 if __name__ == "__main__":

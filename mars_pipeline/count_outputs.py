@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from mars_core.stamps import NS_PER_S
 from mars_fusion.exports import write_all
 from mars_fusion.snapshot import MapSnapshot
 from mars_pipeline.result_bag import write_result_bag
+from mars_pipeline.result_folders import result_folder
 from mars_pipeline.season_merge import MAP_STATE_FILE
 from mars_pipeline.bag_counting import CountReport
 
@@ -72,14 +72,23 @@ def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict
         "detector": report.detector,
         "messages_read": report.messages_read,
         "truncated": report.truncated,
+        "partly_unreadable": report.partly_unreadable,
         "problems": report.problems,
         "tracker_warnings": {name: len(log.warnings) for name, log in p.logs.items()},
     }
 
 
 def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, Any]:
-    """Write every result file into out_dir; returns the summary (as written to summary.json)."""
-    out = Path(out_dir)
+    """Write every result file into out_dir, replacing an earlier result there as a whole and in one step
+    (nothing of an older run survives; a kill leaves the old or the new result); returns the summary (as
+    written to summary.json, with the files written)."""
+    with result_folder(Path(out_dir)) as folder:
+        return write_result_files(report, folder)
+
+
+def write_result_files(report: CountReport, out: Path) -> Dict[str, Any]:
+    """Write every result file into the empty folder out; returns the summary, its `files` what was written."""
+    files: List[str] = []
     (out / "tracks").mkdir(parents=True, exist_ok=True)
     p = report.pipeline
     snapshot = p.mapper.snapshot()
@@ -90,15 +99,16 @@ def write_outputs(report: CountReport, out_dir: Union[str, Path]) -> Dict[str, A
             for r in rows:
                 fh.write(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n")
     if p.mapper.map_frame is not None:
-        p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps
-        write_all(snapshot, out)
-        result_bag = out / "map_bag"
-        if result_bag.exists():   # a re-run into the same folder replaces its own result bag
-            shutil.rmtree(result_bag)
-        write_result_bag(snapshot, result_bag)
+        p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps and resuming the map
+        files += [path.name for path in write_all(snapshot, out).values()]
+        write_result_bag(snapshot, out / "map_bag")
+        files += [MAP_STATE_FILE, "map_bag/"]
     else:  # keep the column layout so downstream readers see an empty map, not a missing file
         (out / "flowers.csv").write_text("id,x,y,z,lat,lon\n")
+        files.append("flowers.csv")
     write_count_plot(report, out / "count_over_time.png")
+    files += ["count_over_time.png", "tracks/", "summary.json"]
     content = summary(report, snapshot)
+    content["files"] = files
     (out / "summary.json").write_text(json.dumps(content, indent=2))
     return content

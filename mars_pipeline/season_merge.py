@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -22,20 +22,27 @@ MAP_STATE_FILE = "map_state.npz"
 
 
 def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
-               fusion_config: FusionConfig = FusionConfig()) -> Dict[str, object]:
-    """Merge the map states of run_dirs into out_dir (flowers.csv/.geojson/.kml, map.png, merge_summary.json)."""
+               fusion_config: FusionConfig = FusionConfig(), names: Optional[Sequence[str]] = None,
+               problems: Sequence[str] = ()) -> Dict[str, object]:
+    """Merge the map states of run_dirs into out_dir (flowers.csv/.geojson/.kml, map.png, merge_summary.json).
+
+    names: how merge_summary.json calls the runs (default: their folders; the CLI passes the final places of
+    folders it writes elsewhere first); problems: the season's, e.g. bags that could not be read."""
+    labels = [str(n) for n in names] if names is not None else [str(r) for r in run_dirs]
+    if len(labels) != len(run_dirs):
+        raise ValueError(f"{len(labels)} names for {len(run_dirs)} runs")
     states = []
     skipped: List[str] = []
-    for run in run_dirs:
+    for run, label in zip(run_dirs, labels):
         path = Path(run) / MAP_STATE_FILE
         state = load_map(path) if path.exists() else None
         if state is None:
-            skipped.append(f"{run}: no map (no GNSS fix in that bag)")
+            skipped.append(f"{label}: no map (no GNSS fix in that bag)")
             continue
-        states.append((Path(run), state))
+        states.append((label, state))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result: Dict[str, object] = {"runs": [str(r) for r in run_dirs], "skipped": skipped, "flowers": 0,
+    result: Dict[str, object] = {"runs": labels, "skipped": skipped, "problems": list(problems), "flowers": 0,
                                  "per_run": {}}
     if not states:
         (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
@@ -66,7 +73,7 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
     snapshot = mapper.snapshot()
     write_all(snapshot, out)
     result.update(flowers=mapper.count(), flowers_before_merge=before, merged_duplicates=merged,
-                  per_run={str(run): int(state.arrays["ids"].shape[0]) for run, state in states},
+                  per_run={run: int(state.arrays["ids"].shape[0]) for run, state in states},
                   note="flowers count reported flowers; low-score ones stay in the saved maps, unreported")
     (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
     return result

@@ -91,11 +91,32 @@ class BagWriter:
         self.close()
 
 
+def _check_metadata(path: Path) -> None:
+    """A rosbag2 folder's metadata.yaml must be the mapping rosbag2 writes (BagError naming the file: the
+    reader's own message for e.g. a text file is "string indices must be integers")."""
+    import yaml
+
+    metadata = path / "metadata.yaml"
+    if not metadata.is_file():
+        return
+    try:
+        data = yaml.safe_load(metadata.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BagError(f"bag {path}: cannot read {metadata} as YAML: {exc}") from None
+    info = data.get("rosbag2_bagfile_information") if isinstance(data, dict) else None
+    if not isinstance(info, dict):
+        found = f"a mapping with keys {sorted(str(k) for k in data)}" if isinstance(data, dict) else \
+            f"a {type(data).__name__} ({str(data)[:40]!r})"
+        raise BagError(f"bag {path}: {metadata} is not rosbag2 metadata: it must be a mapping with the key "
+                       f"rosbag2_bagfile_information, found {found}")
+
+
 def open_bag_reader(path: Union[str, Path]) -> AnyReader:
     """An opened AnyReader over a rosbag2 folder with our types known (BagError when unreadable)."""
     path = Path(path)
     if not path.exists():
         raise BagError(f"bag {path} does not exist")
+    _check_metadata(path)
     reader = AnyReader([path], default_typestore=mars_typestore())
     try:
         reader.open()
