@@ -76,7 +76,10 @@ class FlowerConsolidation(FlowerStore):
             return -1
         by_flowers = self._flower_pass_offset(f)
         if by_flowers is None:
-            by_tracks = self.pass_offsets.offset_around(int(c["first_ns"][f] + c["last_ns"][f]) // 2)
+            mid = int(c["first_ns"][f] + c["last_ns"][f]) // 2
+            by_tracks = self.pass_offsets.offset_around(mid)
+            if by_tracks is None:
+                by_tracks = self.pass_offsets.offset_near(mid)
             if by_tracks is None:
                 return -1
             offset, spread = by_tracks.offset, by_tracks.spread_m
@@ -156,6 +159,9 @@ class FlowerConsolidation(FlowerStore):
         gap = np.maximum(c["first_ns"][a] - c["last_ns"][b], c["first_ns"][b] - c["last_ns"][a])
         keep = gap > self._gap_ns
         a, b = a[keep], b[keep]
+        # A flower seen only from a neighbouring row and its own row's flower are not compared unregistered.
+        both_own = ~(self._outside_own_row(a) | self._outside_own_row(b))
+        a, b = a[both_own], b[both_own]
         dist = np.hypot(*(c["xyz"][a, :2] - c["xyz"][b, :2]).T)
         removed = 0
         for i, j in zip(a[np.argsort(dist)].tolist(), b[np.argsort(dist)].tolist()):
