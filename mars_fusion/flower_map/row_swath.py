@@ -26,6 +26,9 @@ VALLEY_FRACTION = 0.2      # between two rows the density falls below this fract
 SIDE_MIN_TRACKS = 5        # a neighbouring row is a mode with at least this many tracks ...
 SIDE_MIN_SHARE = 0.01      # ... and this share of all tracks
 SIDE_MODE_HALF_WIDTH_M = 0.15   # tracks within this of a side mode count towards it
+# Two rows' flower bands do not overlap: a neighbouring row's mode lies at least this many sd of the own row's
+# laterals away (each band about +-2 sd); closer bumps are the own row's tail.
+ROW_SEPARATION_SD = 4.0
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,33 @@ class LateralHistogram:
         peak = float(density[centre])
         if peak <= 0 or peak < CENTRE_MIN_SHARE * float(density.max()):
             return None   # the drive is not over a row (or the rig looks elsewhere)
-        left = self._edge(density, centre, peak, +1)
-        right = self._edge(density, centre, peak, -1)
+        spread = self._own_row_sd(density, centre, peak)
+        left = self._edge(density, centre, peak, spread, +1)
+        right = self._edge(density, centre, peak, spread, -1)
         if left is None and right is None:
             return None
         return RowSwath(None if left is None else (left - h) * BIN_M,
                         None if right is None else (h - right) * BIN_M)
 
-    def _edge(self, density: np.ndarray, centre: int, peak: float, step: int) -> Optional[int]:
+    def _own_row_sd(self, density: np.ndarray, centre: int, peak: float) -> float:
+        """Robust sd (bins) of the laterals in the own row's band (where the density stays above the valley)."""
+        low = density <= VALLEY_FRACTION * peak
+        left = np.flatnonzero(low[centre:])
+        right = np.flatnonzero(low[:centre + 1][::-1])
+        hi = centre + (int(left[0]) if left.shape[0] else density.shape[0] - centre)
+        lo = centre - (int(right[0]) if right.shape[0] else centre)
+        counts = self.counts[lo:hi].astype(np.float64)
+        if counts.sum() <= 0:
+            return 0.0
+        bins = np.arange(lo, hi, dtype=np.float64)
+        cum = np.cumsum(counts) / counts.sum()
+        median = bins[int(np.searchsorted(cum, 0.5))]
+        dev = np.abs(bins - median)
+        order = np.argsort(dev)
+        cum_dev = np.cumsum(counts[order]) / counts.sum()
+        return 1.4826 * float(dev[order][int(np.searchsorted(cum_dev, 0.5))])
+
+    def _edge(self, density: np.ndarray, centre: int, peak: float, spread: float, step: int) -> Optional[int]:
         """Bin of the density minimum between the own row and the first neighbouring row on one side (None
         when the density never falls into a valley there, or no populated row follows it)."""
         end = density.shape[0] if step > 0 else -1
@@ -100,6 +122,9 @@ class LateralHistogram:
         # between it and the own row (the tail of the own row falls off without rising again).
         rest = prof[start:]
         rising = rest > 2.0 * np.minimum.accumulate(rest)
+        if not rising.any():
+            return None
+        rising &= np.arange(start, start + rest.shape[0]) >= ROW_SEPARATION_SD * spread
         if not rising.any():
             return None
         mode = start + int(np.argmax(np.where(rising, rest, -1.0)))
