@@ -76,10 +76,7 @@ class FlowerConsolidation(FlowerStore):
             return -1
         by_flowers = self._flower_pass_offset(f)
         if by_flowers is None:
-            mid = int(c["first_ns"][f] + c["last_ns"][f]) // 2
-            by_tracks = self.pass_offsets.offset_around(mid)
-            if by_tracks is None:
-                by_tracks = self.pass_offsets.offset_near(mid)
+            by_tracks = self.pass_offsets.offset_around(int(c["first_ns"][f] + c["last_ns"][f]) // 2)
             if by_tracks is None:
                 return -1
             offset, spread = by_tracks.offset, by_tracks.spread_m

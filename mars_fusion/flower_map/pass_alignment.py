@@ -16,12 +16,6 @@ from typing import Deque, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-# How fast (m/s) an RTK float bias is taken to move the pass offset away from its last estimate: receivers' float
-# solutions wander by decimetres over minutes, centimetres over the seconds between two estimates.
-OFFSET_DRIFT_MPS = 0.01
-# An estimate further than this many windows from a view is not used for it.
-NEAR_WINDOWS = 3
-
 
 @dataclass(frozen=True)
 class PassOffset:
@@ -133,22 +127,6 @@ class PassOffsetEstimator:
                      float(np.sqrt(np.mean(np.sum((offsets - centre) ** 2, axis=1)))))
         mid = near[len(near) // 2]
         return PassOffset(int(stamp_ns), centre, spread, mid.support, mid.voters, mid.reference_ns)
-
-    def offset_near(self, stamp_ns: int) -> Optional[PassOffset]:
-        """The nearest confident estimate within NEAR_WINDOWS windows of stamp_ns, its residual widened by the
-        drift the bias may have made since (None without one): a stretch where too few tracks agree, e.g. a
-        sparse part of the row, keeps the registration of the stretch around it."""
-        if not self._history_ns:
-            return None
-        i = bisect.bisect_left(self._history_ns, stamp_ns)
-        near = [j for j in (i - 1, i) if 0 <= j < len(self._history_ns)]
-        j = min(near, key=lambda k: abs(self._history_ns[k] - stamp_ns))
-        gap_ns = abs(self._history_ns[j] - stamp_ns)
-        if gap_ns > NEAR_WINDOWS * self.window_ns:
-            return None
-        e = self.history[j]
-        return PassOffset(int(stamp_ns), e.offset, e.spread_m + OFFSET_DRIFT_MPS * gap_ns * 1e-9, e.support,
-                          e.voters, e.reference_ns)
 
     def clear(self) -> None:
         """Forget the votes (new session)."""

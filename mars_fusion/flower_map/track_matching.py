@@ -46,12 +46,8 @@ class TrackMatching(FlowerStore):
         self.pass_offsets.add(est.t_last, votes[within], near[within], c["last_ns"][near[within]])
 
     def _pass_offset(self, est: TrackEstimate) -> Optional[PassOffset]:
-        """The pass offset the tracks around this one agree on, else the nearest recent estimate (None without
-        one, and beyond RTK float)."""
-        if not self._wandering_gnss(est):
-            return None
-        found = self.pass_offsets.estimate(est.t_last)
-        return found if found is not None else self.pass_offsets.offset_near(est.t_last)
+        """The pass offset the tracks around this one agree on (None while too few agree, and beyond RTK float)."""
+        return self.pass_offsets.estimate(est.t_last) if self._wandering_gnss(est) else None
 
     def _match_score(self, est: TrackEstimate, f: int, delta: np.ndarray,
                      offset: Optional[PassOffset] = None) -> Optional[float]:
@@ -112,11 +108,6 @@ class TrackMatching(FlowerStore):
             # Seen from the neighbouring row: unregistered, its position differs from the pass over its own row
             # by more than flower spacing; that pass maps it (row_swath.py).
             self.counters["multi_pass_skipped_across_rows"] += 1
-            return None
-        if self._wandering_gnss(est):
-            # RTK float without a registration yet: the earlier flower's position differs by decimetres, a
-            # gate that wide joins neighbours. The flower is registered when it settles (consolidation.py).
-            self.counters["multi_pass_waiting_for_registration"] += 1
             return None
         if est.gnss_var + c["gnss_var"][f] > cfg.multi_pass_max_gnss_sd_m ** 2:
             # Passes metres apart in GNSS error cannot be told apart at flower spacing: merging would join
