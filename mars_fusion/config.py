@@ -101,8 +101,10 @@ class FusionConfig:
     heading_sd_rad: float = config_field(0.01, "sd (rad) of the heading used in the position covariance",
                                          greater_than=0.0)
     swath_half_width_m: Optional[float] = config_field(None, "map only flowers within this lateral distance (m) of the "
-                                                       "robot centre line (e.g. half the row spacing); null = all",
-                                                       greater_than=0.0)
+                                                       "robot centre line (e.g. half the row spacing); null = map all, "
+                                                       "and beyond RTK fixed leave flowers seen only from a "
+                                                       "neighbouring row (swath derived from the tracks) to that "
+                                                       "row's pass", greater_than=0.0)
     # --- tracks and map
     min_track_mean_score: float = config_field(0.5, "tracks whose detections score lower on average are not mapped",
                                                minimum=0.0)

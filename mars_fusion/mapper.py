@@ -27,6 +27,7 @@ from mars_fusion.pose.fix_validation import FixValidator
 from mars_fusion.pose.heading import wrap_angle, yaw_from_compass
 from mars_core.geometry.map_frame import MapFrame
 from mars_fusion.flower_map.pass_alignment import revisits
+from mars_fusion.flower_map.row_swath import RowSwath
 from mars_fusion.pose.pose_track import GNSS_QUALITIES, PoseTrack
 from mars_fusion.snapshot import MapSnapshot
 from mars_fusion.time_ordering import ReorderBuffer, SessionStart
@@ -262,7 +263,16 @@ class FlowerMapper:
                             f"{int(pose.get('dropouts_bridged', 0))} dropouts were bridged by interpolating the pose "
                             f"and {int(pose.get('gap_segments', 0))} gaps longer than max_fix_gap_s "
                             f"({self.config.max_fix_gap_s:g} s) lost the flowers seen during them")
+        swath = self.flower_map.row_swath()
+        left_to_rows = self.flower_map.outside_own_row_count()
+        if left_to_rows:
+            warnings.append(f"{left_to_rows} flowers were seen only from a neighbouring row (beyond the own row's "
+                            f"swath {_swath_text(swath)}): with {names[quality]} passes over neighbouring rows "
+                            "cannot be registered, so they are counted only by the pass over their own row "
+                            "(drive every row whose flowers should be counted)")
         return {"quality": quality, "quality_name": names[quality], "fix_shares": shares,
+                "row_swath_m": None if swath is None else swath.as_dict(),
+                "flowers_left_to_neighbouring_row": left_to_rows,
                 "median_reported_sd_m": round(sd, 4), "dropouts_bridged": int(pose.get("dropouts_bridged", 0)),
                 "gaps_not_bridged": int(pose.get("gap_segments", 0)), "revisits": passes, "warnings": warnings}
 
@@ -325,6 +335,15 @@ class FlowerMapper:
         if state is not None:
             mapper.restore(state)
         return mapper
+
+
+def _swath_text(swath: Optional[RowSwath]) -> str:
+    """'left 0.48 m, right 0.49 m' (a side without a neighbouring row left out)."""
+    if swath is None:
+        return "unknown"
+    sides = [f"{name} {value:.2f} m" for name, value in (("left", swath.left_m), ("right", swath.right_m))
+             if value is not None]
+    return ", ".join(sides)
 
 
 def _decimate(xy: np.ndarray, spacing: float) -> np.ndarray:

@@ -156,6 +156,9 @@ class FlowerConsolidation(FlowerStore):
         gap = np.maximum(c["first_ns"][a] - c["last_ns"][b], c["first_ns"][b] - c["last_ns"][a])
         keep = gap > self._gap_ns
         a, b = a[keep], b[keep]
+        # A flower seen only from a neighbouring row and its own row's flower are not compared unregistered.
+        both_own = ~(self._outside_own_row(a) | self._outside_own_row(b))
+        a, b = a[both_own], b[both_own]
         dist = np.hypot(*(c["xyz"][a, :2] - c["xyz"][b, :2]).T)
         removed = 0
         for i, j in zip(a[np.argsort(dist)].tolist(), b[np.argsort(dist)].tolist()):

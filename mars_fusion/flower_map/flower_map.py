@@ -35,6 +35,7 @@ class FlowerMap(TrackMatching, FlowerConsolidation):
     def defer_track(self, est: TrackEstimate) -> None:
         """Queue a geolocated track; release_tracks() associates it once association_delay_s has passed. With
         RTK float it votes for the pass offset now, so that tracks released later see the votes around them."""
+        self.laterals.add(est.lateral_m)
         self._vote_pass_offset(est)
         self._waiting.append(est)
 

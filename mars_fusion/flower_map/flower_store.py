@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from mars_core.columns import ColumnTable, column
 from mars_fusion.config import FusionConfig
 from mars_fusion.flower_map.grid_index import GridIndex
 from mars_fusion.flower_map.pass_alignment import opposite_heading
+from mars_fusion.flower_map.row_swath import LateralHistogram, RowSwath
 from mars_fusion.geolocation.track_position import TrackEstimate
 
 _COLUMNS = {
@@ -24,6 +25,9 @@ _COLUMNS = {
     "n_obs": ((), np.int64), "n_tracks": ((), np.int64), "first_ns": ((), np.int64), "last_ns": ((), np.int64),
     "camera_mask": ((), np.int64), "alive": ((), bool),
     "yaw": ((), np.float64),   # robot heading when the flower was first mapped (NaN: unknown, e.g. resumed)
+    # Lateral offsets (m, robot frame) of the flower's tracks nearest the centre line from the left (>= 0) and
+    # from the right (< 0): a flower lies in the robot's own row when either is within the row swath.
+    "lateral_left": ((), np.float64), "lateral_right": ((), np.float64),
 }
 
 
@@ -69,6 +73,9 @@ class FlowerStore:
         self._grow(1024)
         self.merged_into: Dict[int, int] = {}    # retired flower id -> id it was merged into
         self._gap_ns = int(config.same_pass_gap_s * 1e9)
+        self.laterals = LateralHistogram()       # every mapped track's lateral offset: the own row's swath
+        self._swath: Optional[RowSwath] = None
+        self._swath_tracks = 0                   # histogram size when _swath was derived
 
     # ------------------------------------------------------------------ passes
     def _wandering_gnss(self, est: TrackEstimate) -> bool:
@@ -100,19 +107,65 @@ class FlowerStore:
         return self.count()
 
     def count(self) -> int:
-        """Number of (de-duplicated) flowers whose detections score high enough on average."""
-        if self.config.min_flower_mean_score <= 0:
+        """Number of (de-duplicated) flowers whose detections score high enough on average, beyond RTK fixed
+        without the flowers seen only from a neighbouring row (see row_swath.py)."""
+        if self.config.min_flower_mean_score <= 0 and self.row_swath() is None:
             return self._alive_count
         return int(self._reported().shape[0])
 
-    def _reported(self) -> np.ndarray:
-        """Indices of live flowers that are reported (mean score >= min_flower_mean_score), in id order."""
+    def _scored(self) -> np.ndarray:
+        """Indices of live flowers whose detections score min_flower_mean_score on average (unordered)."""
         c = self._cols
         alive = np.flatnonzero(c["alive"][:self._n])
         thr = self.config.min_flower_mean_score
         if thr > 0:
             alive = alive[c["score_sum"][alive] >= thr * c["n_obs"][alive]]
+        return alive
+
+    def _reported(self) -> np.ndarray:
+        """Indices of the reported flowers in id order: scored, and not left to a neighbouring row's pass."""
+        c = self._cols
+        alive = self._scored()
+        alive = alive[~self._outside_own_row(alive)]
         return alive[np.argsort(c["ids"][alive], kind="stable")]
+
+    # ------------------------------------------------------------------ rows
+    def row_swath(self) -> Optional[RowSwath]:
+        """The own row's swath derived from the tracks' laterals (None: not derivable yet, or swath_half_width_m
+        set, which drops tracks outside it before they reach the map)."""
+        if self.config.swath_half_width_m is not None:
+            return None
+        n = self.laterals.n_tracks
+        # Re-derived as the histogram grows by a tenth: flat cost per track, and stable between calls.
+        if n >= self._swath_tracks * 1.1 + 1:
+            self._swath = self.laterals.swath()
+            self._swath_tracks = n
+        return self._swath
+
+    def _across_rows(self, gnss_var: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Mask of views (or flowers) beyond RTK fixed whose every lateral lies outside the own row's swath:
+        another pass over their row sees them again with a position that differs by more than flower spacing."""
+        swath = self.row_swath()
+        if swath is None:
+            return np.zeros(np.shape(gnss_var), dtype=bool)
+        beyond_fixed = np.asarray(gnss_var) > self.config.rtk_fixed_max_sd_m ** 2
+        # An infinite side means no track on that side of the centre line.
+        own = (np.isfinite(left) & swath.inside(left)) | (np.isfinite(right) & swath.inside(right))
+        return beyond_fixed & ~own
+
+    def _outside_own_row(self, flowers: np.ndarray) -> np.ndarray:
+        """Mask of flowers left to a neighbouring row's pass (kept in the map, not reported)."""
+        c = self._cols
+        return self._across_rows(c["gnss_var"][flowers], c["lateral_left"][flowers], c["lateral_right"][flowers])
+
+    def track_across_rows(self, est: TrackEstimate) -> bool:
+        """True when a track beyond RTK fixed lies outside the own row's swath."""
+        left, right = _lateral_sides(est.lateral_m)
+        return bool(self._across_rows(np.array(est.gnss_var), np.array(left), np.array(right)))
+
+    def outside_own_row_count(self) -> int:
+        """Flowers (scoring high enough) seen only from a neighbouring row beyond RTK fixed, so not reported."""
+        return int(np.count_nonzero(self._outside_own_row(self._scored())))
 
     def _new_flower(self, est: TrackEstimate) -> int:
         if self._n == self._cap:
@@ -138,6 +191,7 @@ class FlowerStore:
         c["last_ns"][i] = est.t_last
         c["camera_mask"][i] = 1 << est.camera_index
         c["yaw"][i] = est.yaw
+        c["lateral_left"][i], c["lateral_right"][i] = _lateral_sides(est.lateral_m)
         self._alive_count += 1
         self.grid.insert(i, float(est.xyz[0]), float(est.xyz[1]))
         return i
@@ -164,6 +218,9 @@ class FlowerStore:
         c["first_ns"][i] = min(c["first_ns"][i], est.t_first)
         c["last_ns"][i] = max(c["last_ns"][i], est.t_last)
         c["camera_mask"][i] |= 1 << est.camera_index
+        left, right = _lateral_sides(est.lateral_m)
+        c["lateral_left"][i] = min(c["lateral_left"][i], left)
+        c["lateral_right"][i] = max(c["lateral_right"][i], right)
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
 
     def _absorb_columns(self, i: int, j: int) -> None:
@@ -186,6 +243,8 @@ class FlowerStore:
         c["camera_mask"][i] |= c["camera_mask"][j]
         c["gnss_var"][i] = min(c["gnss_var"][i], c["gnss_var"][j])
         c["z_var"][i] = min(c["z_var"][i], c["z_var"][j])
+        c["lateral_left"][i] = min(c["lateral_left"][i], c["lateral_left"][j])
+        c["lateral_right"][i] = max(c["lateral_right"][i], c["lateral_right"][j])
         c["alive"][j] = False
         self.merged_into[int(c["ids"][j])] = int(c["ids"][i])
         self._alive_count -= 1
@@ -231,6 +290,8 @@ class FlowerStore:
         c["camera_mask"][sl] = camera_mask
         c["alive"][sl] = True
         c["yaw"][sl] = np.nan
+        c["lateral_left"][sl] = 0.0    # unknown (resumed): taken as the own row, so always reported
+        c["lateral_right"][sl] = 0.0
         self.grid.insert_many(np.arange(self._n, self._n + n), xyz[:, :2])
         self._n += n
         self._alive_count += n
@@ -268,3 +329,8 @@ class FlowerStore:
     def cameras_of(self, mask: int) -> List[str]:
         """Camera names in a camera bitmask."""
         return [name for i, name in enumerate(self.camera_names) if mask >> i & 1]
+
+
+def _lateral_sides(lateral_m: float) -> Tuple[float, float]:
+    """(left, right) lateral columns of one track: its offset on its side, +-inf on the other."""
+    return (lateral_m, -np.inf) if lateral_m >= 0 else (np.inf, lateral_m)

@@ -104,6 +104,11 @@ class TrackMatching(FlowerStore):
                 self.counters["multi_pass_registered_candidates"] += 1
                 return 2.0 + d / cfg.merge_gate_sigma
             return None
+        if self.track_across_rows(est):
+            # Seen from the neighbouring row: unregistered, its position differs from the pass over its own row
+            # by more than flower spacing; that pass maps it (row_swath.py).
+            self.counters["multi_pass_skipped_across_rows"] += 1
+            return None
         if est.gnss_var + c["gnss_var"][f] > cfg.multi_pass_max_gnss_sd_m ** 2:
             # Passes metres apart in GNSS error cannot be told apart at flower spacing: merging would join
             # neighbours (use swath_half_width_m so that each flower is mapped from one pass only).
