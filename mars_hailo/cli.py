@@ -6,9 +6,10 @@ import dataclasses
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from mars_hailo.errors import HailoToolchainError
+from mars_hailo.errors import HailoToolchainError, HefValidationError, check_input_file
 
 LOG = logging.getLogger("mars_hailo")
 
@@ -85,6 +86,8 @@ def _cmd_validate(a: argparse.Namespace) -> int:
     from mars_hailo.onnx_layout import inspect_onnx
     from mars_hailo.pipeline import expectation_for
 
+    # A missing, folder or empty HEF must be named as such, not hidden behind "pass --onnx" below.
+    check_input_file(Path(a.hef), "HEF", HefValidationError, "a Hailo HEF")
     cfg = load_compile_config(a.config)
     use_rt = not a.no_hailort
     layout = inspect_onnx(a.onnx, cfg.feature_output) if a.onnx else None
