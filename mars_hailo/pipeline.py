@@ -420,7 +420,7 @@ class CompilePipeline:
                 retry = out.status == "oom" and stage == "optimize" and retries > 0 and bool(batch and batch > 1)
                 self.say(f"[{key}] {stage}: {out.status} in {out.duration_s:.1f} s"
                          + (f": {out.message}" if retry else ""))
-                if retry:
+                if retry and batch:
                     retries -= 1
                     batch = max(batch // 2, 1)
                     self.say(f"[{key}] optimize: retrying with batch size {batch}")
