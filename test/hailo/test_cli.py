@@ -105,15 +105,21 @@ def test_inspect_names_a_directory_and_an_empty_file(tmp_path: Path, capsys: pyt
     assert "is empty (0 bytes), not a Hailo HEF" in capsys.readouterr().err
 
 
-def _no_real_dfc() -> None:
+def _without_the_fake_dfc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the fake DFC that earlier tests imported (sys.modules, sys.path); skip if a real one is installed."""
     import importlib.util
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("hailo_sdk_client")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != ROOT / "test" / "fakes"])
     if importlib.util.find_spec("hailo_sdk_client") is not None:
         pytest.skip("a Hailo Dataflow Compiler is installed here")
 
 
-def test_compile_says_when_the_dfc_is_missing(v8_onnx: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    _no_real_dfc()
+def test_compile_says_when_the_dfc_is_missing(v8_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_the_fake_dfc(monkeypatch)
     calib = tmp_path / "calib.npy"
     np.save(calib, np.zeros((2, 64, 64, 3), np.uint8))
     args = ["compile", str(v8_onnx), "--calib", str(calib), "--work-dir", str(tmp_path / "work")]
