@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from mars_core.cli_help import HelpFormatter, plain_description
 from mars_core.config_schema import ConfigError, config_from_dict
 from mars_camera.detector_config import CameraDetectorConfig
 from mars_camera.detectors.base import DetectorError
@@ -50,16 +51,18 @@ def detector_config_from_args(config_file: Optional[str], overrides: Sequence[st
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="mars-detect", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", required=True, choices=("folder", "opencv", "bag"))
+    parser = argparse.ArgumentParser(prog="mars-detect", description=plain_description(__doc__),
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--source", required=True, choices=("folder", "opencv", "bag"),
+                        help="where the images come from: an image folder, a video (OpenCV) or an image bag")
     parser.add_argument("--uri", required=True, help="image folder, video file/device, or bag path")
     parser.add_argument("--topic", default="", help="bag: the Image/CompressedImage topic")
     parser.add_argument("--rate", type=float, default=10.0, help="folder: frames per second for the stamps")
     parser.add_argument("--camera", default="camera", help="camera name (topic /<camera>/detections)")
     parser.add_argument("--out", required=True, help="output bag folder (must not exist)")
-    parser.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"))
-    parser.add_argument("--config", default="", help="YAML with a `detector` section (CameraDetectorConfig keys)")
+    parser.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"), help="rosbag2 storage of --out")
+    parser.add_argument("--config", default="", help="YAML with a 'detector' section (CameraDetectorConfig keys; default: the built-in "
+                        "settings)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one CameraDetectorConfig field (repeatable)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")

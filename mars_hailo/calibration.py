@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from mars_hailo.errors import CalibrationError
+from mars_hailo.errors import CalibrationError, check_input_file
 
 LOG = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -417,6 +417,38 @@ def build_calibration_set(sources: Sequence[str | Path], out_dir: str | Path, si
     return CalibrationResult(arr_path, report_path, len(selected), report)
 
 
+CALIBRATION_HOWTO = ("build one with `mars-hailo calib SOURCES... -o CALIB_DIR --onnx MODEL.onnx` (SOURCES: image "
+                     "folders, videos or rosbag2 bags from the cameras) and pass --calib CALIB_DIR/calib_HxW.npy")
+
+
+def _open_calibration_array(p: Path) -> np.ndarray:
+    """The calibration .npy memory-mapped, after checking that it is one and holds (N, H, W, 3) images."""
+    if p.is_dir():
+        inside = sorted(q.name for q in p.glob("calib_*.npy"))
+        raise CalibrationError(f"calibration array {p} is a directory: pass the .npy file "
+                               + (f"inside it ({', '.join(inside)})" if inside else f"`mars-hailo calib` wrote; "
+                                  f"{CALIBRATION_HOWTO}"))
+    check_input_file(p, "calibration array", CalibrationError, "a NumPy .npy array", CALIBRATION_HOWTO)
+    try:
+        data = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CalibrationError(f"calibration array {p} is not a readable NumPy .npy array ({exc}); "
+                               f"{CALIBRATION_HOWTO}") from exc
+    if not isinstance(data, np.ndarray) or data.ndim != 4 or data.shape[3] != 3 or data.shape[0] == 0:
+        shape = getattr(data, "shape", type(data).__name__)
+        raise CalibrationError(f"calibration array {p} has shape {shape}, expected (N, H, W, 3) images with N "
+                               f"> 0; {CALIBRATION_HOWTO}")
+    return data
+
+
+def check_calibration_array(path: Path | None) -> tuple[int, ...]:
+    """Shape (N, H, W, 3) of a calibration .npy; CalibrationError saying what is wrong and how to make one."""
+    if path is None:
+        raise CalibrationError(f"compile needs a calibration set (images the optimizer quantizes the model "
+                               f"with): {CALIBRATION_HOWTO}")
+    return tuple(int(v) for v in _open_calibration_array(Path(path)).shape)
+
+
 def load_calibration_array(path: str | Path, size_hw: tuple[int, int], limit: int | None = None) -> np.ndarray:
     """Load a calib .npy as the float32 NHWC array the DFC expects, re-letterboxing if the size differs.
 
@@ -426,11 +458,7 @@ def load_calibration_array(path: str | Path, size_hw: tuple[int, int], limit: in
     import cv2
 
     p = Path(path)
-    if not p.is_file():
-        raise CalibrationError(f"calibration array {p} does not exist (run `mars-hailo calib`)")
-    data = np.load(p, mmap_mode="r")
-    if data.ndim != 4 or data.shape[3] != 3:
-        raise CalibrationError(f"calibration array {p} has shape {data.shape}, expected (N, H, W, 3)")
+    data = _open_calibration_array(p)
     if limit is not None:
         data = data[:limit]
     h, w = size_hw

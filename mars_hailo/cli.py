@@ -6,9 +6,11 @@ import dataclasses
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from mars_hailo.errors import HailoToolchainError
+from mars_core.cli_help import HelpFormatter
+from mars_hailo.errors import HailoToolchainError, HefValidationError, check_input_file
 
 LOG = logging.getLogger("mars_hailo")
 
@@ -85,6 +87,8 @@ def _cmd_validate(a: argparse.Namespace) -> int:
     from mars_hailo.onnx_layout import inspect_onnx
     from mars_hailo.pipeline import expectation_for
 
+    # A missing, folder or empty HEF must be named as such, not hidden behind "pass --onnx" below.
+    check_input_file(Path(a.hef), "HEF", HefValidationError, "a Hailo HEF")
     cfg = load_compile_config(a.config)
     use_rt = not a.no_hailort
     layout = inspect_onnx(a.onnx, cfg.feature_output) if a.onnx else None
@@ -132,58 +136,62 @@ def _cmd_validate(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of mars-hailo."""
-    p = argparse.ArgumentParser(prog="mars-hailo", description="YOLO -> Hailo HEF toolchain for the MARS cameras")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p = argparse.ArgumentParser(prog="mars-hailo", description="YOLO -> Hailo HEF toolchain for the MARS cameras",
+                                formatter_class=HelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging (every line of the DFC's output)")
     sub = p.add_subparsers(dest="verb", required=True)
 
-    e = sub.add_parser("export", help="YOLO .pt/.onnx -> ONNX with a feature output, fixed size, opset 17")
-    e.add_argument("model")
-    e.add_argument("-o", "--output", required=True)
-    e.add_argument("--imgsz", type=int, nargs=2, default=[640, 640], metavar=("H", "W"))
-    e.add_argument("--opset", type=int, default=17)
+    e = sub.add_parser("export", formatter_class=HelpFormatter, help="YOLO .pt/.onnx -> ONNX with a feature output, fixed size, opset 17")
+    e.add_argument("model", help="YOLO .pt (needs ultralytics) or .onnx export")
+    e.add_argument("-o", "--output", required=True, help="output .onnx")
+    e.add_argument("--imgsz", type=int, nargs=2, default=[640, 640], metavar=("H", "W"), help="fixed input size")
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset")
     e.add_argument("--feature-node", default=None, help="ONNX node whose output becomes the feature output "
                    "(default: the stride-8 neck node feeding the head)")
-    e.add_argument("--feature-output", default="features")
-    e.add_argument("--net-name", default="mars_yolo")
+    e.add_argument("--feature-output", default="features", help="name of the feature output")
+    e.add_argument("--net-name", default="mars_yolo", help="network name in the report")
     e.set_defaults(func=_cmd_export)
 
-    i = sub.add_parser("inspect", help="find the parser's start/end nodes and the NMS config")
-    i.add_argument("onnx")
-    i.add_argument("--config", default=None)
-    i.add_argument("--feature-output", default=None)
-    i.add_argument("--json", action="store_true")
+    i = sub.add_parser("inspect", formatter_class=HelpFormatter, help="find the parser's start/end nodes and the NMS config")
+    i.add_argument("onnx", help="the ONNX export")
+    i.add_argument("--config", default=None, help="compile YAML (default: built-in defaults)")
+    i.add_argument("--feature-output", default=None, help="name of the feature output (default: the config's)")
+    i.add_argument("--json", action="store_true", help="print the layout as JSON")
     i.set_defaults(func=_cmd_inspect)
 
-    c = sub.add_parser("calib", help="build the calibration array from image folders, videos or rosbag2")
-    c.add_argument("sources", nargs="+")
+    c = sub.add_parser("calib", formatter_class=HelpFormatter, help="build the calibration array from image folders, videos or rosbag2")
+    c.add_argument("sources", nargs="+", help="image folders, videos or rosbag2 bags")
     c.add_argument("-o", "--output", required=True, help="output directory")
-    c.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"))
+    c.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="model input size (or give --onnx)")
     c.add_argument("--onnx", default=None, help="take the input size from this model")
-    c.add_argument("--count", type=int, default=1024)
+    c.add_argument("--count", type=int, default=1024, help="images in the calibration set")
     c.add_argument("--topics", nargs="*", default=None, help="image topics in bags (default: all images)")
     c.set_defaults(func=_cmd_calib)
 
-    m = sub.add_parser("compile", help="parse -> optimize -> compile, resumable")
-    m.add_argument("onnx")
-    m.add_argument("--calib", default=None, help="calibration .npy from `calib`")
-    m.add_argument("--work-dir", required=True)
+    m = sub.add_parser("compile", formatter_class=HelpFormatter, help="parse -> optimize -> compile, resumable")
+    m.add_argument("onnx", help="the ONNX export (from `mars-hailo export`)")
+    m.add_argument("--calib", default=None, help="calibration .npy from `mars-hailo calib` (needed to compile)")
+    m.add_argument("--work-dir", required=True, help="artifacts, stage logs and state.json (resumable)")
     m.add_argument("--config", default=None, help="compile YAML (default: built-in defaults, see "
                    "models/hailo/compile.yaml)")
-    m.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None)
+    m.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None,
+                   help="target device (default: the config's hw_arch)")
     m.add_argument("--dry-run", action="store_true", help="print the whole plan, run nothing")
     m.set_defaults(func=_cmd_compile)
 
-    v = sub.add_parser("validate", help="check a .hef against what the camera node expects")
-    v.add_argument("hef")
-    v.add_argument("--onnx", default=None)
-    v.add_argument("--config", default=None)
+    v = sub.add_parser("validate", formatter_class=HelpFormatter, help="check a .hef against what the camera node expects")
+    v.add_argument("hef", help="the .hef to check")
+    v.add_argument("--onnx", default=None, help="the ONNX it was compiled from (default: the HEF's description)")
+    v.add_argument("--config", default=None, help="compile YAML (default: built-in defaults)")
     v.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None, help="the camera's device")
-    v.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"))
-    v.add_argument("--nms", dest="nms", action="store_true", default=None)
-    v.add_argument("--no-nms", dest="nms", action="store_false")
+    v.add_argument("--imgsz", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="expected input size (default: the HEF's)")
+    v.add_argument("--nms", dest="nms", action="store_true", default=None, help="expect NMS on chip")
+    v.add_argument("--no-nms", dest="nms", action="store_false", help="expect raw head outputs")
     v.add_argument("--no-hailort", action="store_true", help="header + description check only")
     v.add_argument("--calib", default=None, help="images (calib .npy) for the quantization drift")
-    v.add_argument("--drift-images", type=int, default=16)
+    v.add_argument("--drift-images", type=int, default=16, help="images for the quantization drift")
     v.set_defaults(func=_cmd_validate)
     return p
 

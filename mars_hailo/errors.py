@@ -1,6 +1,8 @@
 """Errors raised by the Hailo toolchain (each names the file, key or value that was wrong)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class HailoToolchainError(Exception):
     """Base class of every toolchain error; the CLI prints its message and exits non-zero."""
@@ -24,3 +26,17 @@ class StageFailedError(HailoToolchainError):
 
 class HefValidationError(HailoToolchainError):
     """A .hef file is unreadable or does not match what the camera node expects."""
+
+
+def check_input_file(path: Path, what: str, error: type[HailoToolchainError], kind: str, hint: str = "") -> None:
+    """Raise ``error`` naming the problem when path is missing, a directory or empty.
+
+    ``what`` names the argument ("ONNX file"), ``kind`` what the file should be ("an ONNX model").
+    """
+    suffix = f" ({hint})" if hint else ""
+    if path.is_dir():
+        raise error(f"{what} {path} is a directory, not a file{suffix}")
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist{suffix}")
+    if path.stat().st_size == 0:
+        raise error(f"{what} {path} is empty (0 bytes), not {kind}{suffix}")

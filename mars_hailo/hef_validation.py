@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from mars_camera.detectors.hailo_output_roles import (ROLES, ExpectedOutputs, OutputStream,  # noqa: F401 (ROLES)
                                                       assign_output_roles,
                                                       hailort_enum_name)
-from mars_hailo.errors import HefValidationError
+from mars_hailo.errors import HefValidationError, check_input_file
 
 HEF_MAGIC = 0x01484546
 HEF_HEADER_V0_SIZE = 32
@@ -152,8 +152,7 @@ def description_path(hef: str | Path) -> Path:
 def read_hef_header(path: str | Path) -> HefHeader:
     """Check the HEF header (magic, version, sizes, MD5 for v0); raises HefValidationError naming the file."""
     p = Path(path)
-    if not p.is_file():
-        raise HefValidationError(f"HEF {p} does not exist")
+    check_input_file(p, "HEF", HefValidationError, "a Hailo HEF")
     data = p.read_bytes()
     if len(data) < 16:
         raise HefValidationError(f"HEF {p}: {len(data)} bytes, too short for a HEF header")
@@ -225,8 +224,7 @@ def description_from_json(path: str | Path, hef_path: str | Path | None = None) 
 def describe_hef(path: str | Path, use_hailort: bool = True) -> HefDescription:
     """Describe a HEF with HailoRT when importable, else from its description JSON (header checked first)."""
     p = Path(path)
-    if not p.is_file():
-        raise HefValidationError(f"HEF {p} does not exist")
+    check_input_file(p, "HEF", HefValidationError, "a Hailo HEF")
     hef_cls = hailort_hef_class() if use_hailort else None
     if hef_cls is None:
         read_hef_header(p)

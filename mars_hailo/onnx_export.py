@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mars_hailo.errors import OnnxLayoutError
+from mars_hailo.errors import OnnxLayoutError, check_input_file
 from mars_hailo.onnx_layout import SUPPORTED_OPSETS, YoloLayout, inspect_model
 
 LOG = logging.getLogger(__name__)
@@ -85,8 +85,7 @@ def export_onnx(src: str | Path, out: str | Path, imgsz: tuple[int, int] = (640,
     import onnx
 
     src_p, out_p = Path(src), Path(out)
-    if not src_p.is_file():
-        raise OnnxLayoutError(f"model file {src_p} does not exist")
+    check_input_file(src_p, "model file", OnnxLayoutError, "a YOLO .pt or .onnx model")
     if opset not in SUPPORTED_OPSETS:
         raise OnnxLayoutError(f"--opset {opset} is not accepted by the Dataflow Compiler "
                               f"({SUPPORTED_OPSETS.start}..{SUPPORTED_OPSETS.stop - 1})")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mars_hailo.errors import OnnxLayoutError
+from mars_hailo.errors import OnnxLayoutError, check_input_file
 
 FAMILIES = ("yolov5", "yolov8", "yolo11")
 # Hailo's NMS meta architectures: YOLO11 uses the YOLOv8 decoder (same DFL head).
@@ -214,8 +214,7 @@ def inspect_onnx(path: str | Path, feature_output: str = "features") -> YoloLayo
     import onnx
 
     p = Path(path)
-    if not p.is_file():
-        raise OnnxLayoutError(f"ONNX file {p} does not exist")
+    check_input_file(p, "ONNX file", OnnxLayoutError, "an ONNX model")
     try:
         model = onnx.load(str(p))
     except Exception as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mars_hailo.calibration import check_calibration_array
 from mars_hailo.config import CompileConfig, resolve_ladder
-from mars_hailo.errors import HailoToolchainError, StageFailedError
+from mars_hailo.errors import CalibrationError, HailoToolchainError, StageFailedError
 from mars_hailo.hef_validation import (HefDescription, HefExpectation, StreamInfo,
                                                       description_path)
 from mars_hailo.model_script import build_model_script, nms_config_for, write_nms_config
@@ -43,6 +45,9 @@ STATE_VERSION = 1
 _ALLOC_PATTERN = re.compile(r"no successful assignment|allocat|not enough resources|doesn't fit|does not fit",
                             re.IGNORECASE)
 _OOM_TYPES = ("ResourceExhaustedError", "MemoryError", "OutOfMemoryError")
+_TIMEOUT_TYPES = ("TimeoutError", "DeadlineExceededError")
+# Failures a rerun can get past (the machine, not the inputs, was the problem); the others need a fix first.
+_TRANSIENT = {"oom": "ran out of memory", "crashed": "crashed", "timeout": "timed out"}
 
 
 def _sha256(path: Path) -> str:
@@ -210,6 +215,7 @@ class CompilePipeline:
                  f"  ONNX: {self.onnx} ({self.layout.family}, {self.layout.num_classes} classes, "
                  f"input {list(self.layout.input_shape)})",
                  f"  calibration: {_calib_text(self.calib)}",
+                 f"  Dataflow Compiler: {dfc_location(self.python) or 'MISSING: ' + dfc_missing_message(self.python)}",
                  f"  work dir: {self.work}", f"  target: {c.hw_arch}, network name {c.net_name}",
                  f"  CPUs allowed: {self.cpu.cpus} (affinity {self.cpu.affinity}, cgroup quota "
                  f"{self.cpu.cgroup_quota if self.cpu.cgroup_quota is not None else 'none'}, scheduler "
@@ -300,6 +306,9 @@ class CompilePipeline:
                 result = json.loads(res_path.read_text())
             except json.JSONDecodeError:
                 result = {}
+        if result.get("traceback"):
+            with open(log_path, "a") as log:
+                log.write(result["traceback"].rstrip("\n") + "\n")
         rc = proc.returncode
         if rc == 0 and result.get("status") == "done":
             return StageOutcome("done", rc, dt, result, "ok")
@@ -310,6 +319,8 @@ class CompilePipeline:
             etype, msg = result.get("error_type", ""), result.get("message", "")
             if etype in _OOM_TYPES or "out of memory" in msg.lower() or "OOM when allocating" in msg:
                 return StageOutcome("oom", rc, dt, result, f"{stage} ran out of memory: {etype}: {msg[:300]}")
+            if etype in _TIMEOUT_TYPES or "timed out" in msg.lower():
+                return StageOutcome("timeout", rc, dt, result, f"{stage} timed out: {etype}: {msg[:300]}")
             if stage == "compile" and (etype == "BackendAllocatorException" or _ALLOC_PATTERN.search(msg)):
                 return StageOutcome("resource", rc, dt, result, f"{etype}: {msg[:300]}")
             hint = "".join(f"; the DFC recommends {k.split('_')[1]} nodes {result[k]}"
@@ -321,9 +332,9 @@ class CompilePipeline:
     def run(self) -> CompileResult:
         """Run (or resume) the stages until a HEF exists; raises StageFailedError with the state kept."""
         c = self.config
-        if self.calib is None or not self.calib.is_file():
-            raise HailoToolchainError(f"calibration array {self.calib} does not exist: run `mars-hailo calib` "
-                                      "(or pass --calib)")
+        check_calibration_array(self.calib)
+        if dfc_location(self.python) is None:
+            raise HailoToolchainError(dfc_missing_message(self.python))
         state = self.load_state()
         inputs = self._inputs()
         state["inputs"] = {"onnx": str(self.onnx), "calib": str(self.calib), **inputs,
@@ -406,9 +417,10 @@ class CompilePipeline:
                 attempt["stages"][stage] = rec
                 rung["stages"][stage] = rec
                 self.save_state(state)
+                retry = out.status == "oom" and stage == "optimize" and retries > 0 and bool(batch and batch > 1)
                 self.say(f"[{key}] {stage}: {out.status} in {out.duration_s:.1f} s"
-                         + ("" if out.status == "done" else f": {out.message}"))
-                if out.status == "oom" and stage == "optimize" and retries > 0 and batch and batch > 1:
+                         + (f": {out.message}" if retry else ""))
+                if retry and batch:
                     retries -= 1
                     batch = max(batch // 2, 1)
                     self.say(f"[{key}] optimize: retrying with batch size {batch}")
@@ -425,12 +437,22 @@ class CompilePipeline:
                 rung["resource_failure_fingerprint"] = fps["compile"]
                 self.save_state(state)
                 return "resource"
-            hint = {"oom": " Free memory, lower optimize.batch_size / optimization_level, or run on a node "
-                           "with more RAM.",
-                    "crashed": "", "failed": ""}.get(out.status, "")
-            raise StageFailedError(f"stage {stage} at {key} {out.status}: {out.message}.{hint} Earlier stages are "
-                                   f"kept; rerun the same command to resume at {stage}. State: {self.state_path}")
+            raise StageFailedError(self._failure_text(stage, hw, out))
         return "done"
+
+    def _failure_text(self, stage: str, hw: tuple[int, int], out: StageOutcome) -> str:
+        """One paragraph: the stage, the cause, where the traceback is, and a rerun only if it can help."""
+        log = self.rung_dir(hw) / f"stage_{stage}.log"
+        cause = " ".join(out.message.split()).rstrip(".")
+        head = f"stage {stage} at {_res_key(hw)} {_TRANSIENT.get(out.status, 'failed')}: {cause}."
+        if out.status == "oom":
+            head += (" Free memory, lower optimize.batch_size / optimization_level, or run on a node with more "
+                     "RAM.")
+        if out.status in _TRANSIENT:
+            return (f"{head} Earlier stages are kept: rerun the same command to resume at {stage}. Stage log: "
+                    f"{log}; state: {self.state_path}")
+        return (f"{head} Rerunning the same command will fail the same way: fix the cause first (earlier stages "
+                f"are kept). Full traceback in {log}; state: {self.state_path}")
 
     def _write_scripts(self, rung: dict[str, Any], hw: tuple[int, int], batch: int) -> Path:
         c = self.config
@@ -468,9 +490,41 @@ class CompilePipeline:
 
 
 def _calib_text(calib: Path | None) -> str:
-    if calib is not None and calib.is_file():
-        return str(calib)
-    return f"MISSING {calib or ''} (optimize needs it: run mars-hailo calib)"
+    try:
+        shape = check_calibration_array(calib)
+    except CalibrationError as exc:
+        return f"MISSING: {exc}"
+    return f"{calib} ({shape[0]} images {shape[1]}x{shape[2]})"
+
+
+DFC_PACKAGE = "hailo_sdk_client"
+
+
+def dfc_location(python: str) -> str | None:
+    """Where the stage interpreter finds the Hailo Dataflow Compiler (hailo_sdk_client), None when it does not.
+
+    Only looked up, not imported: importing the real DFC loads TensorFlow (seconds). The stage workers run with
+    this process's sys.path, so the same search path is used for another interpreter.
+    """
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        spec = importlib.util.find_spec(DFC_PACKAGE)
+        return None if spec is None else str(spec.origin or (spec.submodule_search_locations or [""])[0])
+    code = (f"import importlib.util as u; s = u.find_spec({DFC_PACKAGE!r}); "
+            "print(s.origin if s is not None else '')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path))
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def dfc_missing_message(python: str) -> str:
+    """What to do when the stage interpreter has no DFC."""
+    return (f"the Hailo Dataflow Compiler (Python package {DFC_PACKAGE}) is not installed for {python}: install "
+            "Hailo's DFC wheel (hailo_dataflow_compiler-*.whl from the Hailo Developer Zone, not on PyPI) into "
+            "this environment, or run mars-hailo compile on the machine that has it; `--dry-run` prints the plan "
+            "without it")
 
 
 def _gb(v: float | None) -> str:

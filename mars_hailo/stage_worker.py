@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         for attr in ("recommended_start_node_names", "recommended_end_node_names"):
             if getattr(exc, attr, None):
                 result[attr] = [str(n) for n in getattr(exc, attr)]
-        print(result["traceback"], file=sys.stderr)
+        # No traceback on the console: the orchestrator writes it into the stage log and names the cause.
         code = 2
     result["duration_s"] = round(time.monotonic() - t0, 3)
     result_path.write_text(json.dumps(result))

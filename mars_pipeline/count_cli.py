@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from mars_core.cli_help import HelpFormatter, plain_description
 from mars_core.config_schema import ConfigError
 from mars_fusion.map_store import MapStoreError
 from mars_ros.bags.bag_files import BagError
@@ -90,14 +91,14 @@ def _print_summary(s: Dict[str, Any], out: Path) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of mars-count."""
-    parser = argparse.ArgumentParser(prog="mars-count", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="mars-count", description=plain_description(__doc__),
+                                     formatter_class=HelpFormatter)
     parser.add_argument("bag", type=Path, help="a rosbag2 folder, or a folder of bags")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced as a whole when the new results are complete)")
     parser.add_argument("--config", type=Path, help="robot configuration (rig, tracker, fusion sections); "
                                                     "default: rig.yaml next to the bag, else the bag's camera_info")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)),
-                        help="parallel bags when BAG is a folder of bags")
+                        help="parallel bags when BAG is a folder of bags (default: one per CPU, %(default)s here)")
     parser.add_argument("--from-images", action="store_true",
                         help="run the detector on the recorded camera images even where detections were recorded "
                              "(cameras without recorded detections always use their images)")

@@ -11,20 +11,24 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from mars_core.cli_help import HelpFormatter, plain_description
 from mars_core.feature_codec import FeatureEncoding
 from mars_core.rig import ConfigError
 from mars_sim.config import merge_dicts, sim_config_from_dict
 from mars_sim.presets import PRESETS, load_sim_config, preset_config
 
+if TYPE_CHECKING:  # annotations only: the simulator is imported when a run starts
+    from mars_sim.simulation import SimulationResult
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The mars-sim argument parser."""
-    p = argparse.ArgumentParser(prog="mars-sim", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="mars-sim", description=plain_description(__doc__),
+                                formatter_class=HelpFormatter)
     p.add_argument("--list", action="store_true", help="describe the presets and exit")
-    p.add_argument("--preset", default=None, help=f"preset name ({', '.join(PRESETS)}); default quick")
+    p.add_argument("--preset", default=None, help=f"preset name ({', '.join(PRESETS)}; default: quick)")
     p.add_argument("--config", type=Path, default=None,
                    help="simulation YAML (may start from a preset with a top-level 'preset: NAME')")
     p.add_argument("--seed", type=int, default=0, help="random seed (same config + seed = same output)")
@@ -33,18 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", action="store_true",
                    help="render camera images into the bag (about 0.1 s per full-resolution image)")
     p.add_argument("--image-every", type=int, default=None,
-                   help="an image for every n-th camera frame (default 3: 10 Hz at 30 fps)")
+                   help="an image for every n-th camera frame (default: the config's "
+                        "render.image_every_n_frames, 3 unless set: 10 Hz at 30 fps)")
     p.add_argument("--render-scale", type=float, default=None,
-                   help="render at this fraction of the camera resolution, stored upscaled (default 1.0)")
-    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="rosbag2 storage (default mcap)")
+                   help="render at this fraction of the camera resolution, stored upscaled (default: the "
+                        "config's render.scale, 1.0 unless set)")
+    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="rosbag2 storage")
     p.add_argument("--feature-encoding", choices=("float32", "uint8"), default="float32",
                    help="feature block encoding in the detection messages")
-    p.add_argument("--duration", type=float, default=None, help="stop the drive after this many seconds")
+    p.add_argument("--duration", type=float, default=None, help="stop the drive after this many seconds (default: the config's duration_s, "
+                   "else the whole drive)")
     p.add_argument("--yolo-dataset", type=Path, default=None,
                    help="also (or only, without --out) export a YOLO dataset of rendered frames to this folder")
-    p.add_argument("--yolo-frames", type=int, default=300, help="frames in the YOLO dataset (default 300)")
-    p.add_argument("--yolo-val-fraction", type=float, default=0.2, help="validation share (default 0.2)")
+    p.add_argument("--yolo-frames", type=int, default=300, help="frames in the YOLO dataset")
+    p.add_argument("--yolo-val-fraction", type=float, default=0.2, help="validation share")
     return p
+
+
+def _simulated_text(result: "SimulationResult") -> str:
+    """The time simulated, and the whole drive's length when --duration cut it short."""
+    whole = result.trajectory.duration_s
+    if result.simulated_s < whole - 0.5:
+        return f"{result.simulated_s:.0f} s simulated (of a {whole:.0f} s drive)"
+    return f"{result.simulated_s:.0f} s drive"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -91,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     t_sim = time.perf_counter() - t0
     n_det = sum(len(f.detections) for s in result.cameras.values() for f in s.frames)
     print(f"simulated '{config.name}' seed {args.seed}: {len(result.field)} flowers "
-          f"({len(result.observed_flower_ids())} seen), {result.trajectory.duration_s:.0f} s drive, "
+          f"({len(result.observed_flower_ids())} seen), {_simulated_text(result)}, "
           f"{result.frame_count} camera frames, {n_det} detections in {t_sim:.2f} s")
     if args.out is not None:
         from mars_sim.run_output import write_run

@@ -52,6 +52,11 @@ class SimulationResult:
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
     @property
+    def simulated_s(self) -> float:
+        """Seconds simulated: the whole drive, or less when config.duration_s cut it."""
+        return (self.end_time_ns - self.start_time_ns) * 1e-9
+
+    @property
     def frame_count(self) -> int:
         """Camera frames over all cameras."""
         return sum(len(s.frames) for s in self.cameras.values())

@@ -167,8 +167,14 @@ def overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np
 def learned_appearance_scale(scale: Optional[float], inputs: AssociationInputs, rows: np.ndarray,
                              cols: np.ndarray, min_hits: int) -> Optional[float]:
     """The typical appearance distance of confident matches (good overlap, min_hits hits), smoothed into scale."""
-    app = inputs.appearance_distance[rows, cols]  # type: ignore[index]
-    sure = np.isfinite(app) & (inputs.iou[rows, cols] > 0.5) & (inputs.track_hits[rows] >= min_hits)
+    return scale_from_matches(scale, inputs.appearance_distance[rows, cols],  # type: ignore[index]
+                              inputs.iou[rows, cols], inputs.track_hits[rows], min_hits)
+
+
+def scale_from_matches(scale: Optional[float], app: np.ndarray, iou: np.ndarray, hits: np.ndarray,
+                       min_hits: int) -> Optional[float]:
+    """The smoothed scale from matched pairs' appearance distances, IoUs and their tracks' hits."""
+    sure = np.isfinite(app) & (iou > 0.5) & (hits >= min_hits)
     if sure.sum() < 3:
         return scale
     values = np.sort(app[sure])

@@ -11,6 +11,7 @@ from mars_core.package_files import share_file
 
 from mars_tracker.association import (
     FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)
+from mars_tracker.sparse_association import PairInputs, pair_appearance_gap, pair_features_of, pair_motion_cost
 
 # The shipped learned model (trained by models/association/train_association_scorer.py).
 def _default_model_path() -> Path:
@@ -28,6 +29,8 @@ class AssociationScorer(Protocol):
     """Turns the candidate pairs of one association stage into costs in [0, 1] (FORBIDDEN_COST where not allowed).
 
     ``cost_threshold`` (None = use TrackerConfig.match_cost_threshold) is the largest cost that may be matched.
+    ``pair_cost`` (optional) prices the gated pairs of a crowded frame (mars_tracker/sparse_association.py)
+    with the same values ``cost`` gives them; a scorer without it handles frames of up to DENSE_PAIR_LIMIT pairs.
     """
 
     name: str
@@ -74,6 +77,22 @@ class HandTunedScorer:
             weight = np.where(has, weight, 0.0)
             cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
         return np.where(inputs.allowed, cost, FORBIDDEN_COST)
+
+    def pair_cost(self, pairs: PairInputs) -> np.ndarray:
+        """Cost (P,) of each gated pair: the value ``cost`` gives it."""
+        motion = pair_motion_cost(pairs)
+        cost = motion
+        app = pairs.appearance_distance
+        if app is not None and self.appearance_weight > 0.0 and app.size:
+            if pairs.appearance_scale:
+                app = app / (self.scale_factor * pairs.appearance_scale)
+            has = np.isfinite(app)
+            weight = np.full(app.shape, self.appearance_weight)
+            if self.adaptive:
+                weight *= np.minimum(1.0, pair_appearance_gap(app, pairs, has) / self.gap_reference)
+            weight = np.where(has, weight, 0.0)
+            cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
+        return cost
 
     @staticmethod
     def _gap(app: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -136,6 +155,13 @@ class OnnxAssociationScorer:
         p_same = np.asarray(probabilities, dtype=np.float64).reshape(rows.size, -1)[:, -1]
         out[rows, cols] = 1.0 - p_same
         return out
+
+    def pair_cost(self, pairs: PairInputs) -> np.ndarray:
+        """Cost (P,) of each gated pair: 1 - P(same object), as ``cost`` gives it."""
+        if pairs.rows.size == 0:
+            return np.zeros(0)
+        probabilities = self._session.run([self._output_name], {self._input_name: pair_features_of(pairs)})[0]
+        return 1.0 - np.asarray(probabilities, dtype=np.float64).reshape(pairs.rows.size, -1)[:, -1]
 
 
 def scorer_from_name(name: str, appearance_weight: float = 0.5, adaptive: bool = True,

@@ -20,6 +20,8 @@ from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
 from mars_tracker.box_kalman import BoxKalmanModel, box_sizes
 from mars_tracker.config import TrackerConfig
 from mars_tracker.counting_line import crossed, line_side
+from mars_tracker.sparse_association import (DENSE_PAIR_LIMIT, assign_pairs, gated_pairs,
+                                             learned_pair_appearance_scale, overlap_pairs)
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
 from mars_core.tracks import STATUS_LOST, STATUS_NEW, STATUS_REMOVED, STATUS_TRACKED, TrackSnapshot, TrackUpdate
 from mars_tracker.track_table import TrackTable
@@ -43,7 +45,7 @@ class CameraTracker:
 
     def __init__(self, config: Optional[TrackerConfig] = None, feature_model_id: Optional[str] = None,
                  feature_dim: Optional[int] = None, scorer: Optional[AssociationScorer] = None,
-                 camera_model: Optional[CameraModel] = None) -> None:
+                 camera_model: Optional[CameraModel] = None, dense_pair_limit: int = DENSE_PAIR_LIMIT) -> None:
         self.config = config if config is not None else TrackerConfig()
         if (feature_model_id is None) != (feature_dim is None):
             raise ValueError("give both feature_model_id and feature_dim, or neither (then the first frame with "
@@ -55,6 +57,8 @@ class CameraTracker:
         self._empty: Tuple[int, TrackSnapshot] = (-1, TrackSnapshot.empty())
         self.scorer: AssociationScorer = scorer if scorer is not None else default_scorer(self.config)
         self.camera_model = camera_model
+        # Stages with more (track, detection) pairs than this associate on gated pairs only (no T x D arrays).
+        self.dense_pair_limit = int(dense_pair_limit)
         c = self.config
         self._kalman = BoxKalmanModel(c.measurement_noise, c.size_measurement_noise, c.acceleration_noise,
                                       c.size_change_noise, c.initial_velocity_std)
@@ -280,14 +284,32 @@ class CameraTracker:
         n = len(t)
         if n == 0 or (high.size == 0 and low.size == 0):
             return np.zeros(0, np.intp), np.zeros(0, np.intp)
-        s_inv = np.linalg.inv(self._kalman.innovation_covariance(t["x"], t["p"]))
+        innovation_cov = self._kalman.innovation_covariance(t["x"], t["p"])
+        s_inv = np.linalg.inv(innovation_cov)
         self._s_inv = s_inv
         all_rows = np.arange(n)
         # Stage 1: every track against the high-score detections, motion + appearance (pluggable scorer).
         rows1 = np.zeros(0, np.intp)
         cols1 = np.zeros(0, np.intp)
         clipped: Optional[np.ndarray] = None   # every track's clipped prediction, reused by stage 2
-        if high.size:
+        if high.size and n * high.size > self.dense_pair_limit:
+            pairs = gated_pairs(t, high, det_xywh, frame, innovation_cov, s_inv, self._unit_features, c,
+                                self._appearance_scale)
+            clipped = pairs.track_xywh
+            pair_cost = getattr(self.scorer, "pair_cost", None)
+            if pair_cost is None:
+                raise ValueError(f"camera '{frame.camera_name}' frame {frame.frame_number}: {n} tracks x "
+                                 f"{high.size} detections exceed the dense limit of {self.dense_pair_limit} "
+                                 f"pairs, and scorer '{self.scorer.name}' has no pair_cost for gated pairs")
+            limit = self.scorer.cost_threshold if self.scorer.cost_threshold is not None \
+                else c.match_cost_threshold
+            matched = assign_pairs(pairs.rows, pairs.cols, pair_cost(pairs), limit)
+            rows1, cols1 = pairs.rows[matched], high[pairs.cols[matched]]
+            if pairs.appearance_distance is not None and (self._appearance_scale is None
+                                                          or frame.frame_number % _APPEARANCE_SCALE_EVERY == 0):
+                self._appearance_scale = learned_pair_appearance_scale(self._appearance_scale, pairs, matched,
+                                                                       c.min_hits)
+        elif high.size:
             inputs = association_inputs(t, high, det_xywh, frame, s_inv, self._unit_features, c,
                                         self._appearance_scale)
             clipped = inputs.track_xywh
@@ -308,7 +330,14 @@ class CameraTracker:
         rows_left = np.nonzero(left & (t["confirmed"] | c.tentative_low_score_matches))[0]
         rows2 = np.zeros(0, np.intp)
         cols2 = np.zeros(0, np.intp)
-        if low.size and rows_left.size:
+        if low.size and rows_left.size and rows_left.size * low.size > self.dense_pair_limit:
+            predicted = clipped[rows_left] if clipped is not None \
+                else clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)
+            r, k, cost = overlap_pairs(predicted, det_xywh[low], t["class_id"][rows_left], det.class_ids[low],
+                                       c.match_across_classes, c.low_match_cost_threshold)
+            matched = assign_pairs(r, k, cost, c.low_match_cost_threshold)
+            rows2, cols2 = rows_left[r[matched]], low[k[matched]]
+        elif low.size and rows_left.size:
             # ByteTrack's second stage: overlap alone (IoU >= 0.5 by default is a tighter gate than Mahalanobis).
             predicted = clipped[rows_left] if clipped is not None \
                 else clip_to_image(t["x"][rows_left, 0:4], frame.image_width, frame.image_height)

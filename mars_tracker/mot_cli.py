@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import yaml
 
+from mars_core.cli_help import HelpFormatter, plain_description
 from mars_core.detections import DetectionFrame, Detections
 from mars_tracker.association_scorers import scorer_from_name
 from mars_tracker.camera_tracker import CameraTracker
@@ -110,14 +111,15 @@ def _interpolate(track: np.ndarray, max_gap: int) -> np.ndarray:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="mars-track-mot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mars-track-mot", description=plain_description(__doc__),
+                                     formatter_class=HelpFormatter)
     parser.add_argument("det_file", type=Path, help="MOTChallenge detections: frame,id,x,y,w,h,score,... (id ignored)")
     parser.add_argument("--out", type=Path, default=None, help="output MOTChallenge tracks (default: stdout)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequence (stamps = frame / fps)")
     parser.add_argument("--features", type=Path, default=None,
                         help=".npy (N, D) appearance features, row i for the i-th data row of DET_FILE")
     parser.add_argument("--config", type=Path, default=None, help="YAML with tracker settings (or a 'tracker:' section)")
-    parser.add_argument("--min-hits", type=int, default=None, help="override TrackerConfig.min_hits")
+    parser.add_argument("--min-hits", type=int, default=None, help="override TrackerConfig.min_hits (default: the config's)")
     parser.add_argument("--scorer", default="hand_tuned", choices=["hand_tuned", "learned"],
                         help="association scorer (learned = the shipped ONNX model, needs features to help)")
     parser.add_argument("--boxes", default="detection", choices=["detection", "filtered"],

@@ -89,3 +89,94 @@ def test_validate_reports_quantization_drift_with_hailort(fake_dfc: Path, v8_onn
     out = capsys.readouterr().out
     assert "source: hailort" in out and "quantization drift: images=4.0000, box_agreement=" in out
     assert "not checked: architecture" in out
+
+
+def test_inspect_names_a_directory_and_an_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    assert main(["inspect", str(folder)]) == 2
+    assert f"{folder} is a directory" in capsys.readouterr().err
+    assert main(["inspect", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "is empty (0 bytes), not an ONNX model" in err and "found []" not in err
+    assert main(["validate", str(empty), "--no-hailort"]) == 2
+    assert "is empty (0 bytes), not a Hailo HEF" in capsys.readouterr().err
+
+
+def _without_the_fake_dfc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide the fake DFC that earlier tests imported (sys.modules, sys.path); skip if a real one is installed."""
+    import importlib.util
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("hailo_sdk_client")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != ROOT / "test" / "fakes"])
+    if importlib.util.find_spec("hailo_sdk_client") is not None:
+        pytest.skip("a Hailo Dataflow Compiler is installed here")
+
+
+def test_compile_says_when_the_dfc_is_missing(v8_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_the_fake_dfc(monkeypatch)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.zeros((2, 64, 64, 3), np.uint8))
+    args = ["compile", str(v8_onnx), "--calib", str(calib), "--work-dir", str(tmp_path / "work")]
+    assert main(args + ["--dry-run"]) == 0
+    assert "Dataflow Compiler: MISSING: the Hailo Dataflow Compiler (Python package hailo_sdk_client) is not " \
+           "installed" in capsys.readouterr().out
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "hailo_sdk_client) is not installed" in err and "Traceback" not in err
+    assert not (tmp_path / "work" / "64x64").exists()      # refused before any stage ran
+
+
+def test_compile_says_what_calibration_it_needs(fake_dfc: Path, v8_onnx: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    work = tmp_path / "work"
+    base = ["compile", str(v8_onnx), "--work-dir", str(work)]
+    assert main(base + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Dataflow Compiler: " + str(fake_dfc) in out and "calibration: MISSING: compile needs a calibration" in out
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "None" not in err and "mars-hailo calib" in err and "--calib CALIB_DIR/calib_HxW.npy" in err
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    np.save(folder / "calib_64x64.npy", np.zeros((2, 64, 64, 3), np.uint8))
+    assert main(base + ["--calib", str(folder)]) == 2
+    assert "is a directory: pass the .npy file inside it (calib_64x64.npy)" in capsys.readouterr().err
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros((4, 10), np.float32))
+    assert main(base + ["--calib", str(flat)]) == 2
+    assert "has shape (4, 10), expected (N, H, W, 3)" in capsys.readouterr().err
+    assert not (work / "64x64").exists()                    # every one refused before parse
+
+
+def test_a_lasting_stage_failure_is_one_paragraph_without_a_rerun_hint(
+        fake_dfc: Path, v8_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.zeros((2, 64, 64, 3), np.uint8))
+    work = tmp_path / "work"
+    monkeypatch.setenv("HAILO_FAKE_FAIL", "parse:error")
+    assert main(["compile", str(v8_onnx), "--calib", str(calib), "--work-dir", str(work)]) == 2
+    err = capsys.readouterr().err
+    log = work / "64x64" / "stage_parse.log"
+    assert "Traceback" not in err and "rerun the same command" not in err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("mars-hailo compile: error: stage parse at 64x64 failed: UnsupportedModelError: "
+                              "fake DFC: parse rejects this model")
+    assert f"Full traceback in {log}" in message
+    assert "Traceback (most recent call last)" in log.read_text()
+
+
+def test_a_killed_stage_suggests_the_rerun(fake_dfc: Path, v8_onnx: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.zeros((2, 64, 64, 3), np.uint8))
+    monkeypatch.setenv("HAILO_FAKE_FAIL", "parse:crash")
+    assert main(["compile", str(v8_onnx), "--calib", str(calib), "--work-dir", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert "stage parse at 64x64 crashed" in err and "rerun the same command to resume at parse" in err

@@ -54,6 +54,9 @@ def test_cli_writes_bag_and_truth(tmp_path, capsys):
     out = tmp_path / "run"
     assert sim_main(["--preset", "quick", "--seed", "3", "--out", str(out), "--duration", "3",
                      "--storage", "sqlite3", "--feature-encoding", "uint8"]) == 0
+    printed = capsys.readouterr().out
+    # The console reports the 3 s simulated, not the whole drive's length; no leading blank line.
+    assert ", 3 s simulated (of a 19 s drive), " in printed and printed.startswith("simulated 'quick' seed 3:")
     assert (out / "bag" / "metadata.yaml").is_file() and list((out / "bag").glob("*.db3"))
     assert (out / "truth" / "flowers.csv").is_file()
     for cam in ("cam_left", "cam_center", "cam_right"):

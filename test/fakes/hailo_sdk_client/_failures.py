@@ -41,3 +41,12 @@ def maybe_oom(batch_size: int) -> None:
 def alloc_limit() -> int | None:
     value = _flags().get("compile:alloc_above")
     return int(value) if value else None
+
+
+def maybe_error(stage: str) -> None:
+    """Fail like the DFC rejecting its input: an ordinary exception, the same on every run."""
+    if f"{stage}:error" in _flags():
+        from hailo_sdk_client.model_translator.exceptions import UnsupportedModelError
+
+        raise UnsupportedModelError(f"fake DFC: {stage} rejects this model: layer /model.22/Mul_7 of type "
+                                    "Einsum is not supported")

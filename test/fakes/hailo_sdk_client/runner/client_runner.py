@@ -81,6 +81,7 @@ class ClientRunner:
         import onnx
 
         _failures.maybe_crash("parse")
+        _failures.maybe_error("parse")
         try:
             proto = onnx.load(str(model))
         except Exception as exc:
@@ -258,6 +259,7 @@ class ClientRunner:
                                  self._script_int("model_optimization_flavor", "batch_size", 8))
         _failures.maybe_oom(batch)
         _failures.maybe_crash("optimize")
+        _failures.maybe_error("optimize")
         size = self._script_int("model_optimization_config", "calibset_size", 64)
         used = calib_data[: min(size, len(calib_data))]
         self._quant = {"calibset_used": int(len(used)), "batch_size": batch,
@@ -295,6 +297,7 @@ class ClientRunner:
         if self._state != States.QUANTIZED_MODEL:
             raise InvalidArgumentsException(f"compile needs a quantized HAR, state is {self._state.value}")
         _failures.maybe_crash("compile")
+        _failures.maybe_error("compile")
         inp = next(v for v in self._hn["layers"].values() if v["type"] == "input_layer")
         h, w = inp["output_shapes"][0][1:3]
         limit = _failures.alloc_limit()
