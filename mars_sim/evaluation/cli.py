@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Union
 
+from mars_core.cli_help import HelpFormatter, plain_description
 from mars_sim.evaluation.mot_files import MotFileError
 from mars_sim.evaluation.run_evaluation import (AUTO_RADIUS_SIGMAS, DEFAULT_MATCH_RADIUS_M, EvaluationInputError,
                                                 ForeignResultError, evaluate_mot_files, evaluate_run, json_ready,
@@ -33,8 +34,8 @@ def radius_argument(text: str) -> Union[float, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The mars-eval argument parser."""
-    p = argparse.ArgumentParser(prog="mars-eval", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="mars-eval", description=plain_description(__doc__.split("\n\n")[0]),
+                                formatter_class=HelpFormatter)
     p.add_argument("--truth", type=Path, help="ground-truth folder (DIR/truth of mars-sim)")
     p.add_argument("--result", type=Path, help="pipeline result folder (flowers.csv, tracks/<camera>.txt)")
     p.add_argument("--radius", type=radius_argument, default=DEFAULT_MATCH_RADIUS_M, metavar="METRES|auto",
