@@ -471,9 +471,11 @@ class PoseTrack:
         return float(np.arctan2(vy, vx)) if np.hypot(vx, vy) >= max(self.config.cog_min_speed_mps, 1e-6) else np.nan
 
     def _forward_speed(self, i: int, yaw: float) -> float:
-        """Speed (m/s) along the heading at fix i (negative when reversing; NaN without a velocity)."""
+        """Speed (m/s) over ground at fix i, negative when it points against the heading (reversing); NaN without
+        a velocity. The magnitude, not the projection on the heading: the course-over-ground window is seconds
+        long, so on a turn its direction lags the heading while its length stays the speed."""
         vx, vy = self._velocity[i]
-        return float(vx * np.cos(yaw) + vy * np.sin(yaw))
+        return float(np.hypot(vx, vy) * np.sign(vx * np.cos(yaw) + vy * np.sin(yaw)))
 
     def _base_xy(self, i: int, yaw: float) -> np.ndarray:
         c, s = np.cos(yaw), np.sin(yaw)
@@ -498,9 +500,12 @@ class PoseTrack:
             for g in np.unique(i0[in_gap]).tolist():
                 sel = np.flatnonzero(in_gap & (i0 == g))
                 kind = GAP_KINDS[kind_of[g]]
-                valid[sel] = kind != "not_bridged"
                 if kind == "not_bridged":
+                    # As if no fix came after: the first seconds are still extrapolated on the heading.
+                    valid[sel] = False
+                    self._extrapolate(g, stamps, sel, ant, valid, sd_dropout)
                     continue
+                valid[sel] = True
                 t0, t1 = int(t[g]), int(t[g + 1])
                 sd_dropout[sel] = dropout_sd(self.config, stamps[sel], t0, t1)
                 if kind == "dead_reckoned":
@@ -508,22 +513,29 @@ class PoseTrack:
                     base = bridge_gap(self.headings, t0, self._base_xy(g, yaw0), self._forward_speed(g, yaw0), t1,
                                       self._base_xy(g + 1, yaw1), self._forward_speed(g + 1, yaw1), stamps[sel])
                     ant[sel, :2] = self._antenna_xy(base, stamps[sel])
-        limit_ns = int(self.config.dead_reckoning_max_extrapolation_s * 1e9)
         after = np.flatnonzero(stamps > t[-1] + int(self.config.max_extrapolation_s * 1e9))
-        if after.shape[0] and limit_ns > 0 and self._uses_heading():
-            t_last = int(t[-1])
-            until = self.headings.covered_until(t_last, t_last + limit_ns)
-            yaw0 = self.headings.yaw_at(np.array([t_last]))[0][0]
-            speed = self._forward_speed(f.n - 1, yaw0)
-            if until is None or not np.isfinite(speed):
-                return
-            sel = after[stamps[after] <= until]
-            if not sel.shape[0]:
-                return
-            base = extrapolate(self.headings, t_last, self._base_xy(f.n - 1, yaw0), speed, stamps[sel])
-            ant[sel, :2] = self._antenna_xy(base, stamps[sel])
-            valid[sel] = True
-            sd_dropout[sel] = dropout_sd(self.config, stamps[sel], t_last, None)
+        if after.shape[0]:
+            self._extrapolate(f.n - 1, stamps, after, ant, valid, sd_dropout)
+
+    def _extrapolate(self, i: int, stamps: np.ndarray, sel: np.ndarray, ant: np.ndarray, valid: np.ndarray,
+                     sd_dropout: np.ndarray) -> None:
+        """Dead-reckon (in place) the stamps sel after fix i that the heading covers, up to the extrapolation limit."""
+        limit_ns = int(self.config.dead_reckoning_max_extrapolation_s * 1e9)
+        if limit_ns <= 0 or not self._uses_heading():
+            return
+        t_fix = int(self._fixes.t[i])
+        until = self.headings.covered_until(t_fix, t_fix + limit_ns)
+        yaw0 = float(self.headings.yaw_at(np.array([t_fix]))[0][0])
+        speed = self._forward_speed(i, yaw0)
+        if until is None or not np.isfinite(speed):
+            return
+        sel = sel[stamps[sel] <= until]
+        if not sel.shape[0]:
+            return
+        base = extrapolate(self.headings, t_fix, self._base_xy(i, yaw0), speed, stamps[sel])
+        ant[sel, :2] = self._antenna_xy(base, stamps[sel])
+        valid[sel] = True
+        sd_dropout[sel] = dropout_sd(self.config, stamps[sel], t_fix, None)
 
     def _yaw_at(self, stamps: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray) -> np.ndarray:
         src = self.config.heading_source
