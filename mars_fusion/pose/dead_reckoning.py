@@ -128,15 +128,18 @@ def close_path(nodes_ns: np.ndarray, disp: np.ndarray, chord_xy: np.ndarray) -> 
 def bridge_gap(headings: HeadingTrack, from_ns: int, from_xy: np.ndarray, speed_from: float, to_ns: int,
                to_xy: np.ndarray, speed_to: float, stamps_ns: np.ndarray) -> np.ndarray:
     """base_link positions (m, 2) at stamps inside a gap covered by heading, from the positions at the fixes on
-    both sides and the forward speeds there (NaN: the mean speed along the chord)."""
+    both sides and the forward speeds there (NaN: unknown).
+
+    The path is integrated at one constant speed, the one before the gap where known: the closure scales it to
+    the fixes anyway, and the speed after the gap rests on the few fixes that arrived when the poses are first
+    needed; a speed profile between two noisy speeds bends the path along the row by centimetres."""
     chord = np.asarray(to_xy, dtype=np.float64)[:2] - np.asarray(from_xy, dtype=np.float64)[:2]
-    if not (np.isfinite(speed_from) and np.isfinite(speed_to)):
+    speed = speed_from if np.isfinite(speed_from) else speed_to
+    if not np.isfinite(speed):
         yaw, _ = headings.yaw_at(np.array([from_ns, to_ns]))
         mean_yaw = yaw[0] + 0.5 * wrap_angle(yaw[1] - yaw[0])
-        mean = float(chord[0] * np.cos(mean_yaw) + chord[1] * np.sin(mean_yaw)) / max((to_ns - from_ns) * 1e-9, 1e-9)
-        speed_from = speed_from if np.isfinite(speed_from) else mean
-        speed_to = speed_to if np.isfinite(speed_to) else mean
-    nodes, disp = integrate_heading(headings, from_ns, to_ns, speed_from, speed_to)
+        speed = float(chord[0] * np.cos(mean_yaw) + chord[1] * np.sin(mean_yaw)) / max((to_ns - from_ns) * 1e-9, 1e-9)
+    nodes, disp = integrate_heading(headings, from_ns, to_ns, speed, speed)
     disp = close_path(nodes, disp, chord)
     return _at(nodes, disp, from_xy, stamps_ns)
 
