@@ -13,8 +13,9 @@ A gap (a pause between accepted fixes longer than ``DROPOUT_MIN_S``) is bridged 
 - ``not_bridged``: anything else; observations in it get no pose.
 
 With no fix after the last one yet (live, or the end of a bag) the heading is integrated forward from the last
-fix for at most ``dead_reckoning_max_extrapolation_s``. The position sd of a bridged pose grows by
-``dead_reckoning_sd_mps`` per second from the nearest fix (extrapolated: from the last fix), on top of the fix sd.
+fix for at most ``dead_reckoning_max_extrapolation_s``; so are the first seconds of a gap that is not bridged. The
+position sd of a bridged pose grows by ``dead_reckoning_sd_mps`` per second from the nearest fix (extrapolated: from
+the last fix), on top of the fix sd; the rays of a flower seen in a dropout get the drift over ``VIEW_DRIFT_S``.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ GAP_KINDS = ("dead_reckoned", "interpolated", "course_over_ground", "not_bridged
 COURSE_STRAIGHT_TOLERANCE_RAD = 0.1
 # The closure similarity needs paths long enough to have a direction; beyond these bounds the heading and the fixes
 # disagree about the shape of the path (e.g. the robot stopped in the gap), and the closure error is spread in time.
+# The rays of one flower span about this long (s): relative to each other a dead-reckoned pose drifts by
+# dead_reckoning_sd_mps over it; the rest of the dropout sd is an offset common to them (an absolute error, like
+# the GNSS bias), which loosening the rays' mutual tests by would merge neighbouring flowers.
+VIEW_DRIFT_S = 1.0
 MIN_CLOSURE_PATH_M = 0.05
 MAX_CLOSURE_ROTATION_RAD = 0.35
 CLOSURE_SCALE_RANGE = (0.5, 2.0)
