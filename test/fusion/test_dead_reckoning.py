@@ -211,3 +211,20 @@ def test_dead_reckoning_defaults() -> None:
     cfg = FusionConfig()
     assert (cfg.dead_reckoning_max_gap_s, cfg.dead_reckoning_max_extrapolation_s, cfg.dead_reckoning_sd_mps) == \
         (30.0, 4.0, 0.01)
+
+
+def test_a_gap_too_long_to_bridge_is_reported_with_a_warning() -> None:
+    field = make_field(n_flowers=8, length_m=30.0, gnss_sd=0.005, seed=22)
+    gap = (field.start_ns + 10 * S, field.start_ns + 50 * S)         # 40 s without fixes
+    mapper = FlowerMapper(enu_config(), field.rig)
+    feed(mapper, [m for m in field.messages if not (m[1] == "fix" and gap[0] < m[0] < gap[1])])
+    mapper.finalize()
+    report = mapper.gnss_report()
+    assert (report["gaps_not_bridged"], report["dropouts_bridged"], report["dropouts_dead_reckoned"]) == (1, 0, 0)
+    assert report["longest_gap_s"] == pytest.approx(40.0, abs=0.2)
+    assert any("1 GNSS gaps were not bridged" in w and "dead_reckoning_max_gap_s = 30 s" in w
+               for w in report["warnings"])
+    # Flowers under the robot from 18 s to 42 s are only seen after the 4 s of extrapolation: not in the map.
+    mapped_x = mapper.flowers().xyz[:, 0]
+    assert not ((mapped_x > 9.0) & (mapped_x < 21.0)).any()
+    assert ((field.flowers_xyz[:, 0] > 9.0) & (field.flowers_xyz[:, 0] < 21.0) & field.visible).any()
