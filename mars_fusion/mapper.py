@@ -258,7 +258,7 @@ class FlowerMapper:
         if quality != "rtk_fixed" and usable:
             warnings.append(f"GNSS was {names[quality]} for {100 * shares[quality]:.0f} % of the fixes: flower positions "
                             f"are good to about {sd * 100:.0f} cm (1 sd per axis), not the 2 cm of RTK fixed")
-        gaps = self.pose.gap_summary()
+        gaps = self.pose.gap_summary(self._latest_ns)
         gap_report = {"dropouts_bridged": gaps.bridged, "dropouts_dead_reckoned": gaps.dead_reckoned,
                       "longest_gap_s": round(gaps.longest_s, 1), "gaps_not_bridged": gaps.not_bridged}
         if per["no_fix"] or gaps.bridged or gaps.not_bridged:
@@ -268,8 +268,10 @@ class FlowerMapper:
                             f"the longest gap {gaps.longest_s:.1f} s")
         if gaps.not_bridged:
             warnings.append(f"{gaps.not_bridged} GNSS gaps were not bridged (longer than dead_reckoning_max_gap_s = "
-                            f"{self.config.dead_reckoning_max_gap_s:g} s, or without a heading off a straight line): "
-                            f"the flowers seen during them are not in the map")
+                            f"{self.config.dead_reckoning_max_gap_s:g} s, without a heading off a straight line, or "
+                            f"after the last fix for more than dead_reckoning_max_extrapolation_s = "
+                            f"{self.config.dead_reckoning_max_extrapolation_s:g} s): the flowers seen during them "
+                            f"are not in the map")
         return {"quality": quality, "quality_name": names[quality], "fix_shares": shares,
                 "median_reported_sd_m": round(sd, 4), **gap_report, "revisits": passes, "warnings": warnings}
 

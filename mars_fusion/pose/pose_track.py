@@ -461,9 +461,22 @@ class PoseTrack:
         t = f.t[:f.n]
         return rows, kinds, GapSummary.of(kinds, (t[rows + 1] - t[rows]) * 1e-9)
 
-    def gap_summary(self) -> GapSummary:
-        """The dropouts of all sessions so far: how each was bridged (or not), and the longest."""
-        return self._earlier_gaps.plus(self._session_gaps()[2]) if self._fixes.n else self._earlier_gaps
+    def gap_summary(self, data_end_ns: Optional[int] = None) -> GapSummary:
+        """The dropouts of all sessions so far: how each was bridged (or not), and the longest; with data_end_ns
+        (the last stamp of any input) a dropout from the last fix to it counts too: dead-reckoned when the heading
+        covers it within dead_reckoning_max_extrapolation_s, else not bridged."""
+        if not self._fixes.n:
+            return self._earlier_gaps
+        summary = self._earlier_gaps.plus(self._session_gaps()[2])
+        t_last = int(self._fixes.t[self._fixes.n - 1])
+        if data_end_ns is None or data_end_ns - t_last <= DROPOUT_MIN_S * 1e9:
+            return summary
+        tail_s = (data_end_ns - t_last) * 1e-9
+        until = self.headings.covered_until(t_last, data_end_ns) if self._uses_heading() else None
+        extrapolated = (until is not None and until >= data_end_ns
+                        and tail_s <= self.config.dead_reckoning_max_extrapolation_s)
+        return summary.plus(GapSummary(dead_reckoned=int(extrapolated), not_bridged=int(not extrapolated),
+                                       longest_s=tail_s))
 
     def _course(self, i: int) -> float:
         """Course over ground (rad) at fix i; NaN below cog_min_speed_mps."""

@@ -228,3 +228,14 @@ def test_a_gap_too_long_to_bridge_is_reported_with_a_warning() -> None:
     mapped_x = mapper.flowers().xyz[:, 0]
     assert not ((mapped_x > 9.0) & (mapped_x < 21.0)).any()
     assert ((field.flowers_xyz[:, 0] > 9.0) & (field.flowers_xyz[:, 0] < 21.0) & field.visible).any()
+
+
+def test_a_dropout_at_the_end_of_the_data_counts_as_a_gap() -> None:
+    fixes = np.round(np.arange(0.0, 10.0 + 1e-9, 0.1), 3)
+    track = _track(_straight(), fixes, heading_until_s=20.0)
+    assert track.gap_summary(_stamps(np.array([10.5]))[0]).longest_s == 0.0          # no dropout: fixes at 10 Hz
+    within = track.gap_summary(_stamps(np.array([13.0]))[0])
+    assert (within.dead_reckoned, within.not_bridged, within.longest_s) == (1, 0, pytest.approx(3.0))
+    beyond = track.gap_summary(_stamps(np.array([18.0]))[0])
+    assert (beyond.dead_reckoned, beyond.not_bridged, beyond.longest_s) == (0, 1, pytest.approx(8.0))
+    assert track.gap_summary().bridged + track.gap_summary().not_bridged == 0
