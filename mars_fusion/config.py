@@ -69,6 +69,17 @@ class FusionConfig:
                                                     "straight-line fit gives the motion between the views of a flower "
                                                     "that de-duplication compares (turns are followed less closely)",
                                                     greater_than=0.0)
+    # --- dead reckoning through GNSS dropouts (mars_fusion.pose.dead_reckoning)
+    dead_reckoning_max_gap_s: float = config_field(30.0, "a gap between good fixes up to this long (s) is bridged by "
+                                                   "dead reckoning (heading integrated at the speed of the fixes "
+                                                   "around it, ending on the fix after it); longer gaps lose the "
+                                                   "flowers seen in them", greater_than=0.0)
+    dead_reckoning_max_extrapolation_s: float = config_field(4.0, "with no fix after a gap yet (live, or the end of a "
+                                                             "bag) poses are dead-reckoned this far (s) beyond the "
+                                                             "last fix (0 = off)", minimum=0.0)
+    dead_reckoning_sd_mps: float = config_field(0.01, "the sd (m) of a dead-reckoned position grows by this much per "
+                                                "s from the nearest fix, on top of the fix sd; rays seen in a "
+                                                "dropout get the larger sd", minimum=0.0)
     # --- heading
     heading_source: str = config_field("auto", "'imu' (heading topic), 'course_over_ground', or 'auto' (heading topic "
                                          "when recent, else course over ground)", choices=HEADING_SOURCES)

@@ -240,7 +240,8 @@ class FlowerMapper:
 
     def gnss_report(self) -> Dict[str, Any]:
         """What the map's positions rest on, by name: the GNSS regime, the share of fixes per regime (no fix
-        included), dropouts bridged, the pass-to-pass offsets estimated, and warnings a user should read."""
+        included), dropouts bridged (dead-reckoned), the longest gap and the gaps not bridged, the pass-to-pass
+        offsets estimated, and warnings a user should read."""
         pose = self.pose.counts()
         per = {q: int(pose.get(f"fixes_{q}", 0)) for q in GNSS_QUALITIES}
         per["no_fix"] = int(self.fix_validator.rejected.get("no_fix", 0))
@@ -258,11 +259,20 @@ class FlowerMapper:
         if quality != "rtk_fixed" and usable:
             warnings.append(f"GNSS was {names[quality]} for {100 * shares[quality]:.0f} % of the fixes: flower positions "
                             f"are good to about {sd * 100:.0f} cm (1 sd per axis), not the 2 cm of RTK fixed")
-        if per["no_fix"]:
-            warnings.append(f"{100 * shares['no_fix']:.1f} % of the fixes had no fix; "
-                            f"{int(pose.get('dropouts_bridged', 0))} dropouts were bridged by interpolating the pose "
-                            f"and {int(pose.get('gap_segments', 0))} gaps longer than max_fix_gap_s "
-                            f"({self.config.max_fix_gap_s:g} s) lost the flowers seen during them")
+        gaps = self.pose.gap_summary(self._latest_ns)
+        gap_report = {"dropouts_bridged": gaps.bridged, "dropouts_dead_reckoned": gaps.dead_reckoned,
+                      "longest_gap_s": round(gaps.longest_s, 1), "gaps_not_bridged": gaps.not_bridged}
+        if per["no_fix"] or gaps.bridged or gaps.not_bridged:
+            warnings.append(f"{100 * shares['no_fix']:.1f} % of the fixes had no fix; {gaps.bridged} dropouts were "
+                            f"bridged ({gaps.dead_reckoned} dead-reckoned on the heading, positions there good to "
+                            f"about {100 * self.config.dead_reckoning_sd_mps:g} cm per s from the nearest fix), "
+                            f"the longest gap {gaps.longest_s:.1f} s")
+        if gaps.not_bridged:
+            warnings.append(f"{gaps.not_bridged} GNSS gaps were not bridged (longer than dead_reckoning_max_gap_s = "
+                            f"{self.config.dead_reckoning_max_gap_s:g} s, without a heading off a straight line, or "
+                            f"after the last fix for more than dead_reckoning_max_extrapolation_s = "
+                            f"{self.config.dead_reckoning_max_extrapolation_s:g} s): the flowers seen during them "
+                            f"are not in the map")
         swath = self.flower_map.row_swath()
         left_to_rows = self.flower_map.outside_own_row_count()
         if left_to_rows:
@@ -273,8 +283,7 @@ class FlowerMapper:
         return {"quality": quality, "quality_name": names[quality], "fix_shares": shares,
                 "row_swath_m": None if swath is None else swath.as_dict(),
                 "flowers_left_to_neighbouring_row": left_to_rows,
-                "median_reported_sd_m": round(sd, 4), "dropouts_bridged": int(pose.get("dropouts_bridged", 0)),
-                "gaps_not_bridged": int(pose.get("gap_segments", 0)), "revisits": passes, "warnings": warnings}
+                "median_reported_sd_m": round(sd, 4), **gap_report, "revisits": passes, "warnings": warnings}
 
     def counts_per_camera(self) -> Dict[str, int]:
         """Flowers each camera contributed to (after de-duplication)."""

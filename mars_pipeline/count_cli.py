@@ -78,7 +78,8 @@ def _print_summary(s: Dict[str, Any], out: Path) -> None:
           f"{s['seconds']} s = {s['realtime_factor']}x real time")
     shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in gnss["fix_shares"].items() if v)
     print(f"  GNSS: {gnss['quality_name']} ({shares}); median reported sd {100 * gnss['median_reported_sd_m']:.1f} cm; "
-          f"{gnss['dropouts_bridged']} dropouts bridged")
+          f"{gnss['dropouts_bridged']} dropouts bridged ({gnss['dropouts_dead_reckoned']} dead-reckoned), longest gap "
+          f"{gnss['longest_gap_s']:.1f} s, {gnss['gaps_not_bridged']} gaps not bridged")
     for r in gnss["revisits"]:
         print(f"  revisit {r['from_s']:.0f}-{r['to_s']:.0f} s of flowers mapped at {r['earlier_pass_s']:.0f} s: GNSS offset "
               f"({r['offset_x_m']:+.2f}, {r['offset_y_m']:+.2f}) m, registration residual {100 * r['residual_m']:.1f} cm")

@@ -18,6 +18,7 @@ import numpy as np
 from mars_core.rig import RigConfig
 from mars_fusion.config import FusionConfig
 from mars_fusion.geolocation.track_accumulator import FinishedTrack
+from mars_fusion.pose.dead_reckoning import VIEW_DRIFT_S
 from mars_fusion.pose.pose_track import PoseTrack
 
 HUBER_K = 2.5
@@ -171,11 +172,13 @@ class TrackGeolocator:
         dirs = _rotate_z(dir_b, poses.yaw)
         rel_sd = pose_track.relative_pose_sd()
         # Per ray: pixel noise at the viewing distance, short-term pose noise, heading noise at the lever
-        # from the robot centre to the seen point.
+        # from the robot centre to the seen point, and the dead-reckoning drift of a pose in a GNSS dropout over the
+        # time a flower is in view (the rest of its sd is common to those rays: it is in the GNSS variance, sd_h).
         reach = np.hypot(plane_b[:, 0], plane_b[:, 1])
         rel_heading = max(cfg.relative_heading_sd_rad, pose_track.heading_noise_sd())
         pixel_sigma = cfg.pixel_sd_px * np.where(usable, t_plane, 1.0) / focal
-        sigma = np.sqrt(pixel_sigma ** 2 + rel_sd ** 2 + (rel_heading * reach) ** 2)
+        drift = np.minimum(poses.sd_dropout, cfg.dead_reckoning_sd_mps * VIEW_DRIFT_S)
+        sigma = np.sqrt(pixel_sigma ** 2 + rel_sd ** 2 + (rel_heading * reach) ** 2 + drift ** 2)
         sigma = np.where(clipped, sigma * CLIPPED_BOX_SIGMA_FACTOR, sigma)
         # Simultaneous rays of two cameras share the pose: only pixel noise separates them (GNSS-free gate).
         pixel_sigma = np.where(clipped, pixel_sigma * CLIPPED_BOX_SIGMA_FACTOR, pixel_sigma)

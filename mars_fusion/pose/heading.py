@@ -1,7 +1,7 @@
 """Heading samples (IMU / dual antenna) in REP-103 yaw, interpolated on the circle."""
 from __future__ import annotations
 
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -69,6 +69,29 @@ class HeadingTrack:
         after = t[np.clip(idx, 0, t.shape[0] - 1)]
         near = np.minimum(np.abs(stamps - before), np.abs(after - stamps)) <= self.max_age_ns
         return wrap_angle(out), near
+
+    def covered_until(self, from_ns: int, until_ns: int) -> Optional[int]:
+        """The last stamp (<= until_ns) up to which every stamp from from_ns has a sample within max_age;
+        None when from_ns itself has none. Dead reckoning integrates the heading only over covered time."""
+        t, _ = self._arrays()
+        lo = int(np.searchsorted(t, from_ns - self.max_age_ns, "left"))
+        hi = int(np.searchsorted(t, until_ns + self.max_age_ns, "right"))
+        if lo >= hi or t[lo] > from_ns + self.max_age_ns:
+            return None
+        # A stamp between two samples has one within max_age unless they are more than 2 x max_age apart.
+        breaks = np.flatnonzero(np.diff(t[lo:hi]) > 2 * self.max_age_ns)
+        last = int(t[lo + int(breaks[0])]) if breaks.shape[0] else int(t[hi - 1])
+        return min(last + self.max_age_ns, int(until_ns))
+
+    def covers(self, from_ns: int, to_ns: int) -> bool:
+        """True when every stamp in [from_ns, to_ns] has a sample within max_age."""
+        until = self.covered_until(from_ns, to_ns)
+        return until is not None and until >= to_ns
+
+    def stamps_between(self, from_ns: int, to_ns: int) -> np.ndarray:
+        """Sample stamps strictly between from_ns and to_ns (the nodes of a heading integration)."""
+        t, _ = self._arrays()
+        return t[np.searchsorted(t, from_ns, "right"):np.searchsorted(t, to_ns, "left")].copy()
 
     def clear(self) -> None:
         """Forget all samples (new session)."""

@@ -7,7 +7,9 @@ Positions are smoothed by a local linear fit over ``smoothing_window_s`` within 
 comes from the slope of a longer fit. With plain GNSS (most fixes report an sd above ``coarse_fix_sd_m``) both
 windows are at least ``coarse_smoothing_window_s``: the receiver bias wanders by decimetres within seconds, so a
 short window passes that wander on as robot motion between the views of one flower. Poses between fixes are
-interpolated; the antenna lever arm is removed with the heading at that stamp.
+interpolated; the antenna lever arm is removed with the heading at that stamp. Dropouts (gaps between fixes) are
+bridged by dead reckoning on the heading where it covers them (mars_fusion.pose.dead_reckoning), with a position
+sd that grows with the time from the nearest fix.
 """
 from __future__ import annotations
 
@@ -18,17 +20,21 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from mars_fusion.config import FusionConfig
+from mars_fusion.pose.dead_reckoning import (DROPOUT_MIN_S, GAP_KINDS, GapSummary, bridge_gap, dropout_sd,
+                                             extrapolate, gap_kind, gap_rows, straight_course)
 from mars_fusion.pose.heading import HeadingTrack, wrap_angle
 
 
 @dataclass(frozen=True)
 class PoseSamples:
-    """base_link poses in map at N stamps: position (N, 3), yaw (N,), horizontal sd (N,), valid mask (N,)."""
+    """base_link poses in map at N stamps: position (N, 3), yaw (N,), horizontal sd (N,), valid mask (N,) and the
+    part of the sd that dead reckoning through a dropout adds (N,; 0 where fixes bracket the stamp closely)."""
 
     xyz: np.ndarray
     yaw: np.ndarray
     sd_h: np.ndarray
     valid: np.ndarray
+    sd_dropout: np.ndarray
 
 
 class _Columns:
@@ -52,8 +58,6 @@ class _Columns:
         self.n += 1
 
 
-# A pause between good fixes longer than this (s) is a dropout (receivers report at 1-20 Hz).
-DROPOUT_MIN_S = 1.0
 GNSS_QUALITIES = ("rtk_fixed", "rtk_float", "gnss")
 
 
@@ -165,10 +169,16 @@ class PoseTrack:
         self.headings = HeadingTrack(config.heading_max_age_s, config.heading_smoothing_s)
         self.counters: Counter = Counter()
         self._pending: List[Tuple[int, np.ndarray, float]] = []
+        self._fixes = _Columns()
+        self._earlier_gaps = GapSummary()         # dropouts of the sessions before this one
         self.clear()
 
     def clear(self) -> None:
-        """Forget all fixes and headings (new session); counters are kept."""
+        """Forget all fixes and headings (new session); counters and the dropout summary are kept."""
+        if self._fixes.n:
+            self._earlier_gaps = self._earlier_gaps.plus(self._session_gaps()[2])
+        self._gap_cache: Tuple[Tuple[int, int], np.ndarray, np.ndarray] = ((-1, -1), np.zeros(0, np.int64),
+                                                                           np.zeros(0, np.int64))
         self._fixes = _Columns()
         self._coarse_fixes = 0
         self._coarse = False
@@ -210,9 +220,6 @@ class PoseTrack:
             if f.n:
                 self._segment += 1
                 self.counters["gap_segments"] += 1
-        elif gap_s > DROPOUT_MIN_S:
-            # Poses are interpolated across it (with the heading): counted so that the report can say so.
-            self.counters["dropouts_bridged"] += 1
         if f.n == 0 or gap_s > self.config.max_fix_gap_s:
             self._drop_pending()
             self._accept(stamp_ns, p, sd_h)
@@ -391,7 +398,8 @@ class PoseTrack:
         m = stamps.shape[0]
         f = self._fixes
         if f.n == 0:
-            return PoseSamples(np.full((m, 3), np.nan), np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool))
+            return PoseSamples(np.full((m, 3), np.nan), np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool),
+                               np.zeros(m))
         self._update_smoothing()
         t = f.t[:f.n]
         idx = np.searchsorted(t, stamps, "right")
@@ -414,13 +422,133 @@ class PoseTrack:
         max_ext = self.config.max_extrapolation_s * 1e9
         valid = np.where(outside, np.minimum(np.abs(stamps - t[0]), np.abs(stamps - t[-1])) <= max_ext,
                          span <= max_gap)
+        sd_dropout = np.zeros(m)
+        if (span > DROPOUT_MIN_S * 1e9).any() or (stamps > t[-1] + int(max_ext)).any():
+            self._bridge_dropouts(stamps, i0, span, outside, ant, valid, sd_dropout)
         yaw = self._yaw_at(stamps, i0, i1, w)
         valid &= np.isfinite(yaw)
         c, s = np.cos(yaw), np.sin(yaw)
         ax, ay, az = self.antenna_xyz
         base = np.stack([ant[:, 0] - (c * ax - s * ay), ant[:, 1] - (s * ax + c * ay), ant[:, 2] - az], axis=1)
         sd = f.sd[i0] * (1 - w) + f.sd[i1] * w
-        return PoseSamples(base, yaw, sd, valid)
+        sd = np.where(sd_dropout > 0, np.hypot(sd, sd_dropout), sd)
+        return PoseSamples(base, yaw, sd, valid, sd_dropout)
+
+    # ------------------------------------------------------------------ dropouts
+    def _uses_heading(self) -> bool:
+        return self.config.heading_source in ("imu", "auto") and len(self.headings) > 0
+
+    def _session_gaps(self) -> Tuple[np.ndarray, np.ndarray, GapSummary]:
+        """The gaps of this session: the fix index before each, its kind (GAP_KINDS index), and their summary."""
+        f = self._fixes
+        key = (f.n, len(self.headings))
+        if self._gap_cache[0] != key:
+            self._update_smoothing()
+            t = f.t[:f.n]
+            rows = gap_rows(t)
+            kinds = np.zeros(rows.shape[0], np.int64)
+            heading = self._uses_heading()
+            for k, g in enumerate(rows):
+                t0, t1 = int(t[g]), int(t[g + 1])
+                covered = heading and self.headings.covers(t0, t1)
+                straight = False
+                if not covered and (t1 - t0) * 1e-9 > self.config.max_fix_gap_s:
+                    straight = straight_course(self._course(int(g)), self._course(int(g) + 1),
+                                               self._smooth[g + 1, :2] - self._smooth[g, :2])
+                kinds[k] = gap_kind(self.config, (t1 - t0) * 1e-9, covered, straight)
+            self._gap_cache = (key, rows, kinds)
+        _, rows, kinds = self._gap_cache
+        t = f.t[:f.n]
+        return rows, kinds, GapSummary.of(kinds, (t[rows + 1] - t[rows]) * 1e-9)
+
+    def gap_summary(self, data_end_ns: Optional[int] = None) -> GapSummary:
+        """The dropouts of all sessions so far: how each was bridged (or not), and the longest; with data_end_ns
+        (the last stamp of any input) a dropout from the last fix to it counts too: dead-reckoned when the heading
+        covers it within dead_reckoning_max_extrapolation_s, else not bridged."""
+        if not self._fixes.n:
+            return self._earlier_gaps
+        summary = self._earlier_gaps.plus(self._session_gaps()[2])
+        t_last = int(self._fixes.t[self._fixes.n - 1])
+        if data_end_ns is None or data_end_ns - t_last <= DROPOUT_MIN_S * 1e9:
+            return summary
+        tail_s = (data_end_ns - t_last) * 1e-9
+        until = self.headings.covered_until(t_last, data_end_ns) if self._uses_heading() else None
+        extrapolated = (until is not None and until >= data_end_ns
+                        and tail_s <= self.config.dead_reckoning_max_extrapolation_s)
+        return summary.plus(GapSummary(dead_reckoned=int(extrapolated), not_bridged=int(not extrapolated),
+                                       longest_s=tail_s))
+
+    def _course(self, i: int) -> float:
+        """Course over ground (rad) at fix i; NaN below cog_min_speed_mps."""
+        vx, vy = self._velocity[i]
+        return float(np.arctan2(vy, vx)) if np.hypot(vx, vy) >= max(self.config.cog_min_speed_mps, 1e-6) else np.nan
+
+    def _forward_speed(self, i: int, yaw: float) -> float:
+        """Speed (m/s) over ground at fix i, negative when it points against the heading (reversing); NaN without
+        a velocity. The magnitude, not the projection on the heading: the course-over-ground window is seconds
+        long, so on a turn its direction lags the heading while its length stays the speed."""
+        vx, vy = self._velocity[i]
+        return float(np.hypot(vx, vy) * np.sign(vx * np.cos(yaw) + vy * np.sin(yaw)))
+
+    def _base_xy(self, i: int, yaw: float) -> np.ndarray:
+        c, s = np.cos(yaw), np.sin(yaw)
+        ax, ay, _ = self.antenna_xyz
+        return self._smooth[i, :2] - np.array([c * ax - s * ay, s * ax + c * ay])
+
+    def _antenna_xy(self, base_xy: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+        yaw, _ = self.headings.yaw_at(stamps)
+        c, s = np.cos(yaw), np.sin(yaw)
+        ax, ay, _ = self.antenna_xyz
+        return base_xy + np.column_stack([c * ax - s * ay, s * ax + c * ay])
+
+    def _bridge_dropouts(self, stamps: np.ndarray, i0: np.ndarray, span: np.ndarray, outside: np.ndarray,
+                         ant: np.ndarray, valid: np.ndarray, sd_dropout: np.ndarray) -> None:
+        """Antenna positions, validity and added sd (in place) at stamps inside gaps or after the last fix."""
+        f = self._fixes
+        t = f.t[:f.n]
+        in_gap = ~outside & (span > DROPOUT_MIN_S * 1e9)
+        if in_gap.any():
+            rows, kinds, _ = self._session_gaps()
+            kind_of = dict(zip(rows.tolist(), kinds.tolist()))
+            for g in np.unique(i0[in_gap]).tolist():
+                sel = np.flatnonzero(in_gap & (i0 == g))
+                kind = GAP_KINDS[kind_of[g]]
+                if kind == "not_bridged":
+                    # As if no fix came after: the first seconds are still extrapolated on the heading.
+                    valid[sel] = False
+                    self._extrapolate(g, stamps, sel, ant, valid, sd_dropout)
+                    continue
+                valid[sel] = True
+                t0, t1 = int(t[g]), int(t[g + 1])
+                sd_dropout[sel] = dropout_sd(self.config, stamps[sel], t0, t1)
+                if kind == "dead_reckoned":
+                    yaw0, yaw1 = self.headings.yaw_at(np.array([t0, t1]))[0]
+                    base = bridge_gap(self.headings, t0, self._base_xy(g, yaw0), self._forward_speed(g, yaw0), t1,
+                                      self._base_xy(g + 1, yaw1), self._forward_speed(g + 1, yaw1), stamps[sel])
+                    ant[sel, :2] = self._antenna_xy(base, stamps[sel])
+        after = np.flatnonzero(stamps > t[-1] + int(self.config.max_extrapolation_s * 1e9))
+        if after.shape[0]:
+            self._extrapolate(f.n - 1, stamps, after, ant, valid, sd_dropout)
+
+    def _extrapolate(self, i: int, stamps: np.ndarray, sel: np.ndarray, ant: np.ndarray, valid: np.ndarray,
+                     sd_dropout: np.ndarray) -> None:
+        """Dead-reckon (in place) the stamps sel after fix i that the heading covers, up to the extrapolation limit."""
+        limit_ns = int(self.config.dead_reckoning_max_extrapolation_s * 1e9)
+        if limit_ns <= 0 or not self._uses_heading():
+            return
+        t_fix = int(self._fixes.t[i])
+        until = self.headings.covered_until(t_fix, t_fix + limit_ns)
+        yaw0 = float(self.headings.yaw_at(np.array([t_fix]))[0][0])
+        speed = self._forward_speed(i, yaw0)
+        if until is None or not np.isfinite(speed):
+            return
+        sel = sel[stamps[sel] <= until]
+        if not sel.shape[0]:
+            return
+        base = extrapolate(self.headings, t_fix, self._base_xy(i, yaw0), speed, stamps[sel])
+        ant[sel, :2] = self._antenna_xy(base, stamps[sel])
+        valid[sel] = True
+        sd_dropout[sel] = dropout_sd(self.config, stamps[sel], t_fix, None)
 
     def _yaw_at(self, stamps: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray) -> np.ndarray:
         src = self.config.heading_source

@@ -125,8 +125,11 @@ def test_lever_arm_is_removed_with_the_heading() -> None:
 
 
 def test_gap_and_extrapolation_limits_make_poses_invalid() -> None:
-    track = PoseTrack(FusionConfig(heading_source="course_over_ground", max_fix_gap_s=2.0))
-    for i in list(range(30)) + list(range(60, 90)):
-        track.add_fix(i * S // 10, np.array([0.05 * i, 0.0, 0.0]), 0.02)
-    pose = track.pose_at(np.array([2 * S, 4 * S, 20 * S]))
-    assert list(pose.valid) == [True, False, False]
+    # Without heading a straight 3 s gap is bridged by course over ground up to dead_reckoning_max_gap_s.
+    for max_gap_s, bridged in ((2.0, False), (30.0, True)):
+        track = PoseTrack(FusionConfig(heading_source="course_over_ground", max_fix_gap_s=2.0,
+                                       dead_reckoning_max_gap_s=max_gap_s))
+        for i in list(range(30)) + list(range(60, 90)):
+            track.add_fix(i * S // 10, np.array([0.05 * i, 0.0, 0.0]), 0.02)
+        pose = track.pose_at(np.array([2 * S, 4 * S, 20 * S]))
+        assert list(pose.valid) == [True, bridged, False]
