@@ -82,7 +82,7 @@ def test_dropouts_report_no_fix():
 def test_heading_noise_and_none_source():
     result = simulate("quick", seed=3)
     h = result.heading
-    err = np.angle(np.exp(1j * (h.yaw - h.true_yaw)))
+    err = np.angle(np.exp(1j * (h.yaw - h.exact_yaw)))
     assert np.sqrt(np.mean(err ** 2)) < 5 * np.sqrt(h.yaw_variance)
     assert np.std(np.diff(err)) == pytest.approx(np.sqrt(2) * result.config.heading.yaw_white_sd_rad, rel=0.15)
     assert simulate(preset_config("quick", {"heading": {"source": "none"}}), seed=3).heading is None
