@@ -78,7 +78,7 @@ class FusionConfig:
     heading_reference: str = config_field("true", "north of the heading input: 'true' (REP-103 IMUs, compasses: turned "
                                           "into a map heading with the grid convergence at the latest fix, about "
                                           "1-3 deg with map_projection utm) or 'map' (already from the map's grid "
-                                          "east, used as it is)", choices=HEADING_REFERENCES)
+                                          "east, used as it is); quote 'true' in YAML", choices=HEADING_REFERENCES)
     heading_offset_rad: float = config_field(0.0, "added to the heading input (sensor mounting yaw)")
     heading_max_age_s: float = config_field(0.5, "a heading sample older than this (s) counts as absent",
                                             greater_than=0.0)
