@@ -109,7 +109,9 @@ class TrueToMapHeading:
         if not (abs(latitude - self._at[0]) <= self.RECOMPUTE_DEG and abs(longitude - self._at[1]) <= self.RECOMPUTE_DEG):
             self.convergence_rad = float(map_frame.grid_convergence_rad(latitude, longitude))
             self._at = (latitude, longitude)
-        held = [(t, float(wrap_angle(yaw + self.convergence_rad))) for t, yaw in self._held]
+        convergence = self.convergence_rad
+        assert convergence is not None   # set above at the first fix (_at starts as NaN)
+        held = [(t, float(wrap_angle(yaw + convergence))) for t, yaw in self._held]
         self._held.clear()
         return held
 
