@@ -12,8 +12,8 @@ from each labelled flower to its true flower (lat/lon converted with the simulat
 reference is the median horizontal error of the simulated fixes. mars-eval's Hungarian map score at 0.15 m is
 printed too.
 
-Fusion settings: the defaults, plus the simulator's datum with map_projection 'utm' (its truth frame and IMU yaw
-are UTM-grid based). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2 (see
+Fusion settings: the defaults, plus the simulator's datum with map_projection 'utm' (its truth frame is the UTM
+grid; its IMU yaw is from true east, which the default heading_reference 'true' turns into grid yaw). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2 (see
 fusion_config_for); the longer pose windows of plain GNSS follow from the fixes' reported covariance
 (FusionConfig.coarse_fix_sd_m, coarse_smoothing_window_s).
 """

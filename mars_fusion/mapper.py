@@ -24,7 +24,7 @@ from mars_fusion.map_store import MapState, MapStoreError, load_map, save_map
 from mars_core.observations import GnssFix, HeadingSample, TrackFrame
 from mars_fusion.plots import PlotIndex, row_segment_ids
 from mars_fusion.pose.fix_validation import FixValidator
-from mars_fusion.pose.heading import wrap_angle, yaw_from_compass
+from mars_fusion.pose.heading import TrueToMapHeading, wrap_angle, yaw_from_compass
 from mars_core.geometry.map_frame import MapFrame
 from mars_fusion.flower_map.pass_alignment import revisits
 from mars_fusion.flower_map.row_swath import RowSwath
@@ -51,6 +51,9 @@ class FlowerMapper:
                                       config.map_projection)
         self.fix_validator = FixValidator(config.min_fix_status, config.default_fix_sd_m, config.max_fix_sd_m)
         self.pose = PoseTrack(config, rig.gnss_antenna_xyz)
+        # True headings wait for the first fix's grid convergence; the newest samples a pose there can use are kept.
+        self.heading_to_map = TrueToMapHeading(config.heading_reference, config.max_extrapolation_s +
+                                               config.heading_max_age_s + config.heading_smoothing_s)
         self.buffer = ReorderBuffer(config.reorder_delay_s, config.time_jump_back_s)
         self.accumulator = TrackAccumulator(config.track_timeout_s)
         self.geolocator = TrackGeolocator(config, rig)
@@ -69,7 +72,7 @@ class FlowerMapper:
         self._process(self.buffer.push(GNSS_STREAM, fix.stamp_ns, fix))
 
     def add_heading(self, sample: HeadingSample) -> None:
-        """A heading sample in the configured convention (REP-103 yaw or compass)."""
+        """A heading sample in the configured convention (REP-103 yaw or compass) and reference (true or map)."""
         self._process(self.buffer.push(HEADING_STREAM, sample.stamp_ns, sample))
 
     def add_tracks(self, frame: TrackFrame, ended_track_ids: Optional[np.ndarray] = None) -> None:
@@ -136,6 +139,8 @@ class FlowerMapper:
         x, y, z = self.map_frame.map_from_geodetic(np.array([fix.latitude]), np.array([fix.longitude]),
                                                    np.array([fix.altitude]))
         self.pose.add_fix(fix.stamp_ns, (float(x[0]), float(y[0]), float(z[0])), sd)
+        for stamp_ns, yaw in self.heading_to_map.at_fix(self.map_frame, fix.latitude, fix.longitude):
+            self.pose.add_heading(stamp_ns, yaw)
         self._latest_ns = max(self._latest_ns, fix.stamp_ns)
 
     def _on_heading(self, sample: HeadingSample) -> None:
@@ -143,7 +148,8 @@ class FlowerMapper:
             self.counters["rejected_nan_heading"] += 1
             return
         yaw = float(yaw_from_compass(sample.heading)) if self.config.heading_convention == "compass" else sample.heading
-        self.pose.add_heading(sample.stamp_ns, float(wrap_angle(yaw + self.config.heading_offset_rad)))
+        for stamp_ns, map_yaw in self.heading_to_map.convert(sample.stamp_ns, yaw + self.config.heading_offset_rad):
+            self.pose.add_heading(stamp_ns, float(wrap_angle(map_yaw)))
 
     def _map_all_ended(self) -> None:
         """Map every ended track now, including those waiting out the plain-GNSS association delay."""
@@ -189,6 +195,7 @@ class FlowerMapper:
         self._map_all_ended()
         self._keep_path()
         self.pose.clear()
+        self.heading_to_map.clear()
         self.flower_map.settle_all()
         self.session += 1
         self.counters["sessions"] += 1

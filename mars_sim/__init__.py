@@ -15,7 +15,7 @@ Python API (for tests and benchmarks of other components, no CLI needed)::
         stream.poses       # true robot pose at each frame's capture stamp
     result.field           # FlowerField: ids, xyz (map), diameters, latent appearance, ...
     result.gnss            # GnssFixes: NavSatFix columns + true/measured antenna positions
-    result.heading         # HeadingSamples (IMU yaw) or None
+    result.heading         # HeadingSamples (IMU yaw from true east, as a real IMU) or None
     result.robot_poses     # true base_link poses at 50 Hz; result.trajectory.poses(stamps) for any stamp
     result.datum           # MapDatum: map <-> lat/lon (UTM zone of the datum)
     write_run(result, "runs/quick0", images=False, storage="mcap")  # DIR/bag, DIR/truth, DIR/*.yaml

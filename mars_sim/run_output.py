@@ -4,7 +4,7 @@ Layout of ``out_dir``:
 - ``bag/``: rosbag2 (mcap default, sqlite3 option; metadata version 8, readable by Humble) with
   ``/<cam>/detections`` (mars_counting/msg/FlowerDetectionArray), ``/<cam>/camera_info``,
   ``/<cam>/image/compressed`` (with images=True), ``/gnss/fix`` (NavSatFix, frame gnss_link),
-  ``/imu/data`` (Imu in base_link, orientation = REP-103 yaw; absent when the heading source is
+  ``/imu/data`` (Imu in base_link, orientation = REP-103 yaw from true east as a real IMU's; absent when the heading source is
   'none') and ``/tf_static`` (base_link -> <cam>_link -> <cam>_optical_frame, base_link -> gnss_link).
   Every message is logged at its header stamp (the true capture/measurement time).
 - ``truth/``: see mars_sim.truth_files.
@@ -86,7 +86,7 @@ def gnss_messages(result: SimulationResult, types: Any) -> Iterator[Tuple[int, A
 
 
 def imu_messages(result: SimulationResult, types: Any) -> Iterator[Tuple[int, Any]]:
-    """(stamp_ns, Imu) with the measured yaw as orientation (flat field: roll = pitch = 0)."""
+    """(stamp_ns, Imu) with the measured yaw from true east as orientation (flat field: roll = pitch = 0)."""
     h = result.heading
     if h is None:
         return

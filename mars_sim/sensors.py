@@ -5,6 +5,10 @@ GNSS error per horizontal axis = white noise + a first-order Gauss-Markov bias (
 with a slowly wandering bias. Vertical error is ``vertical_factor`` times larger. The reported
 covariance is the total stationary variance (white^2 + bias^2). During dropouts the receiver reports
 STATUS_NO_FIX with NaN position and an unknown covariance.
+
+The IMU reports its yaw as a real one does (REP-103, from true east), not in the simulator's world, which is
+the UTM grid: yaw from true east = grid yaw - the grid convergence at the robot (about -1.3 deg at the default
+datum, +2.6 deg at 60 N 17.99 E), so that a fusion must turn it back into a map heading.
 """
 from __future__ import annotations
 
@@ -46,8 +50,9 @@ class HeadingSamples:
     """IMU orientation (yaw only: the field is flat) and yaw rate."""
 
     stamp_ns: np.ndarray        # (K,) int64
-    yaw: np.ndarray             # (K,) measured REP-103 yaw in map (wrapped to -pi..pi)
-    true_yaw: np.ndarray        # (K,)
+    yaw: np.ndarray             # (K,) measured REP-103 yaw from true east (wrapped to -pi..pi): the IMU topic
+    exact_yaw: np.ndarray       # (K,) the robot's exact yaw from true east (wrapped)
+    grid_convergence: np.ndarray  # (K,) rad at the robot: map (grid) yaw = true yaw + grid_convergence
     yaw_variance: float
     yaw_rate: np.ndarray        # (K,) rad/s measured
     yaw_rate_variance: float
@@ -114,9 +119,15 @@ def simulate_gnss(config: GnssConfig, trajectory: Trajectory, antenna_xyz: tuple
     return GnssFixes(stamps, lat, lon, alt, status, cov, cov_type, true_xyz, measured)
 
 
-def simulate_heading(config: HeadingConfig, trajectory: Trajectory, rng: np.random.Generator,
+def grid_convergence(datum: MapDatum, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Grid convergence (rad) at map points: their map (UTM grid) yaw minus their yaw from true east."""
+    lat, lon, _ = datum.geodetic_from_map(x, y)
+    return datum.grid_convergence_rad(lat, lon)
+
+
+def simulate_heading(config: HeadingConfig, trajectory: Trajectory, datum: MapDatum, rng: np.random.Generator,
                      end_time_ns: Optional[int] = None) -> Optional[HeadingSamples]:
-    """IMU yaw and yaw rate along the drive (None when the heading source is 'none')."""
+    """IMU yaw from true east and yaw rate along the drive (None when the heading source is 'none')."""
     if config.source == "none":
         return None
     end_ns = trajectory.start_time_ns + int(trajectory.duration_s * 1e9) if end_time_ns is None else end_time_ns
@@ -124,7 +135,9 @@ def simulate_heading(config: HeadingConfig, trajectory: Trajectory, rng: np.rand
     stamps = np.arange(trajectory.start_time_ns, end_ns + 1, period_ns, dtype=np.int64)
     poses = trajectory.poses(stamps)
     bias = gauss_markov(stamps.size, 1.0 / config.rate_hz, config.yaw_bias_sd_rad, config.yaw_bias_tau_s, rng)[:, 0]
-    yaw = poses.yaw + bias + rng.normal(0.0, config.yaw_white_sd_rad, stamps.size)
+    convergence = grid_convergence(datum, poses.x, poses.y)
+    exact_yaw = poses.yaw - convergence
+    yaw = exact_yaw + bias + rng.normal(0.0, config.yaw_white_sd_rad, stamps.size)
     rate = poses.yaw_rate + rng.normal(0.0, config.gyro_sd_rad_s, stamps.size)
-    return HeadingSamples(stamps, np.angle(np.exp(1j * yaw)), np.angle(np.exp(1j * poses.yaw)),
+    return HeadingSamples(stamps, np.angle(np.exp(1j * yaw)), np.angle(np.exp(1j * exact_yaw)), convergence,
                           config.yaw_white_sd_rad ** 2 + config.yaw_bias_sd_rad ** 2, rate, config.gyro_sd_rad_s ** 2)

@@ -80,7 +80,7 @@ def simulate(preset_or_config: Union[str, Path, SimConfig, Mapping[str, Any]], s
         end = min(end, start + int(round(config.duration_s * 1e9)))
     pose_stamps = np.arange(start, end + 1, int(round(1e9 / POSE_RATE_HZ)), dtype=np.int64)
     gnss = simulate_gnss(config.gnss, trajectory, rig.gnss_antenna_xyz, datum, rng_gnss, end)
-    heading = simulate_heading(config.heading, trajectory, rng_heading, end)
+    heading = simulate_heading(config.heading, trajectory, datum, rng_heading, end)
     dim = field.latent.shape[1]
     view_basis = rng_basis.normal(size=(3, dim)) / np.sqrt(dim)
     tree = cKDTree(field.xyz[:, :2].reshape(-1, 2))

@@ -2,6 +2,10 @@
 
 'enu' is the topocentric East-North-Up frame at the datum (REP-105 ``map``); 'utm' is the UTM grid of the
 datum's zone shifted so that the datum is the origin (what mars_sim's truth files use).
+
+A heading from true north/east (a REP-103 IMU, a compass) is not a map heading: the map's y axis is grid
+north (utm) or true north at the datum (enu), which differ from true north at the robot by the grid
+convergence, ``MapFrame.grid_convergence_rad``.
 """
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Tuple, Union
 
 import numpy as np
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 
 
 def utm_epsg(latitude: float, longitude: float) -> int:
@@ -30,6 +34,7 @@ class MapFrame:
     projection: str = "enu"
     _forward: Any = field(default=None, init=False, repr=False, compare=False)
     _origin: Tuple[float, float] = field(default=(0.0, 0.0), init=False, repr=False, compare=False)
+    _utm_proj: Any = field(default=None, init=False, repr=False, compare=False)   # made on first use
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.latitude) and np.isfinite(self.longitude) and np.isfinite(self.altitude)):
@@ -74,3 +79,28 @@ class MapFrame:
             return np.asarray(lat, float), np.asarray(lon, float), np.asarray(alt, float)
         lon, lat = self._forward.transform(x + self._origin[0], y + self._origin[1], direction="INVERSE")
         return np.asarray(lat, float), np.asarray(lon, float), z + self.altitude
+
+    def grid_convergence_rad(self, latitude: Union[np.ndarray, float], longitude: Union[np.ndarray, float]
+                             ) -> np.ndarray:
+        """Map yaw minus true yaw (rad) of one direction at WGS-84 points: add it to a true heading."""
+        # = the angle from true north clockwise to the map's north (the surveyors' grid convergence).
+        lat = np.asarray(latitude, dtype=np.float64)
+        lon = np.asarray(longitude, dtype=np.float64)
+        if self.projection == "utm":
+            if self._utm_proj is None:
+                object.__setattr__(self, "_utm_proj", Proj(CRS.from_epsg(utm_epsg(self.latitude, self.longitude))))
+            # pyproj's meridian convergence (deg) is the grid yaw minus the true yaw (checked in the tests by
+            # projecting two points along true north); about (lon - central meridian) * sin(lat).
+            factors = self._utm_proj.get_factors(lon, lat)
+            return np.radians(np.asarray(factors.meridian_convergence, dtype=np.float64))
+        # enu is a rotation of ECEF: the point's true north (the ellipsoid's meridian tangent) rotates rigidly into
+        # the map, and its map yaw minus pi/2 is the convergence; 0 at the datum, about (lon - lon0) * sin(lat)
+        # away from it (1e-4 rad 1 km east of the datum at 30 deg).
+        phi, lam = np.radians(lat), np.radians(lon)
+        phi0, lam0 = np.radians(self.latitude), np.radians(self.longitude)
+        north = np.stack([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
+        east0 = np.array([-np.sin(lam0), np.cos(lam0), 0.0])
+        north0 = np.array([-np.sin(phi0) * np.cos(lam0), -np.sin(phi0) * np.sin(lam0), np.cos(phi0)])
+        along_east = np.tensordot(east0, north, axes=1)
+        along_north = np.tensordot(north0, north, axes=1)
+        return np.arctan2(-along_east, along_north)

@@ -1,9 +1,13 @@
 """Heading samples (IMU / dual antenna) in REP-103 yaw, interpolated on the circle."""
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+import math
+from collections import deque
+from typing import Deque, List, Optional, Tuple, Union
 
 import numpy as np
+
+from mars_core.geometry.map_frame import MapFrame
 
 
 def yaw_from_compass(heading_rad: Union[float, np.ndarray]) -> np.ndarray:
@@ -98,3 +102,55 @@ class HeadingTrack:
         self._t.clear()
         self._yaw.clear()
         self._cache = (np.zeros(0, np.int64), np.zeros(0))
+
+
+class TrueToMapHeading:
+    """Headings from true east (REP-103 IMUs, compasses) -> map yaw, with the grid convergence at the latest fix.
+
+    The map's north is grid north (utm) or true north at the datum (enu), not true north at the robot. The
+    convergence is known only once a fix says where the robot is: samples before the first fix wait (the newest
+    ``hold_s`` of them, all that a pose at the first fix can use) and are converted with it.
+    """
+
+    # The convergence is recomputed when the fix moved by more than this (deg, about 11 m): it changes by at most
+    # this many degrees times sin(latitude) over such a move (2e-6 rad), far below any IMU's heading noise.
+    RECOMPUTE_DEG = 1e-4
+
+    def __init__(self, reference: str, hold_s: float) -> None:
+        if reference not in ("true", "map"):
+            raise ValueError(f"heading reference must be 'true' or 'map', got {reference!r}")
+        self.reference = reference
+        self.hold_ns = int(hold_s * 1e9)
+        self.convergence_rad: Optional[float] = None
+        self._at: Tuple[float, float] = (math.nan, math.nan)   # lat, lon the convergence was computed at
+        self._held: Deque[Tuple[int, float]] = deque()
+
+    def at_fix(self, map_frame: MapFrame, latitude: float, longitude: float) -> List[Tuple[int, float]]:
+        """Update the convergence at a good fix; returns the held (stamp, map yaw) samples, now converted."""
+        if self.reference == "map":
+            return []
+        if not (abs(latitude - self._at[0]) <= self.RECOMPUTE_DEG and abs(longitude - self._at[1]) <= self.RECOMPUTE_DEG):
+            self.convergence_rad = float(map_frame.grid_convergence_rad(latitude, longitude))
+            self._at = (latitude, longitude)
+        convergence = self.convergence_rad
+        assert convergence is not None   # set above at the first fix (_at starts as NaN)
+        held = [(t, float(wrap_angle(yaw + convergence))) for t, yaw in self._held]
+        self._held.clear()
+        return held
+
+    def convert(self, stamp_ns: int, yaw: float) -> List[Tuple[int, float]]:
+        """The (stamp, map yaw) samples ready for the pose: this one converted, or none while it waits for a fix."""
+        if self.reference == "map":
+            return [(stamp_ns, yaw)]
+        if self.convergence_rad is None:
+            self._held.append((stamp_ns, yaw))
+            while self._held[0][0] < stamp_ns - self.hold_ns:   # samples arrive in stamp order
+                self._held.popleft()
+            return []
+        return [(stamp_ns, float(wrap_angle(yaw + self.convergence_rad)))]
+
+    def clear(self) -> None:
+        """New session: forget the convergence and the held samples (the robot may be elsewhere)."""
+        self.convergence_rad = None
+        self._at = (math.nan, math.nan)
+        self._held.clear()

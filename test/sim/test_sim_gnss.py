@@ -82,7 +82,29 @@ def test_dropouts_report_no_fix():
 def test_heading_noise_and_none_source():
     result = simulate("quick", seed=3)
     h = result.heading
-    err = np.angle(np.exp(1j * (h.yaw - h.true_yaw)))
+    err = np.angle(np.exp(1j * (h.yaw - h.exact_yaw)))
     assert np.sqrt(np.mean(err ** 2)) < 5 * np.sqrt(h.yaw_variance)
     assert np.std(np.diff(err)) == pytest.approx(np.sqrt(2) * result.config.heading.yaw_white_sd_rad, rel=0.15)
     assert simulate(preset_config("quick", {"heading": {"source": "none"}}), seed=3).heading is None
+
+
+@pytest.mark.parametrize("datum, convergence_deg", [({}, -1.321), ({"latitude": 60.0, "longitude": 17.99}, 2.590)])
+def test_imu_yaw_is_from_true_east_not_from_the_utm_grid(datum, convergence_deg):
+    from pyproj import CRS, Proj
+    result = simulate(preset_config("quick", {"datum": datum}), seed=3)
+    h = result.heading
+    poses = result.trajectory.poses(h.stamp_ns)
+    lat, lon, _ = result.datum.geodetic_from_map(poses.x, poses.y)
+    pyproj_deg = Proj(CRS.from_epsg(result.datum.utm_epsg)).get_factors(lon, lat).meridian_convergence
+    np.testing.assert_allclose(np.degrees(h.grid_convergence), pyproj_deg, atol=1e-9)
+    assert np.degrees(h.grid_convergence).mean() == pytest.approx(convergence_deg, abs=2e-3)
+    # The world is the UTM grid: its yaw = yaw from true east + convergence (true north lies at grid yaw
+    # pi/2 + convergence, see test/fusion/test_heading_reference.py).
+    grid_error = np.angle(np.exp(1j * (h.exact_yaw + h.grid_convergence - poses.yaw)))
+    np.testing.assert_allclose(grid_error, 0.0, atol=1e-12)
+    # What the IMU topic carries (h.yaw, written to /imu/data: test_sim_bag) is the true yaw: without noise it is
+    # exactly the grid yaw minus the convergence.
+    exact = simulate(preset_config("quick", {"datum": datum, "heading": {"yaw_white_sd_rad": 0.0,
+                                                                          "yaw_bias_sd_rad": 0.0}}), seed=3).heading
+    offset = np.angle(np.exp(1j * (exact.yaw - poses.yaw)))
+    np.testing.assert_allclose(offset, -h.grid_convergence, atol=1e-12)
