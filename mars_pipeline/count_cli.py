@@ -2,6 +2,9 @@
 
     mars-count BAG --out DIR [--config ROBOT.yaml]        one bag (mcap or sqlite3, Humble or Jazzy)
     mars-count FOLDER --out DIR [--workers N]             every bag in FOLDER, in parallel, maps merged
+
+Exit codes: 0 counted; 2 bad input (nothing counted); 3 counted, but part of the input could not be read
+(summary.json `problems` say what).
 """
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ from mars_core.config_schema import ConfigError
 from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.count_outputs import write_outputs
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2   # nothing counted (also argparse's code for a bad command line)
+EXIT_PARTIAL = 3     # counted, but part of the input could not be read: the problems say what
 
 
 def is_bag(path: Path) -> bool:
@@ -85,8 +92,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if is_bag(args.bag):
             report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
-            _print_summary(write_outputs(report, args.out), args.out)
-            return 0
+            s = write_outputs(report, args.out)
+            _print_summary(s, args.out)
+            return EXIT_PARTIAL if s["partly_unreadable"] else EXIT_OK
         bags = find_bags(args.bag)
         if not bags:
             print(f"mars-count: no rosbag2 folder (with metadata.yaml) under {args.bag}", file=sys.stderr)

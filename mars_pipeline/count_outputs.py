@@ -72,6 +72,7 @@ def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict
         "detector": report.detector,
         "messages_read": report.messages_read,
         "truncated": report.truncated,
+        "partly_unreadable": report.partly_unreadable,
         "problems": report.problems,
         "tracker_warnings": {name: len(log.warnings) for name, log in p.logs.items()},
     }
