@@ -40,6 +40,7 @@ OP_DATA_END = 0x0F
 TOP_LEVEL_OPCODES = frozenset(range(0x01, 0x10))   # the record kinds of the mcap specification
 CHUNK_FIXED_BYTES = 8 + 8 + 8 + 4 + 4 + 8          # start, end, uncompressed size, crc, compression length, size
 MESSAGE_HEADER_BYTES = 2 + 4 + 8 + 8               # channel id, sequence, log time, publish time
+FOOTER_RECORD_BYTES = 9 + 8 + 8 + 4                # opcode, length, summary start, summary offset start, crc
 COMPRESSIONS = ("", "zstd", "lz4")
 NS_PER_S = 1_000_000_000
 
@@ -327,12 +328,14 @@ class McapChunkReader:
         size = len(buf)
         (length,) = struct.unpack_from("<Q", buf, pos + 1)
         record_end = pos + 9 + length
-        if buf[pos] == OP_CHUNK and length >= CHUNK_FIXED_BYTES and _plausible_record_at(buf, record_end):
-            # Only the chunk's contents were hit: its message index records after it say what it held.
+        resync = _next_chunk(buf, pos + 1, size)
+        if (buf[pos] == OP_CHUNK and length >= CHUNK_FIXED_BYTES and _plausible_record_at(buf, record_end)
+                and (resync is None or record_end <= resync)):
+            # Only the chunk's contents were hit (its length leads to a record, past no readable chunk): the
+            # message index records after it say what it held.
             messages, start_ns, end_ns = _message_indexes_after(buf, record_end)
             self._lose(file_index, pos, record_end, reason, messages, start_ns, end_ns)
             return record_end
-        resync = _next_chunk(buf, pos + 1, size)
         end = size if resync is None else resync
         self._lose(file_index, pos, end, reason + ("" if resync is not None else
                                                   "; no readable chunk after it"))
@@ -408,8 +411,12 @@ def _usable_summary(file: Path, buf: mmap.mmap) -> Optional[Summary]:
     if summary is None or not summary.channels:
         return None
     for ci in summary.chunk_indexes:   # an index that points outside the file is damaged too
-        if ci.chunk_start_offset + ci.chunk_length > len(buf) or buf[ci.chunk_start_offset] != OP_CHUNK:
+        if not 0 < ci.chunk_length <= len(buf) - ci.chunk_start_offset or buf[ci.chunk_start_offset] != OP_CHUNK:
             return None
+    footer_start = len(buf) - len(MAGIC) - FOOTER_RECORD_BYTES
+    summary_start, _, summary_crc = struct.unpack_from("<QQI", buf, footer_start + 9)
+    if summary_crc and zlib.crc32(buf[summary_start:footer_start + FOOTER_RECORD_BYTES - 4]) != summary_crc:
+        return None
     return summary
 
 
@@ -425,6 +432,8 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
     start_ns, end_ns, uncompressed_size, crc, name_length = struct.unpack_from("<QQQII", buf, body)
     if length < CHUNK_FIXED_BYTES or name_length > 8:
         raise McapDamage(f"implausible chunk header (record length {length}, compression name {name_length} B)")
+    if body + CHUNK_FIXED_BYTES + name_length > limit:
+        raise McapCut("no room for a chunk header")
     try:
         compression = bytes(buf[body + 32:body + 32 + name_length]).decode("ascii")
     except UnicodeDecodeError:
