@@ -22,3 +22,14 @@ def quick_run_sqlite(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick_sqlite") / "run"
     write_run(simulate("quick", seed=11), out, storage="sqlite3")
     return out
+
+
+@pytest.fixture(scope="session")
+def small_run_mcap(tmp_path_factory):
+    """A 3 m row of the quick preset (seed 3, about 20 flowers, 800 frames): the cheapest whole run, for the
+    tests that count a bag several times."""
+    from mars_sim import preset_config, simulate, write_run
+
+    out = tmp_path_factory.mktemp("small_mcap") / "run"
+    write_run(simulate(preset_config("quick", {"field": {"row_length_m": 3.0}}), seed=3), out)
+    return out
