@@ -199,7 +199,10 @@ class McapChunkReader:
     def close(self) -> None:
         """Release the file mappings."""
         for m in self._maps:
-            m.close()
+            try:
+                m.close()
+            except BufferError:  # a view still held by a caller's exception: the mapping goes with it
+                pass
         self._maps = []
 
     def damage_report(self) -> List[str]:
@@ -447,7 +450,8 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
     cut = data_start + data_length > limit
     if cut and not (allow_cut and compression == "" and offset + 9 + length > limit):
         raise McapCut(f"{data_start + data_length - limit} bytes missing")
-    payload = bytes(buf[data_start:min(limit, data_start + data_length)])
+    # A view, not a copy: a resync candidate may claim most of the file before its records fail the checks.
+    payload = memoryview(buf)[data_start:min(limit, data_start + data_length)]
     if cut:
         raw = payload
     else:
@@ -463,7 +467,7 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
     return parsed
 
 
-def _walk_chunk_records(raw: bytes, parsed: _ParsedChunk) -> None:
+def _walk_chunk_records(raw: Union[bytes, memoryview], parsed: _ParsedChunk) -> None:
     """Fill parsed from a chunk's records; every record must fit, be a schema/channel/message, and every
     message lie in the chunk's time range (a cut chunk stops at its first incomplete record)."""
     pos, size = 0, len(raw)
@@ -485,11 +489,11 @@ def _walk_chunk_records(raw: bytes, parsed: _ParsedChunk) -> None:
             cid, _, log_time = struct.unpack_from("<HIQ", raw, pos + 9)
             if not parsed.start_ns <= log_time <= parsed.end_ns:
                 raise McapDamage("a message's log time lies outside the chunk's time range")
-            parsed.messages.append((log_time, cid, raw[pos + 9 + MESSAGE_HEADER_BYTES:end]))
+            parsed.messages.append((log_time, cid, bytes(raw[pos + 9 + MESSAGE_HEADER_BYTES:end])))
         elif op == OP_SCHEMA:
-            parsed.schemas.append(_parse_record(Schema, raw[pos + 9:end]))
+            parsed.schemas.append(_parse_record(Schema, bytes(raw[pos + 9:end])))
         elif op == OP_CHANNEL:
-            parsed.channels.append(_parse_record(Channel, raw[pos + 9:end]))
+            parsed.channels.append(_parse_record(Channel, bytes(raw[pos + 9:end])))
         else:
             raise McapDamage(f"a record of kind 0x{op:02x} inside the chunk")
         pos = end
@@ -575,7 +579,7 @@ def _next_chunk(buf: mmap.mmap, start: int, size: int) -> Optional[int]:
     return None
 
 
-def _decompress(compression: str, payload: bytes, size: int) -> bytes:
+def _decompress(compression: str, payload: Union[bytes, memoryview], size: int) -> Union[bytes, memoryview]:
     """A chunk's records, decompressed (McapDamage when the compressed data is corrupt)."""
     if compression == "":
         return payload
