@@ -179,7 +179,7 @@ class McapChunkReader:
                 parsed = _read_loose_message(buf, chunk.offset)
             else:
                 parsed = _read_chunk(buf, chunk.offset, len(buf), allow_cut=True)
-                if (parsed.start_ns, parsed.end_ns) != (chunk.start_ns, chunk.end_ns):
+                if chunk.index is not None and (parsed.start_ns, parsed.end_ns) != (chunk.start_ns, chunk.end_ns):
                     raise McapDamage("the chunk's time range differs from its index entry")
         except (McapDamage, McapCut) as exc:
             self._lose_indexed_chunk(chunk, str(exc))
@@ -221,15 +221,15 @@ class McapChunkReader:
         if lines:
             known = [loss.messages for loss in losses if loss.messages is not None]
             unknown = len(losses) - len(known)
-            lost = " and ".join(([f"{sum(known)} message(s)"] if known else [])
-                                + ([f"the unknown contents of {unknown} part(s)"] if unknown else []))
+            lost = (f"{sum(known)} message(s)" + (" and an unknown number more" if unknown else "") if known
+                    else "an unknown number of messages")
             lost_indexed = {(self.files.index(loss.file), loss.start) for loss in losses if loss.indexed}
             readable = [c for c in self._chunks if (c.file_index, c.offset) not in lost_indexed]
             recovered = (sum(c.msgcount for c in self._channels.values())
                          - sum(loss.messages or 0 for loss in losses if loss.indexed))
             span = (_span_text(min(c.start_ns for c in readable), max(c.end_ns for c in readable), origin)
                     if readable else "")
-            lines.append(f"the bag is damaged: {len(losses)} part(s) lost ({lost}); recovered {recovered} "
+            lines.append(f"the bag is damaged: lost {lost} in {len(losses)} part(s); recovered {recovered} "
                          f"message(s) in {len(readable)} readable chunk(s){span}")
         return lines
 
@@ -263,7 +263,7 @@ class McapChunkReader:
         end = min(len(buf), chunk.offset + 9 + length)
         self._losses[(chunk.file_index, chunk.offset)] = LostRecords(
             self.files[chunk.file_index], chunk.offset, end, f"chunk: {reason}", messages, chunk.start_ns,
-            chunk.end_ns, indexed=True)
+            chunk.end_ns, indexed=chunk.index is not None)
 
     # -- the walk without a summary ------------------------------------------------------------------------------
 
@@ -355,9 +355,9 @@ class McapChunkReader:
                 self._channels[cid].msgcount += n
             else:
                 self._orphans[cid] = self._orphans.get(cid, 0) + n
-        if parsed.messages:
-            self._chunks.append(_Chunk(file_index, offset, parsed.start_ns, parsed.end_ns, counts,
-                                       loose_message=loose))
+        if parsed.messages:   # the span of what it holds (a cut chunk's header promises more)
+            times = [t for t, _, _ in parsed.messages]
+            self._chunks.append(_Chunk(file_index, offset, min(times), max(times), counts, loose_message=loose))
 
     def _lose(self, file_index: int, start: int, end: int, reason: str, messages: Optional[int] = None,
               start_ns: Optional[int] = None, end_ns: Optional[int] = None) -> None:

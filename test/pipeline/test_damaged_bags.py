@@ -83,7 +83,7 @@ def test_a_corrupt_chunk_in_the_middle_costs_only_its_own_messages(quick_run_mca
     assert summary["flowers"] > 0 and summary["partly_unreadable"]
     problems = "\n".join(summary["problems"])
     assert f"{len(in_hit)} message(s) lost" in problems and "s into the bag" in problems
-    assert "1 part(s) lost" in problems and "OverflowError" not in problems + printed.out
+    assert f"lost {len(in_hit)} message(s) in 1 part(s)" in problems and "OverflowError" not in problems + printed.out
     ci = index.chunk_indexes[hit]
     span = f"({(ci.message_end_time - ci.message_start_time) / 1e9:.2f} s)"
     assert span in problems, "the time span lost is the chunk's"
