@@ -9,7 +9,8 @@ log times inside the chunk's time range):
   its checks is skipped, and its messages and time span are known from the index;
 - without one (file cut short, footer or summary damaged), the records are walked from the start; after a
   damaged record the walk resynchronises on the next chunk record that passes the same checks; the complete
-  messages of an uncompressed chunk cut off by the end of the file are kept.
+  messages of an uncompressed chunk without CRC cut off by the end of the file are kept (a cut chunk with a
+  CRC cannot be checked, so it is lost whole, like a cut compressed one).
 
 Messages come in log-time order (chunks merged as rosbags merges them) through the part of rosbags' AnyReader
 interface the counter uses (connections, messages, deserialize, close); `damage_report()` says what was lost.
@@ -417,6 +418,8 @@ def _usable_summary(file: Path, buf: mmap.mmap) -> Optional[Summary]:
         if not 0 < ci.chunk_length <= len(buf) - ci.chunk_start_offset or buf[ci.chunk_start_offset] != OP_CHUNK:
             return None
     footer_start = len(buf) - len(MAGIC) - FOOTER_RECORD_BYTES
+    if footer_start < len(MAGIC):
+        return None
     summary_start, _, summary_crc = struct.unpack_from("<QQI", buf, footer_start + 9)
     if summary_crc and zlib.crc32(buf[summary_start:footer_start + FOOTER_RECORD_BYTES - 4]) != summary_crc:
         return None
@@ -425,7 +428,7 @@ def _usable_summary(file: Path, buf: mmap.mmap) -> Optional[Summary]:
 
 def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut: bool = False) -> _ParsedChunk:
     """The chunk record at offset, checked: McapDamage when a check fails, McapCut when limit cuts it off
-    (allow_cut: an uncompressed chunk cut off by limit gives its complete records, marked cut)."""
+    (allow_cut: an uncompressed chunk without CRC cut off by limit gives its complete records, marked cut)."""
     if offset + 9 + CHUNK_FIXED_BYTES > limit:
         raise McapCut("no room for a chunk header")
     if buf[offset] != OP_CHUNK:
@@ -448,8 +451,9 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
     if CHUNK_FIXED_BYTES + name_length + data_length > length or start_ns > end_ns:
         raise McapDamage("the chunk's sizes or time range do not add up")
     cut = data_start + data_length > limit
-    if cut and not (allow_cut and compression == "" and offset + 9 + length > limit):
-        raise McapCut(f"{data_start + data_length - limit} bytes missing")
+    if cut and not (allow_cut and compression == "" and not crc and offset + 9 + length > limit):
+        missing = f"{data_start + data_length - limit} bytes missing"
+        raise McapCut(missing + ("; with part of it gone its CRC cannot be checked" if crc else ""))
     # A view, not a copy: a resync candidate may claim most of the file before its records fail the checks.
     payload = memoryview(buf)[data_start:min(limit, data_start + data_length)]
     if cut:
