@@ -283,8 +283,11 @@ class McapChunkReader:
                 try:
                     parsed = _read_chunk(buf, pos, size, allow_cut=True)
                 except McapCut as exc:
-                    self._lose(file_index, pos, size, f"the file ends inside a chunk ({exc})")
-                    break
+                    if _next_chunk(buf, pos + 1, size) is None:   # else a damaged length, not the file's end
+                        self._lose(file_index, pos, size, f"the file ends inside a chunk ({exc})")
+                        break
+                    pos = self._skip_damage(file_index, pos, f"chunk: its length overruns the file ({exc})")
+                    continue
                 except McapDamage as exc:
                     pos = self._skip_damage(file_index, pos, f"chunk: {exc}")
                     continue
@@ -305,7 +308,8 @@ class McapChunkReader:
                     pos = self._skip_damage(file_index, pos, str(exc))
                     continue
                 pos = record_end
-            elif op in TOP_LEVEL_OPCODES and _plausible_cut(buf, pos, op, length):
+            elif (op in TOP_LEVEL_OPCODES and _plausible_cut(buf, pos, op, length)
+                  and _next_chunk(buf, pos + 1, size) is None):
                 self._lose(file_index, pos, size, "the file ends inside a record")
                 break
             else:
@@ -451,6 +455,8 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
     if CHUNK_FIXED_BYTES + name_length + data_length > length or start_ns > end_ns:
         raise McapDamage("the chunk's sizes or time range do not add up")
     cut = data_start + data_length > limit
+    if not cut and offset + 9 + length > limit:
+        raise McapDamage("the chunk's record length overruns the file, its data does not")
     if cut and not (allow_cut and compression == "" and not crc and offset + 9 + length > limit):
         missing = f"{data_start + data_length - limit} bytes missing"
         raise McapCut(missing + ("; with part of it gone its CRC cannot be checked" if crc else ""))

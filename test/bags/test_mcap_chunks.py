@@ -114,6 +114,19 @@ def test_without_summary_the_walk_resyncs_on_the_next_good_chunk(tmp_path):
     assert "recovered" in report and f"{len(got)} message(s)" in report
 
 
+def test_a_chunk_length_overrunning_the_file_is_damage_when_readable_chunks_follow(tmp_path):
+    path = tmp_path / "bag.mcap"
+    written = _write_mcap(path)
+    chunks = _chunks(path)
+    offset, _, lost = chunks[1]
+    data = bytearray(path.read_bytes())
+    data[offset + 1:offset + 9] = (len(data) * 3).to_bytes(8, "little")   # as if the file ended inside it
+    path.write_bytes(bytes(data[:chunks[-1][0]]))                          # no summary: the walk decides
+    got, reader = _read_all(path)
+    assert len(got) == sum(c[2] for c in chunks[:-1]) - lost
+    assert reader.losses[0].start == offset and reader.losses[0].end == chunks[2][0]
+
+
 def test_an_uncompressed_chunk_without_crc_cut_off_keeps_its_complete_messages(tmp_path):
     for crcs in (False, True):
         path = tmp_path / f"bag_{crcs}.mcap"
