@@ -124,6 +124,7 @@ def test_a_chunk_length_overrunning_the_file_is_damage_when_readable_chunks_foll
     path.write_bytes(bytes(data[:chunks[-1][0]]))                          # no summary: the walk decides
     got, reader = _read_all(path)
     assert len(got) == sum(c[2] for c in chunks[:-1]) - lost
+    assert all(written[(topic, t)] == payload for topic, t, payload in got)
     assert reader.losses[0].start == offset and reader.losses[0].end == chunks[2][0]
 
 
