@@ -2,9 +2,6 @@
 
     mars-count BAG --out DIR [--config ROBOT.yaml]        one bag (mcap or sqlite3, Humble or Jazzy)
     mars-count FOLDER --out DIR [--workers N]             every bag in FOLDER, in parallel, maps merged
-
-Exit codes: 0 counted; 2 bad input (nothing counted); 3 counted, but part of the input could not be read
-(summary.json `problems` say what).
 """
 from __future__ import annotations
 
