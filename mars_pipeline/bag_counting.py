@@ -73,7 +73,7 @@ class CountReport:
     image_cameras: List[str] = field(default_factory=list)  # cameras counted from images by the detector
     detector: str = ""                                       # which detector backend and why
     problems: List[str] = field(default_factory=list)       # human-readable, one line each
-    truncated: bool = False
+    truncated: bool = False                                  # storage cut short or damaged (problems say what)
 
     @property
     def flowers(self) -> int:
