@@ -89,6 +89,7 @@ class _Chunk:
     channel_counts: Dict[int, int] = field(default_factory=dict)  # empty: unknown (read it to know)
     index: Optional[Dict[int, int]] = None   # message index offsets by channel, from the summary
     loose_message: bool = False              # a message record outside any chunk
+    length: int = 0                          # the record's bytes, from the summary (0: from the file)
 
 
 @dataclass
@@ -249,7 +250,7 @@ class McapChunkReader:
         for ci in summary.chunk_indexes:
             self._chunks.append(_Chunk(file_index, ci.chunk_start_offset, ci.message_start_time,
                                        ci.message_end_time, {cid: 1 for cid in ci.message_index_offsets},
-                                       dict(ci.message_index_offsets)))
+                                       dict(ci.message_index_offsets), length=ci.chunk_length))
 
     def _lose_indexed_chunk(self, chunk: _Chunk, reason: str) -> None:
         """Record a chunk of the index that failed its checks, with its messages from the message index."""
@@ -260,8 +261,11 @@ class McapChunkReader:
                 messages = sum(len(_message_index_at(buf, offset).records) for offset in chunk.index.values())
             except (McapDamage, McapCut):
                 messages = None
-        length = struct.unpack_from("<Q", buf, chunk.offset + 1)[0] if chunk.offset + 9 <= len(buf) else 0
-        end = min(len(buf), chunk.offset + 9 + length)
+        if chunk.length:
+            end = chunk.offset + chunk.length
+        else:   # the record's own length field, which the damage may have hit
+            length = struct.unpack_from("<Q", buf, chunk.offset + 1)[0] if chunk.offset + 9 <= len(buf) else 0
+            end = min(len(buf), chunk.offset + 9 + length)
         self._losses[(chunk.file_index, chunk.offset)] = LostRecords(
             self.files[chunk.file_index], chunk.offset, end, f"chunk: {reason}", messages, chunk.start_ns,
             chunk.end_ns, indexed=chunk.index is not None)
