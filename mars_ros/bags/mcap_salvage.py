@@ -6,7 +6,9 @@ summary reader, and checks every chunk on its own (record layout, sizes, the CRC
 log times inside the chunk's time range):
 
 - with a usable summary (footer and chunk indexes), each indexed chunk is read by itself; a chunk that fails
-  its checks is skipped, and its messages and time span are known from the index;
+  its checks is skipped, and its messages and time span are known from the index (of an uncompressed chunk
+  without CRC, as rosbags writes them, the well-formed records before the damage are kept, but the last one,
+  which the damage may have begun in);
 - without one (file cut short, footer or summary damaged), the records are walked from the start; after a
   damaged record the walk resynchronises on the next chunk record that passes the same checks; the complete
   messages of an uncompressed chunk without CRC cut off by the end of the file are kept (a cut chunk with a
@@ -76,6 +78,7 @@ class LostRecords:
     start_ns: Optional[int] = None  # log-time span of the lost messages (or the gap they leave)
     end_ns: Optional[int] = None
     indexed: bool = False           # a chunk of the summary's index (its messages are in the statistics)
+    partial: bool = False           # the chunk's messages before the damage were kept
 
 
 @dataclass
@@ -103,6 +106,9 @@ class _ParsedChunk:
     schemas: List[Schema]
     channels: List[Channel]
     cut: bool = False
+    salvage: bool = False   # no CRC, no compression: records before a damaged one are as good as any
+    damage: str = ""        # why the records stop early (salvage), "" when the chunk is whole
+    last_was_message: bool = False
 
 
 class McapChunkReader:
@@ -187,6 +193,8 @@ class McapChunkReader:
             self._lose_indexed_chunk(chunk, str(exc))
             return
         self._learn(parsed)
+        if parsed.damage and chunk.index is not None:   # (the walk recorded the damage of its chunks)
+            self._lose_indexed_chunk(chunk, parsed.damage, kept=len(parsed.messages))
         wanted_ids = set(wanted)
         records = sorted((m for m in parsed.messages if m[1] in wanted_ids), key=lambda m: m[0])
         for seq, (log_time, cid, data) in enumerate(records):
@@ -225,7 +233,8 @@ class McapChunkReader:
             unknown = len(losses) - len(known)
             lost = (f"{sum(known)} message(s)" + (" and an unknown number more" if unknown else "") if known
                     else "an unknown number of messages")
-            lost_indexed = {(self.files.index(loss.file), loss.start) for loss in losses if loss.indexed}
+            lost_indexed = {(self.files.index(loss.file), loss.start) for loss in losses
+                            if loss.indexed and not loss.partial}
             readable = [c for c in self._chunks if (c.file_index, c.offset) not in lost_indexed]
             recovered = (sum(c.msgcount for c in self._channels.values())
                          - sum(loss.messages or 0 for loss in losses if loss.indexed))
@@ -252,15 +261,19 @@ class McapChunkReader:
                                        ci.message_end_time, {cid: 1 for cid in ci.message_index_offsets},
                                        dict(ci.message_index_offsets), length=ci.chunk_length))
 
-    def _lose_indexed_chunk(self, chunk: _Chunk, reason: str) -> None:
-        """Record a chunk of the index that failed its checks, with its messages from the message index."""
+    def _lose_indexed_chunk(self, chunk: _Chunk, reason: str, kept: int = 0) -> None:
+        """Record a chunk of the index that failed its checks (kept: its messages before the damage that were
+        kept), with its messages from the message index."""
         buf = self._maps[chunk.file_index]
         messages: Optional[int] = None
         if chunk.index:
             try:
                 messages = sum(len(_message_index_at(buf, offset).records) for offset in chunk.index.values())
+                messages -= kept
             except (McapDamage, McapCut):
                 messages = None
+        if kept:
+            reason += f"; its {kept} well-formed message(s) before the damage were kept"
         if chunk.length:
             end = chunk.offset + chunk.length
         else:   # the record's own length field, which the damage may have hit
@@ -268,7 +281,7 @@ class McapChunkReader:
             end = min(len(buf), chunk.offset + 9 + length)
         self._losses[(chunk.file_index, chunk.offset)] = LostRecords(
             self.files[chunk.file_index], chunk.offset, end, f"chunk: {reason}", messages, chunk.start_ns,
-            chunk.end_ns, indexed=chunk.index is not None)
+            chunk.end_ns, indexed=chunk.index is not None, partial=kept > 0)
 
     # -- the walk without a summary ------------------------------------------------------------------------------
 
@@ -302,6 +315,13 @@ class McapChunkReader:
                                f"{len(parsed.messages)} complete message(s) were kept, the rest is cut off",
                                start_ns=kept_until, end_ns=parsed.end_ns)
                     break
+                if parsed.damage:   # its header and length are whole, its records stop early
+                    total, _, _ = _message_indexes_after(buf, parsed.record_end)
+                    kept = len(parsed.messages)
+                    self._lose(file_index, pos, parsed.record_end, f"chunk: {parsed.damage}; its {kept} "
+                               f"well-formed message(s) before the damage were kept",
+                               None if total is None else total - kept,
+                               max(m[0] for m in parsed.messages), parsed.end_ns)
                 pos = parsed.record_end
             elif op in TOP_LEVEL_OPCODES and record_end <= size:
                 if op in (OP_DATA_END, OP_FOOTER):
@@ -474,7 +494,8 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
             raise McapDamage(f"{len(raw)} bytes uncompressed, the header says {uncompressed_size}")
         if crc and zlib.crc32(raw) != crc:
             raise McapDamage("CRC mismatch")
-    parsed = _ParsedChunk(start_ns, end_ns, offset + 9 + length, [], [], [], cut)
+    parsed = _ParsedChunk(start_ns, end_ns, offset + 9 + length, [], [], [], cut,
+                          salvage=compression == "" and not crc and not cut)
     _walk_chunk_records(raw, parsed)
     if cut and not (parsed.messages or parsed.schemas or parsed.channels):
         raise McapCut("not one complete record before the end of the file")
@@ -484,6 +505,22 @@ def _read_chunk(buf: Union[bytes, mmap.mmap], offset: int, limit: int, allow_cut
 def _walk_chunk_records(raw: Union[bytes, memoryview], parsed: _ParsedChunk) -> None:
     """Fill parsed from a chunk's records; every record must fit, be a schema/channel/message, and every
     message lie in the chunk's time range (a cut chunk stops at its first incomplete record)."""
+    try:
+        _walk_records(raw, parsed)
+    except McapDamage as exc:
+        if not parsed.salvage:
+            raise
+        # The damage begins after the last whole record header, so inside the last record read or later:
+        # that record goes too; what comes before it is kept (there is no CRC that could say more).
+        if parsed.messages and parsed.last_was_message:
+            parsed.messages.pop()
+        if not parsed.messages:
+            raise
+        parsed.damage = str(exc)
+
+
+def _walk_records(raw: Union[bytes, memoryview], parsed: _ParsedChunk) -> None:
+    """The checked walk of _walk_chunk_records (McapDamage at the first record that fails)."""
     pos, size = 0, len(raw)
     while pos < size:
         if pos + 9 > size:
@@ -504,10 +541,13 @@ def _walk_chunk_records(raw: Union[bytes, memoryview], parsed: _ParsedChunk) -> 
             if not parsed.start_ns <= log_time <= parsed.end_ns:
                 raise McapDamage("a message's log time lies outside the chunk's time range")
             parsed.messages.append((log_time, cid, bytes(raw[pos + 9 + MESSAGE_HEADER_BYTES:end])))
+            parsed.last_was_message = True
         elif op == OP_SCHEMA:
             parsed.schemas.append(_parse_record(Schema, bytes(raw[pos + 9:end])))
+            parsed.last_was_message = False
         elif op == OP_CHANNEL:
             parsed.channels.append(_parse_record(Channel, bytes(raw[pos + 9:end])))
+            parsed.last_was_message = False
         else:
             raise McapDamage(f"a record of kind 0x{op:02x} inside the chunk")
         pos = end

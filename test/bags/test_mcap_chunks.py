@@ -92,6 +92,26 @@ def test_a_corrupt_chunk_costs_only_its_own_messages(tmp_path, compression):
     assert f"{lost} message(s) lost" in report and ("CRC mismatch" in report or "data corrupt" in report)
 
 
+@pytest.mark.parametrize("summary", [True, False])
+def test_of_a_chunk_without_crc_the_records_before_the_damage_are_kept(tmp_path, summary):
+    path = tmp_path / "bag.mcap"
+    written = _write_mcap(path, CompressionType.NONE, crcs=False)
+    chunks = _chunks(path)
+    offset, length, in_hit = chunks[2]
+    data = bytearray(path.read_bytes())
+    middle = offset + length // 2
+    data[middle:middle + 64] = random.Random(1).randbytes(64)
+    if not summary:
+        data = data[:chunks[-1][0]]   # cut at the last chunk's start: no summary, the walk finds the damage
+    path.write_bytes(bytes(data))
+    got, reader = _read_all(path)
+    assert all(written[(topic, t)] == payload for topic, t, payload in got), "a damaged byte came back"
+    (loss,) = reader.losses if summary else reader.losses[:1]
+    kept = len(got) - sum(c[2] for c in chunks[:-1 if not summary else None]) + in_hit
+    assert 0 < kept < in_hit and loss.start == offset and loss.messages == in_hit - kept
+    assert f"its {kept} well-formed message(s) before the damage were kept" in loss.reason
+
+
 def test_without_summary_the_walk_resyncs_on_the_next_good_chunk(tmp_path):
     path = tmp_path / "bag.mcap"
     written = _write_mcap(path)
