@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from mcap.data_stream import ReadDataStream
 from mcap.reader import SeekingReader
@@ -127,6 +127,7 @@ class McapChunkReader:
         self._chunks: List[_Chunk] = []
         self._losses: Dict[Tuple[int, int], LostRecords] = {}
         self._orphans: Dict[int, int] = {}     # channel id without a channel record -> messages
+        self._orphans_counted: Set[Tuple[int, int]] = set()   # indexed chunks whose orphans are counted
         self.without_summary: List[Path] = []  # files read by walking their records
         self._maps: List[mmap.mmap] = []
         try:
@@ -171,8 +172,11 @@ class McapChunkReader:
         """(connection, log time, CDR bytes) of every readable message of the given connections (all when
         empty), in log-time order; a chunk that fails its checks is skipped and recorded in losses."""
         wanted = {c.id for c in connections} if connections else set(self._channels)
+        # A chunk is skipped only when it lists known channels and none of them is wanted (an index without
+        # CRC may be damaged too: a channel id it lists that no channel record defines is read to be sure).
         sources = [self._chunk_messages(chunk, wanted) for chunk in self._chunks
-                   if not chunk.channel_counts or any(cid in wanted for cid in chunk.channel_counts)]
+                   if not chunk.channel_counts
+                   or any(cid in wanted or cid not in self._channels for cid in chunk.channel_counts)]
         for log_time, _, _, _, conn, data in heapq.merge(*sources):
             if conn is not None:
                 yield conn, log_time, data
@@ -195,6 +199,11 @@ class McapChunkReader:
         self._learn(parsed)
         if parsed.damage and chunk.index is not None:   # (the walk recorded the damage of its chunks)
             self._lose_indexed_chunk(chunk, parsed.damage, kept=len(parsed.messages))
+        if chunk.index is not None and (chunk.file_index, chunk.offset) not in self._orphans_counted:
+            self._orphans_counted.add((chunk.file_index, chunk.offset))   # (the walk counts its own)
+            for _, cid, _ in parsed.messages:
+                if cid not in self._channels:
+                    self._orphans[cid] = self._orphans.get(cid, 0) + 1
         wanted_ids = set(wanted)
         records = sorted((m for m in parsed.messages if m[1] in wanted_ids), key=lambda m: m[0])
         for seq, (log_time, cid, data) in enumerate(records):
@@ -227,7 +236,8 @@ class McapChunkReader:
             lines.append(f"{loss.file}: bytes {loss.start}-{loss.end} unreadable ({loss.reason}): "
                          f"{_messages_text(loss.messages)} lost{_span_text(loss.start_ns, loss.end_ns, origin)}")
         for cid, n in sorted(self._orphans.items()):
-            lines.append(f"{n} message(s) of channel {cid} unusable: its channel record was in a lost part")
+            lines.append(f"{n} message(s) of channel {cid} unusable: no channel record defines it (lost or "
+                         f"damaged)")
         if lines:
             known = [loss.messages for loss in losses if loss.messages is not None]
             unknown = len(losses) - len(known)
