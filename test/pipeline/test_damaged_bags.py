@@ -83,7 +83,7 @@ def test_a_corrupt_chunk_in_the_middle_costs_only_its_own_messages(quick_run_mca
     assert clean_frames - lost_frames <= summary["frames_total"] < clean_frames
     assert summary["flowers"] > 0 and summary["partly_unreadable"]
     problems = "\n".join(summary["problems"])
-    assert f"{len(in_hit)} message(s) lost" in problems and "s into the bag" in problems
+    assert "s into the bag" in problems
     kept_and_lost = re.search(r"its (\d+) well-formed message\(s\) before the damage were kept\): (\d+) message",
                               problems)
     assert kept_and_lost, problems   # rosbags writes chunks without CRC: the records before the damage stay
