@@ -198,7 +198,8 @@ class McapChunkReader:
             return
         self._learn(parsed)
         if parsed.damage and chunk.index is not None:   # (the walk recorded the damage of its chunks)
-            self._lose_indexed_chunk(chunk, parsed.damage, kept=len(parsed.messages))
+            self._lose_indexed_chunk(chunk, parsed.damage, kept=len(parsed.messages),
+                                     kept_until=max(m[0] for m in parsed.messages))
         if chunk.index is not None and (chunk.file_index, chunk.offset) not in self._orphans_counted:
             self._orphans_counted.add((chunk.file_index, chunk.offset))   # (the walk counts its own)
             for _, cid, _ in parsed.messages:
@@ -271,9 +272,10 @@ class McapChunkReader:
                                        ci.message_end_time, {cid: 1 for cid in ci.message_index_offsets},
                                        dict(ci.message_index_offsets), length=ci.chunk_length))
 
-    def _lose_indexed_chunk(self, chunk: _Chunk, reason: str, kept: int = 0) -> None:
+    def _lose_indexed_chunk(self, chunk: _Chunk, reason: str, kept: int = 0, kept_until: Optional[int] = None
+                            ) -> None:
         """Record a chunk of the index that failed its checks (kept: its messages before the damage that were
-        kept), with its messages from the message index."""
+        kept, up to the log time kept_until), with its messages from the message index."""
         buf = self._maps[chunk.file_index]
         messages: Optional[int] = None
         if chunk.index:
@@ -290,8 +292,9 @@ class McapChunkReader:
             length = struct.unpack_from("<Q", buf, chunk.offset + 1)[0] if chunk.offset + 9 <= len(buf) else 0
             end = min(len(buf), chunk.offset + 9 + length)
         self._losses[(chunk.file_index, chunk.offset)] = LostRecords(
-            self.files[chunk.file_index], chunk.offset, end, f"chunk: {reason}", messages, chunk.start_ns,
-            chunk.end_ns, indexed=chunk.index is not None, partial=kept > 0)
+            self.files[chunk.file_index], chunk.offset, end, f"chunk: {reason}", messages,
+            chunk.start_ns if kept_until is None else kept_until, chunk.end_ns, indexed=chunk.index is not None,
+            partial=kept > 0)
 
     # -- the walk without a summary ------------------------------------------------------------------------------
 
