@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Union
 
 from mars_core.config_schema import config_from_dict
-from mars_ros.bags.bag_files import BagError, open_bag_reader
-from mars_ros.bags.mcap_salvage import salvage_reader
+from mars_ros.bags.bag_files import BagError, open_recorded_bag
 from mars_ros.messages.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
 from mars_core.rig import RigConfig, load_robot_config
 from mars_core.stamps import stamp_to_ns
@@ -74,7 +73,7 @@ class CountReport:
     image_cameras: List[str] = field(default_factory=list)  # cameras counted from images by the detector
     detector: str = ""                                       # which detector backend and why
     problems: List[str] = field(default_factory=list)       # human-readable, one line each
-    truncated: bool = False
+    truncated: bool = False                                  # storage cut short or damaged (problems say what)
 
     @property
     def flowers(self) -> int:
@@ -110,13 +109,14 @@ def count_bag(bag: Union[str, Path], robot_config: Optional[Union[str, Path]] = 
         rig, rig_source = discover_rig(bag, robot_config)
     pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
     report = CountReport(bag, pipeline, rig_source)
-    reader = _open_reader(bag, report)
+    reader = open_recorded_bag(bag)  # mcap chunk by chunk: damage costs only the chunks it hits
     started = time.perf_counter()
     try:
         topics = _plan_topics(reader, bag, rig, from_images)
         images = _set_up_image_detection(reader, topics, camera_section, str(robot_config or "defaults"), report)
         _report_missing_inputs(topics, rig, report)
         _read_and_count(reader, topics, images, pipeline, report, progress)
+        _report_damaged_storage(reader, report)
     finally:
         reader.close()
     pipeline.finish()
@@ -137,18 +137,12 @@ class _BagTopics:
     run_detector: List[str]     # cameras counted from their images
 
 
-def _open_reader(bag: Path, report: CountReport) -> Any:
-    """The bag's reader; a truncated mcap (no footer) is read sequentially, and the report says so."""
-    try:
-        return open_bag_reader(bag)
-    except BagError as exc:
-        reader = salvage_reader(bag)  # a recorder that died leaves an mcap without its footer
-        if reader is None:
-            raise
+def _report_damaged_storage(reader: Any, report: CountReport) -> None:
+    """What the mcap reader lost (a truncated file, bad chunks) and recovered, known once everything is read."""
+    damage = reader.damage_report() if hasattr(reader, "damage_report") else []
+    if damage:
         report.truncated = True
-        report.problems.append(f"{exc}; read the complete messages sequentially instead (the bag is truncated: "
-                               f"{reader.bytes_read} of {reader.bytes_total} bytes usable)")
-        return reader
+        report.problems.extend(damage)
 
 
 def _plan_topics(reader: Any, bag: Path, rig: RigConfig, from_images: bool) -> _BagTopics:

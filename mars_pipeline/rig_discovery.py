@@ -9,7 +9,7 @@ import numpy as np
 
 from mars_core.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
 from mars_core.geometry.rotations import rotation_from_quaternion, rpy_from_rotation
-from mars_ros.bags.bag_files import open_bag_reader
+from mars_ros.bags.bag_files import open_recorded_bag
 from mars_core.rig import ConfigError, RigCamera, RigConfig, load_rig
 from mars_core.stamps import NS_PER_S, stamp_to_ns
 
@@ -27,7 +27,7 @@ def rig_file_near(bag: Path) -> Optional[Path]:
 
 def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
     """A rig from the bag's /<camera>/camera_info (intrinsics, frame rate) and /tf_static (mounting), or None."""
-    reader = open_bag_reader(bag)
+    reader = open_recorded_bag(bag)  # a truncated or damaged mcap gives its readable chunks
     try:
         info_conns = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/CameraInfo"]
         tf_conns = [c for c in reader.connections if c.topic == "/tf_static"]

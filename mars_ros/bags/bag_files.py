@@ -15,6 +15,7 @@ from mars_core.detections import DetectionFrame
 from mars_core.feature_codec import FeatureEncoding
 from mars_ros.messages.detection_messages import (DETECTION_ARRAY_TYPE, detection_frame_from_msg,
                                                        detection_msg_rosbags)
+from mars_ros.bags.mcap_salvage import McapDamage, open_mcap
 from mars_ros.bags.typestore import mars_typestore
 
 STORAGE_CHOICES = ("mcap", "sqlite3")
@@ -122,6 +123,25 @@ def open_bag_reader(path: Union[str, Path]) -> AnyReader:
         reader.open()
     except Exception as exc:  # rosbags raises several reader error types; all mean "cannot open"
         raise BagError(f"cannot open bag {path}: {exc}") from None
+    return reader
+
+
+def open_recorded_bag(path: Union[str, Path]) -> Any:
+    """A reader over a recorded bag (AnyReader's connections/messages/deserialize/close): mcap chunk by chunk,
+    so a truncated file or a bad chunk costs only what it hit (its damage_report() says what), sqlite3 with
+    rosbags; BagError naming the bag when nothing can be read."""
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"bag {path} does not exist")
+    try:
+        reader = open_mcap(path)
+    except (McapDamage, OSError) as exc:
+        raise BagError(f"cannot open bag {path}: {exc}") from None
+    if reader is None:
+        return open_bag_reader(path)
+    if not reader.connections:
+        reader.close()
+        raise BagError(f"cannot open bag {path}: no readable mcap channel in {[str(f) for f in reader.files]}")
     return reader
 
 
