@@ -13,7 +13,7 @@ reference is the median horizontal error of the simulated fixes. mars-eval's Hun
 printed too.
 
 Fusion settings: the defaults, plus the simulator's datum with map_projection 'utm' (its truth frame is the UTM
-grid; its IMU yaw is from true east, which the default heading_reference 'true' turns into grid yaw). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2 (see
+grid; its IMU yaw is from true east, which the default heading_reference 'true_north' turns into grid yaw). For field-gnss (plain GNSS, no IMU) also swath_half_width_m = row spacing / 2 (see
 fusion_config_for); the longer pose windows of plain GNSS follow from the fixes' reported covariance
 (FusionConfig.coarse_fix_sd_m, coarse_smoothing_window_s).
 """

@@ -13,7 +13,7 @@ from mars_core.config_schema import ConfigError, check_config, config_field, con
 
 HEADING_SOURCES = ("auto", "imu", "course_over_ground")
 HEADING_CONVENTIONS = ("enu", "compass")
-HEADING_REFERENCES = ("true", "map")
+HEADING_REFERENCES = ("true_north", "map")
 MAP_PROJECTIONS = ("enu", "utm")
 
 
@@ -86,10 +86,10 @@ class FusionConfig:
                                          "when recent, else course over ground)", choices=HEADING_SOURCES)
     heading_convention: str = config_field("enu", "heading input: 'enu' (REP-103 yaw, 0 = east, CCW) or 'compass' "
                                             "(0 = north, clockwise)", choices=HEADING_CONVENTIONS)
-    heading_reference: str = config_field("true", "north of the heading input: 'true' (REP-103 IMUs, compasses: turned "
+    heading_reference: str = config_field("true_north", "north of the heading input: 'true_north' (REP-103 IMUs, compasses: turned "
                                           "into a map heading with the grid convergence at the latest fix, about "
                                           "1-3 deg with map_projection utm) or 'map' (already from the map's grid "
-                                          "east, used as it is); quote 'true' in YAML", choices=HEADING_REFERENCES)
+                                          "east, used as it is)", choices=HEADING_REFERENCES)
     heading_offset_rad: float = config_field(0.0, "added to the heading input (sensor mounting yaw)")
     heading_max_age_s: float = config_field(0.5, "a heading sample older than this (s) counts as absent",
                                             greater_than=0.0)

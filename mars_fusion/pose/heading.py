@@ -117,8 +117,8 @@ class TrueToMapHeading:
     RECOMPUTE_DEG = 1e-4
 
     def __init__(self, reference: str, hold_s: float) -> None:
-        if reference not in ("true", "map"):
-            raise ValueError(f"heading reference must be 'true' or 'map', got {reference!r}")
+        if reference not in ("true_north", "map"):
+            raise ValueError(f"heading reference must be 'true_north' or 'map', got {reference!r}")
         self.reference = reference
         self.hold_ns = int(hold_s * 1e9)
         self.convergence_rad: Optional[float] = None

@@ -1,7 +1,7 @@
-"""Heading conventions: the grid convergence of the map frame, and the fusion's heading_reference 'true' | 'map'.
+"""Heading conventions: the grid convergence of the map frame, and the fusion's heading_reference 'true_north' | 'map'.
 
 A real IMU's REP-103 yaw is from true east; the map's x axis is UTM grid east (map_projection utm) or east at the
-datum (enu). With 'true' (the default) the mapper adds the convergence at the latest fix, and holds samples that
+datum (enu). With 'true_north' (the default) the mapper adds the convergence at the latest fix, and holds samples that
 come before the first fix; with 'map' the heading is used as it is.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_enu_convergence_is_zero_at_the_datum_and_honest_away_from_it(lat, lon) 
     assert convergence == pytest.approx(math.radians(far_lon - lon) * math.sin(math.radians(lat)), rel=0.02)
 
 
-def _mapper(reference: str = "true", projection: str = "utm", convention: str = "enu") -> FlowerMapper:
+def _mapper(reference: str = "true_north", projection: str = "utm", convention: str = "enu") -> FlowerMapper:
     config = FusionConfig(datum_latitude=ZONE_EDGE[0], datum_longitude=ZONE_EDGE[1], datum_altitude=0.0,
                           map_projection=projection, heading_reference=reference, heading_source="imu",
                           heading_convention=convention, reorder_delay_s=0.0)
@@ -81,25 +81,25 @@ def test_true_heading_becomes_the_map_heading_and_map_passes_through() -> None:
     convergence = float(MapFrame(*ZONE_EDGE, 0.0, "utm").grid_convergence_rad(*ZONE_EDGE))
     assert math.degrees(convergence) == pytest.approx(2.59, abs=0.01)
     true_yaw = 0.3
-    converted = _mapper("true")
+    converted = _mapper("true_north")
     stamps = _feed(converted, true_yaw)
     np.testing.assert_allclose(converted.pose.pose_at(stamps).yaw, true_yaw + convergence, atol=1e-9)
     unchanged = _mapper("map")
     stamps = _feed(unchanged, true_yaw)
     np.testing.assert_allclose(unchanged.pose.pose_at(stamps).yaw, true_yaw, atol=1e-9)
     # A compass heading is from true north too: compass 0 = true north = map yaw pi/2 + convergence.
-    compass = _mapper("true", convention="compass")
+    compass = _mapper("true_north", convention="compass")
     stamps = _feed(compass, 0.0)
     np.testing.assert_allclose(compass.pose.pose_at(stamps).yaw, math.pi / 2 + convergence, atol=1e-9)
     # enu at its datum: true north is the map's north there.
-    enu = _mapper("true", projection="enu")
+    enu = _mapper("true_north", projection="enu")
     stamps = _feed(enu, true_yaw)
     np.testing.assert_allclose(enu.pose.pose_at(stamps).yaw, true_yaw, atol=1e-9)
 
 
 def test_headings_before_the_first_fix_wait_for_it() -> None:
     convergence = float(MapFrame(*ZONE_EDGE, 0.0, "utm").grid_convergence_rad(*ZONE_EDGE))
-    mapper = _mapper("true")
+    mapper = _mapper("true_north")
     mapper.add_heading(HeadingSample(0, 0.3))
     mapper.flush()
     assert len(mapper.pose.headings) == 0          # not guessed: no fix says where the robot is yet
@@ -114,7 +114,7 @@ def test_headings_before_the_first_fix_wait_for_it() -> None:
 
 def test_held_samples_are_bounded_and_a_new_session_forgets_the_convergence() -> None:
     frame = MapFrame(*ZONE_EDGE, 0.0, "utm")
-    to_map = TrueToMapHeading("true", hold_s=0.5)
+    to_map = TrueToMapHeading("true_north", hold_s=0.5)
     for k in range(100):   # 10 s at 10 Hz without a fix
         assert to_map.convert(k * 100_000_000, 0.1) == []
     released = to_map.at_fix(frame, *ZONE_EDGE)
@@ -126,8 +126,8 @@ def test_held_samples_are_bounded_and_a_new_session_forgets_the_convergence() ->
 
 
 def test_a_bad_heading_reference_is_a_config_error_naming_the_key() -> None:
-    assert FusionConfig().heading_reference == "true"
+    assert FusionConfig().heading_reference == "true_north"
     assert fusion_config_from_dict({"heading_reference": "map"}).heading_reference == "map"
     with pytest.raises(ConfigError, match="heading_reference"):
         fusion_config_from_dict({"heading_reference": "grid"})
-    assert "true" in FusionConfig.descriptions()["heading_reference"]
+    assert "true_north" in FusionConfig.descriptions()["heading_reference"]

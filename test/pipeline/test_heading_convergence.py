@@ -2,7 +2,7 @@
 
 At 60 N 17.99 E the UTM grid is 2.6 deg from true north. The simulator's IMU reports yaw from true east, as a
 real one does; mars-count on the run's rig.yaml (map_projection utm, heading_reference left at its default
-'true') must count each flower once. The same bag counted with the heading left unconverted
+'true_north') must count each flower once. The same bag counted with the heading left unconverted
 (heading_reference 'map': what the fusion did before it knew about the convergence) splits flowers: 51 for 49
 (seed 1) and 44 for 43 (seed 3).
 """
