@@ -64,6 +64,10 @@ def read_flower_csv(path: Path) -> Dict[str, np.ndarray]:
                 bad = next((ln, r[i]) for ln, r in rows if not _is_number(r[i]))
                 raise EvaluationInputError(f"{path}:{bad[0]}: column '{name}' has non-numeric value {bad[1]!r}") \
                     from None
+            continue
+        if name in NUMERIC_COLUMNS and np.isinf(columns[name]).any():  # blank or nan: missing; inf: broken
+            bad = next((ln, r[i]) for ln, r in rows if math.isinf(float(r[i] or "nan")))
+            raise EvaluationInputError(f"{path}:{bad[0]}: column '{name}' has non-finite value {bad[1]!r}")
     return columns
 
 
@@ -177,6 +181,9 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
             raise EvaluationInputError(f"{truth_dir / 'flowers.csv'} lacks column '{key}'")
     keep = truth["observed"] > 0 if "observed" in truth else np.ones(truth["x"].size, bool)
     field_xy = np.column_stack([truth["x"], truth["y"]])
+    if not np.isfinite(field_xy).all():
+        raise EvaluationInputError(f"{truth_dir / 'flowers.csv'}: {int(np.sum(~np.isfinite(field_xy).all(1)))} true "
+                                   f"flowers have no finite x,y")
     true_xy = field_xy[keep]
     truth_run = read_truth_run(truth_dir)
     result_path = result_dir / "flowers.csv"
