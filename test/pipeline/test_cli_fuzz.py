@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -29,10 +30,12 @@ from mars_pipeline.count_cli import main as mars_count
 from mars_sim.evaluation.cli import main as mars_eval
 from mars_tracker.mot_cli import main as mars_track_mot
 
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+# MARS_FUZZ_EXAMPLES=200 explores further (by hand, not in `make test`); FEW scales with it.
+EXAMPLES = int(os.environ.get("MARS_FUZZ_EXAMPLES", "12"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
-FEW = settings(FUZZ, max_examples=6)
+FEW = settings(FUZZ, max_examples=max(1, EXAMPLES // 2))
 
 
 def _run(main: Callable[[List[str]], int], argv: Sequence[str]) -> Tuple[int, str, str]:
