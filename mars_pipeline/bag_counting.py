@@ -142,7 +142,12 @@ def _open_reader(bag: Path, report: CountReport) -> Any:
     try:
         return open_bag_reader(bag)
     except BagError as exc:
-        reader = salvage_reader(bag)  # a recorder that died leaves an mcap without its footer
+        try:
+            reader = salvage_reader(bag)  # a recorder that died leaves an mcap without its footer
+        except Exception as salvage_error:  # damaged beyond the sequential reader too (e.g. a corrupt schema)
+            raise BagError(f"{str(exc).rstrip('.')}; reading it sequentially failed too "
+                           f"({type(salvage_error).__name__}: "
+                           f"{salvage_error})") from None
         if reader is None:
             raise
         report.truncated = True

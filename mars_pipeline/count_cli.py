@@ -134,6 +134,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mars-count: {exc.strerror or exc} ({exc.filename or out}); {out} is left as it was",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # input that breaks a reader in an unforeseen way: a message, not a traceback
+        print(f"mars-count: {args.bag} could not be counted ({type(exc).__name__}: {exc}); {out} is left as it "
+              f"was", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _run_jobs(jobs: List[Tuple[str, str, Optional[str], bool, bool]], workers: int, progress: bool

@@ -9,7 +9,8 @@ import numpy as np
 
 from mars_core.geometry.camera_model import CameraExtrinsics, CameraIntrinsics, CameraModel
 from mars_core.geometry.rotations import rotation_from_quaternion, rpy_from_rotation
-from mars_ros.bags.bag_files import open_bag_reader
+from mars_ros.bags.bag_files import BagError, open_bag_reader
+from mars_ros.bags.mcap_salvage import salvage_reader
 from mars_core.rig import ConfigError, RigCamera, RigConfig, load_rig
 from mars_core.stamps import NS_PER_S, stamp_to_ns
 
@@ -26,8 +27,18 @@ def rig_file_near(bag: Path) -> Optional[Path]:
 
 
 def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
-    """A rig from the bag's /<camera>/camera_info (intrinsics, frame rate) and /tf_static (mounting), or None."""
-    reader = open_bag_reader(bag)
+    """A rig from the bag's /<camera>/camera_info (intrinsics, frame rate) and /tf_static (mounting), or None.
+    A truncated mcap (no footer) is read sequentially, as count_bag reads it."""
+    reader: Any
+    try:
+        reader = open_bag_reader(bag)
+    except BagError:
+        try:
+            reader = salvage_reader(Path(bag))
+        except Exception:  # damaged beyond the sequential reader too: the bag's own error says why
+            reader = None
+        if reader is None:
+            raise
     try:
         info_conns = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/CameraInfo"]
         tf_conns = [c for c in reader.connections if c.topic == "/tf_static"]
