@@ -150,7 +150,8 @@ def _plan_topics(reader: Any, bag: Path, rig: RigConfig, from_images: bool) -> _
     conns = reader.connections
     detection_conns = [c for c in conns if c.msgtype == DETECTION_ARRAY_TYPE]
     image_conns = [c for c in conns if c.msgtype in IMAGE_TYPES and camera_of_topic(c.topic) in rig.camera_names]
-    image_cameras = sorted({camera_of_topic(c.topic) for c in image_conns})
+    with_images = {camera_of_topic(c.topic) for c in image_conns}
+    image_cameras = [name for name in rig.camera_names if name in with_images]  # the rig's order
     detected = {camera_of_topic(c.topic) for c in detection_conns}
     run_detector = [cam for cam in image_cameras if from_images or cam not in detected]
     if from_images and not image_cameras:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -32,6 +33,10 @@ EXIT_PARTIAL = 3     # counted, but part of the input could not be read: the pro
 
 # How the console names the result files (summary.json `files` lists what a run wrote).
 _FILE_NOTES = {"map_bag/": "map_bag/ for Foxglove", "map_state.npz": "map_state.npz to merge or resume the map"}
+# How the console names the GNSS fix classes of summary.json `gnss.fix_shares` and the NavSatStatus codes of
+# `gnss.fix_status` (sensor_msgs/NavSatStatus constants).
+FIX_CLASS_NAMES = {"rtk_fixed": "RTK fixed", "rtk_float": "RTK float", "gnss": "plain GNSS", "no_fix": "no fix"}
+NAVSAT_STATUS_NAMES = {"-1": "NO_FIX", "0": "FIX", "1": "SBAS_FIX", "2": "GBAS_FIX"}
 
 
 def is_bag(path: Path) -> bool:
@@ -67,16 +72,18 @@ def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, An
 
 
 def _print_summary(s: Dict[str, Any], out: Path) -> None:
-    print(f"\n{s['bag']}: {s['flowers']} flowers in the map")
+    print(f"{s['bag']}: {s['flowers']} flowers in the map")
     print("  per camera (confirmed tracks): " + ", ".join(f"{k} {v}" for k, v in s["per_camera"].items()))
     if s["per_plot"]:
         plots = sorted(s["per_plot"].items())
         shown = ", ".join(f"{k or '(none)'} {v}" for k, v in plots[:8]) + (" ..." if len(plots) > 8 else "")
         print(f"  per plot/row segment: {shown}")
     gnss = s["gnss"]
-    print(f"  frames {s['frames_total']}, GNSS fixes {gnss['fixes']} (status counts {gnss['fix_status']}), "
-          f"{s['seconds']} s = {s['realtime_factor']}x real time")
-    shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in gnss["fix_shares"].items() if v)
+    statuses = ", ".join(f"{NAVSAT_STATUS_NAMES.get(code, f'status {code}')} {n}"
+                         for code, n in gnss["fix_status"].items())
+    print(f"  frames {s['frames_total']}, GNSS fixes {gnss['fixes']}" + (f" (NavSatStatus {statuses})" if statuses else "")
+          + f", {s['seconds']} s = {s['realtime_factor']}x real time")
+    shares = ", ".join(f"{FIX_CLASS_NAMES.get(k, k)} {100 * v:.0f} %" for k, v in gnss["fix_shares"].items() if v)
     print(f"  GNSS: {gnss['quality_name']} ({shares}); median reported sd {100 * gnss['median_reported_sd_m']:.1f} cm; "
           f"{gnss['dropouts_bridged']} dropouts bridged ({gnss['dropouts_dead_reckoned']} dead-reckoned), longest gap "
           f"{gnss['longest_gap_s']:.1f} s, {gnss['gaps_not_bridged']} gaps not bridged")
@@ -129,6 +136,43 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mars-count: {exc.strerror or exc} ({exc.filename or out}); {out} is left as it was",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # input that breaks a reader in an unforeseen way: a message, not a traceback
+        print(f"mars-count: {args.bag} could not be counted ({type(exc).__name__}: {exc}); {out} is left as it "
+              f"was", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run_jobs(jobs: List[Tuple[str, str, Optional[str], bool, bool]], workers: int, progress: bool
+              ) -> List[Dict[str, Any]]:
+    """Each bag's _count_one result, in the jobs' order; with progress, a bar of bags done / total with the
+    frames per second of all workers together and the time left (the workers' own bars are off: they would
+    overwrite each other)."""
+    results: List[Optional[Dict[str, Any]]] = [None] * len(jobs)
+    bar = _folder_progress(len(jobs)) if progress else None
+    started = time.perf_counter()
+    frames = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_count_one, job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                result = results[futures[future]] = future.result()
+                frames += int(result.get("summary", {}).get("frames_total", 0))
+                if bar is not None:
+                    bar.set_postfix_str(f"{frames / max(time.perf_counter() - started, 1e-9):.0f} frames/s",
+                                        refresh=False)
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [r for r in results if r is not None]
+
+
+def _folder_progress(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="bags", unit="bag", file=sys.stderr, dynamic_ncols=True, smoothing=0.3,
+                postfix="frames/s once a bag is done",
+                bar_format="{desc}: {n_fmt}/{total_fmt} done |{bar}| {elapsed}<{remaining} left{postfix}")
 
 
 def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
@@ -145,8 +189,7 @@ def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     try:
         jobs = [(str(b), str(season / place), str(args.config) if args.config else None, False, args.from_images)
                 for b, place in zip(bags, places)]
-        with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-            results = list(pool.map(_count_one, jobs))
+        results = _run_jobs(jobs, max(1, args.workers), progress=not args.no_progress)
         counted = [(place, r["summary"]) for place, r in zip(places, results) if "summary" in r]
         problems = [f"{bag}: not counted: {r['error']}" for bag, r in zip(bags, results) if "error" in r]
         problems += [f"{s['bag']}: part of the bag could not be read (its summary.json says what)"
@@ -165,6 +208,7 @@ def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
         raise
     replace_folder(season, out)
     for place, s in counted:
+        print()
         _print_summary(s, args.out / place)
     for problem in problems:
         print(f"\n! {problem}")

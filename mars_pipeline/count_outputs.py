@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
 from mars_core.stamps import NS_PER_S
-from mars_fusion.exports import write_all
+from mars_fusion.exports import write_all, write_png
 from mars_fusion.snapshot import MapSnapshot
 from mars_pipeline.result_bag import write_result_bag
 from mars_pipeline.result_folders import result_folder
@@ -16,15 +17,29 @@ from mars_pipeline.season_merge import MAP_STATE_FILE
 from mars_pipeline.bag_counting import CountReport
 
 
-def write_count_plot(report: CountReport, path: Path) -> Path:
-    """Flowers over time: the map count and each camera's confirmed tracks."""
+def bag_title(report: CountReport) -> str:
+    """The bag's name as a title: its last two path parts (a rosbag2 folder is often just 'bag') and the UTC
+    date and time of its first message."""
+    name = "/".join(report.bag.resolve().parts[-2:])
+    first = report.pipeline.first_stamp_ns
+    if first is None:
+        return name
+    started = datetime.fromtimestamp(first / NS_PER_S, tz=timezone.utc)
+    return f"{name}, {started:%Y-%m-%d %H:%M} UTC"
+
+
+def count_plot_figure(report: CountReport) -> Any:
+    """Flowers over time as a matplotlib Figure: the map count and each camera's confirmed tracks."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     series = report.pipeline.count_series
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
     if series:
         t0 = series[0][0]
         t = np.array([(s[0] - t0) / NS_PER_S for s in series])
@@ -33,12 +48,17 @@ def write_count_plot(report: CountReport, path: Path) -> Path:
             ax.plot(t, [s[2].get(camera, 0) for s in series], linewidth=1, label=f"{camera} tracks")
     ax.set_xlabel("time since start of bag (s)")
     ax.set_ylabel("flowers")
-    ax.set_title(f"Flower count over time: {report.bag.name}")
+    ax.set_title(f"Flower count over time: {bag_title(report)}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+    if series:
+        ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def write_count_plot(report: CountReport, path: Path) -> Path:
+    """Flowers over time (count_plot_figure) saved as PNG."""
+    count_plot_figure(report).savefig(path, dpi=110)
     return path
 
 
@@ -100,7 +120,8 @@ def write_result_files(report: CountReport, out: Path) -> Dict[str, Any]:
                 fh.write(f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4f},-1,-1,-1\n")
     if p.mapper.map_frame is not None:
         p.mapper.save(out / MAP_STATE_FILE)  # for merging several bags' maps and resuming the map
-        files += [path.name for path in write_all(snapshot, out).values()]
+        files += [path.name for path in write_all(snapshot, out, picture=False).values()]
+        files.append(write_png(snapshot, out / "map.png", title=f"{len(snapshot)} flowers: {bag_title(report)}").name)
         write_result_bag(snapshot, out / "map_bag")
         files += [MAP_STATE_FILE, "map_bag/"]
     else:  # keep the column layout so downstream readers see an empty map, not a missing file

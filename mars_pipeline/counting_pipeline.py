@@ -28,6 +28,7 @@ class CameraTrackLog:
 
     mot_rows: List[np.ndarray] = field(default_factory=list)   # (k, 7): frame, id, left, top, w, h, score
     frames: int = 0
+    frame_numbers: List[int] = field(default_factory=list)    # MOTChallenge (1-based) number of each frame tracked
     detections: int = 0
     rejected_frames: int = 0
     warnings: List[str] = field(default_factory=list)
@@ -77,6 +78,7 @@ class CountingPipeline:
         log = self.logs[frame.camera_name]
         update = self.trackers[frame.camera_name].update(frame, self.motion_prior)
         log.frames += 1
+        log.frame_numbers.append(frame.frame_number + 1)
         log.detections += len(frame.detections)
         log.warnings.extend(update.warnings)
         t = update.tracks

@@ -46,16 +46,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     s = write_outputs(report, result_dir)
     print(f"      {s['flowers']} flowers mapped ({report.detector}); {time.perf_counter() - t1:.0f} s", flush=True)
     print("[3/3] scoring against the truth ...", flush=True)
-    scores = evaluate_run(run / "truth", result_dir)
+    # The detector sees only the frames that have an image (one in image_every_n_frames): tracking is scored on
+    # those frames, not on the frames between them that no camera image shows.
+    imaged = {name: log.frame_numbers for name, log in report.pipeline.logs.items() if name in report.image_cameras}
+    scores = evaluate_run(run / "truth", result_dir, tracked_frames=imaged)
     print()
     print(render_table(scores))
     every = config.render.image_every_n_frames
-    if every > 1:
-        print(f"(tracking is scored against every camera frame, while images were rendered every {every} frames "
-              f"only: the frames without an image count as false negatives)")
+    frames = sum(len(numbers) for numbers in imaged.values())
+    print(f"(tracking scored on the {frames} camera frames that had an image: images were rendered every "
+          f"{every} frame{'s' if every > 1 else ''}, and the frames between them were not tracked)")
     c = scores["count"]
     print(f"\nFlowers counted: {c['predicted']} (true {c['true']}, error {c['error_pct']:+.1f} %); "
-          f"per camera {s['per_camera']}")
+          "per camera " + ", ".join(f"{name} {n}" for name, n in s["per_camera"].items()))
     print(f"Map and plots: {result_dir}/flowers.csv, flowers.geojson (QGIS), flowers.kml (Google Earth), map.png, "
           f"count_over_time.png; tracks in {result_dir}/tracks/; summary {result_dir}/summary.json")
     print(f"Done in {time.perf_counter() - started:.0f} s. Count your own bags with: "

@@ -65,7 +65,11 @@ def rig_from_bag_messages(bag: Union[str, Path]) -> Optional[RigConfig]:
         cameras.append(RigCamera(CameraModel(name, intrinsics, extrinsics), rate))
     gnss = transforms.get(("base_link", "gnss_link"))
     antenna = (gnss.translation.x, gnss.translation.y, gnss.translation.z) if gnss is not None else (0.0, 0.0, 0.0)
-    return RigConfig(tuple(sorted(cameras, key=lambda c: c.name)), antenna) if cameras else None
+    # The rig's order is the order its mounts were published in /tf_static (the robot's config order), not the
+    # order of the camera_info topics in the bag (alphabetical in rosbag2's metadata).
+    mount_order = [child for _, child in transforms]
+    cameras.sort(key=lambda c: mount_order.index(f"{c.name}_link"))
+    return RigConfig(tuple(cameras), antenna) if cameras else None
 
 
 def discover_rig(bag: Union[str, Path], config_file: Optional[Union[str, Path]] = None) -> Tuple[RigConfig, str]:

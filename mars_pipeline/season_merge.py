@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from mars_fusion.config import FusionConfig
-from mars_fusion.exports import write_all
-from mars_fusion.map_store import MapStoreError, load_map
+from mars_fusion.exports import write_all, write_png
+from mars_fusion.map_store import MapState, MapStoreError, load_map
 from mars_fusion.mapper import FlowerMapper
 from mars_core.geometry.map_frame import MapFrame
 
@@ -71,9 +71,26 @@ def merge_runs(run_dirs: Sequence[Union[str, Path]], out_dir: Union[str, Path],
     before = mapper.count()
     merged = mapper.flower_map.consolidate()
     snapshot = mapper.snapshot()
-    write_all(snapshot, out)
+    write_all(snapshot, out, picture=False)
+    paths = [(_run_label(run), _path_in(target, state)) for run, state in states]
+    write_png(snapshot, out / "map.png", paths=paths,
+              title=f"{mapper.count()} flowers merged from {len(states)} runs")
     result.update(flowers=mapper.count(), flowers_before_merge=before, merged_duplicates=merged,
                   per_run={run: int(state.arrays["ids"].shape[0]) for run, state in states},
                   note="flowers count reported flowers; low-score ones stay in the saved maps, unreported")
     (out / "merge_summary.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def _path_in(target: MapFrame, state: MapState) -> np.ndarray:
+    """A run's robot path (map x, y of its own datum) in the merged map's frame, through latitude/longitude."""
+    xy = np.asarray(state.arrays.get("path_xy", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    source = MapFrame(*state.datum, projection=state.projection)
+    lat, lon, alt = source.geodetic_from_map(xy[:, 0], xy[:, 1], np.zeros(xy.shape[0]))
+    x, y, _ = target.map_from_geodetic(lat, lon, alt)
+    return np.column_stack([x, y])
+
+
+def _run_label(run: str) -> str:
+    """How the map's legend names a run: its last two path parts (a bag folder is often just 'bag')."""
+    return "/".join(Path(run).parts[-2:])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -64,6 +64,10 @@ def read_flower_csv(path: Path) -> Dict[str, np.ndarray]:
                 bad = next((ln, r[i]) for ln, r in rows if not _is_number(r[i]))
                 raise EvaluationInputError(f"{path}:{bad[0]}: column '{name}' has non-numeric value {bad[1]!r}") \
                     from None
+            continue
+        if name in NUMERIC_COLUMNS and np.isinf(columns[name]).any():  # blank or nan: missing; inf: broken
+            bad = next((ln, r[i]) for ln, r in rows if math.isinf(float(r[i] or "nan")))
+            raise EvaluationInputError(f"{path}:{bad[0]}: column '{name}' has non-finite value {bad[1]!r}")
     return columns
 
 
@@ -163,9 +167,12 @@ def match_radius(radius: Union[float, str], result: ResultRun) -> Tuple[float, s
 
 
 def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
-                 radius_m: Union[float, str] = DEFAULT_MATCH_RADIUS_M) -> Dict[str, Any]:
+                 radius_m: Union[float, str] = DEFAULT_MATCH_RADIUS_M,
+                 tracked_frames: Optional[Mapping[str, Collection[int]]] = None) -> Dict[str, Any]:
     """The scores as a dict with top-level keys count, map, tracking, checks (warnings: how the result and the
-    truth differ). radius_m: metres or 'auto'. ForeignResultError when the result cannot be the truth's run."""
+    truth differ). radius_m: metres or 'auto'. tracked_frames: per camera, the MOTChallenge frames the tracker
+    was given (e.g. those with an image): tracking is scored on these only (all frames when None or for a
+    camera not named). ForeignResultError when the result cannot be the truth's run."""
     truth_dir, result_dir = Path(truth_dir), Path(result_dir)
     if not truth_dir.is_dir():
         raise EvaluationInputError(f"truth folder {truth_dir} does not exist (give mars-sim's OUT/truth)")
@@ -177,6 +184,9 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
             raise EvaluationInputError(f"{truth_dir / 'flowers.csv'} lacks column '{key}'")
     keep = truth["observed"] > 0 if "observed" in truth else np.ones(truth["x"].size, bool)
     field_xy = np.column_stack([truth["x"], truth["y"]])
+    if not np.isfinite(field_xy).all():
+        raise EvaluationInputError(f"{truth_dir / 'flowers.csv'}: {int(np.sum(~np.isfinite(field_xy).all(1)))} true "
+                                   f"flowers have no finite x,y")
     true_xy = field_xy[keep]
     truth_run = read_truth_run(truth_dir)
     result_path = result_dir / "flowers.csv"
@@ -198,13 +208,19 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
     mot_dir = truth_dir / "mot"
     tracks_dir = result_dir / "tracks"
     if mot_dir.is_dir() and tracks_dir.is_dir():
-        for cam_dir in sorted(p for p in mot_dir.iterdir() if p.is_dir()):
+        rig_order = {name: k for k, name in enumerate(truth_run.cameras)}  # the rig's order, then by name
+        for cam_dir in sorted((p for p in mot_dir.iterdir() if p.is_dir()),
+                              key=lambda p: (rig_order.get(p.name, len(rig_order)), p.name)):
             tracks = tracks_dir / f"{cam_dir.name}.txt"
             if not tracks.is_file():
                 tracking[cam_dir.name] = {"missing": str(tracks)}
                 continue
-            tracking[cam_dir.name] = tracking_scores(read_mot(cam_dir / "gt.txt", is_ground_truth=True),
-                                                     read_mot(tracks))
+            gt, tracked = read_mot(cam_dir / "gt.txt", is_ground_truth=True), read_mot(tracks)
+            frames = (tracked_frames or {}).get(cam_dir.name)
+            if frames is not None:
+                scored = np.asarray(sorted(frames), dtype=np.int64)
+                gt, tracked = gt.select(np.isin(gt.frame, scored)), tracked.select(np.isin(tracked.frame, scored))
+            tracking[cam_dir.name] = tracking_scores(gt, tracked)
     checks += check_tracks(tracking)
     scores: Dict[str, Any] = dict(map_scores(true_xy, pred_xy, radius), radius_reason=radius_why, positions=placed)
     return {"count": count, "map": scores, "tracking": tracking, "checks": checks}

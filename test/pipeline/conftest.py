@@ -33,3 +33,14 @@ def small_run_mcap(tmp_path_factory):
     out = tmp_path_factory.mktemp("small_mcap") / "run"
     write_run(simulate(preset_config("quick", {"field": {"row_length_m": 3.0}}), seed=3), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A 1 m row of the quick preset cut after 3 s (4 flowers, ~270 frames, a 320 KB mcap): for the tests that
+    count many (fuzzed) variants of a bag."""
+    from mars_sim import preset_config, simulate, write_run
+
+    out = tmp_path_factory.mktemp("tiny_mcap") / "run"
+    write_run(simulate(preset_config("quick", {"field": {"row_length_m": 1.0}, "duration_s": 3.0}), seed=3), out)
+    return out

@@ -15,6 +15,8 @@ def test_demo_simulates_counts_from_images_and_scores(tmp_path, capsys):
     assert mars_demo(["--out", str(out), "--seconds", "3", "--seed", "2"]) == 0
     printed = capsys.readouterr().out
     assert "Flowers counted:" in printed and "loc error median" in printed
+    assert "tracking scored on the" in printed and "camera frames that had an image" in printed
+    assert not printed.startswith("\n") and "{" not in printed  # no raw dicts (per camera {...})
     summary = json.loads((out / "result" / "summary.json").read_text())
     assert sorted(summary["from_images"]) == ["cam_center", "cam_left", "cam_right"]   # the detector ran
     assert summary["detector"].startswith("backend=auto chose onnx")

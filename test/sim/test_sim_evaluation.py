@@ -164,3 +164,21 @@ def test_write_mot_round_trip(tmp_path):
     back = read_mot(tmp_path / "t.txt")
     np.testing.assert_array_equal(back.frame, table.frame)
     np.testing.assert_allclose(back.xywh, table.xywh)
+
+
+def test_tracking_is_scored_on_the_tracked_frames_only(quick_run_dir, tmp_path):
+    # A tracker given one frame in three (the frames with an image) that tracks those perfectly: scored on all
+    # frames it looks broken (the other two thirds are misses); scored on its frames, it is perfect.
+    truth = quick_run_dir / "truth"
+    out = _write_result(truth, tmp_path / "every_third")
+    tracked = {}
+    for cam in (truth / "mot").iterdir():
+        rows = [line for line in (cam / "gt.txt").read_text().splitlines() if (int(line.split(",")[0]) - 1) % 3 == 0]
+        (out / "tracks" / f"{cam.name}.txt").write_text("\n".join(rows) + "\n")
+        last = max(int(line.split(",")[0]) for line in (cam / "gt.txt").read_text().splitlines())
+        tracked[cam.name] = range(1, last + 1, 3)
+    everything = evaluate_run(truth, out)["tracking"]
+    imaged = evaluate_run(truth, out, tracked_frames=tracked)["tracking"]
+    for name in tracked:
+        assert everything[name]["HOTA"] < 0.7
+        assert imaged[name]["HOTA"] == pytest.approx(1.0) and imaged[name]["MOTA"] == 1.0
