@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from mars_hailo.config import CompileConfig, compile_config_from_dict
-from mars_hailo.errors import HailoToolchainError, StageFailedError
+from mars_hailo.errors import CalibrationError, HailoToolchainError, StageFailedError
 from mars_hailo.hef_validation import validate_hef
 from mars_hailo.pipeline import CompilePipeline, expectation_for
 from mars_hailo.resources import allowed_cpus, free_ram_gb
@@ -188,8 +188,10 @@ def test_config_change_reruns_only_the_affected_stages(fake_dfc: Path, v8_onnx: 
 def test_bad_calibration_array_surfaces_the_reason(fake_dfc: Path, v8_onnx: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((4, 64, 64, 1), np.uint8))
-    with pytest.raises(StageFailedError, match=r"CalibrationError.*\(N, H, W, 3\)"):
+    # Checked before the first stage runs (issue 17: say what calibration is needed, not a failed stage later).
+    with pytest.raises(CalibrationError, match=r"\(N, H, W, 3\).*mars-hailo calib"):
         _pipe(v8_onnx, bad, tmp_path / "work").run()
+    assert not (tmp_path / "work" / "model.har").exists()
     with pytest.raises(HailoToolchainError, match="missing.npy"):
         _pipe(v8_onnx, tmp_path / "missing.npy", tmp_path / "w2").run()
 
@@ -204,11 +206,12 @@ def test_optimize_batch_lowered_to_free_ram(v8_onnx: Path, calib: Path, tmp_path
     assert batch == 2 and any("lowered to 2" in n for n in notes)
 
 
-def test_no_dfc_installed_is_a_failed_stage(v8_onnx: Path, calib: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without test/fakes on the path the stage process cannot import hailo_sdk_client.
+def test_no_dfc_installed_is_refused_before_any_stage(v8_onnx: Path, calib: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without test/fakes on the path hailo_sdk_client cannot be imported: the run says so up front, with how to
+    # install it, instead of failing in a stage process (issue 17 defect 10).
     monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.endswith("fakes")])
-    with pytest.raises(StageFailedError, match="hailo_sdk_client"):
+    with pytest.raises(HailoToolchainError, match=r"hailo_sdk_client\) is not installed.*--dry-run"):
         _pipe(v8_onnx, calib, tmp_path / "work").run()
 
 
