@@ -223,17 +223,30 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
         app = np.zeros(rows.shape[0])
         has = np.zeros(rows.shape[0])
         app_row = app_col = app_rel = app_rel_row = app
+    return learned_feature_columns(
+        app, has, inputs.iou[rows, cols], motion[rows, cols], d_xywh, t_xywh, size,
+        inputs.mahalanobis[rows, cols], inputs.track_seconds_since_update[rows], inputs.det_scores[cols],
+        inputs.track_hits[rows], app_row, app_col,
+        _minus_best(motion, inputs.allowed, 1)[rows, cols], _minus_best(motion, inputs.allowed, 0)[rows, cols],
+        app_rel, app_rel_row)
+
+
+def learned_feature_columns(app: np.ndarray, has: np.ndarray, iou: np.ndarray, motion: np.ndarray,
+                            d_xywh: np.ndarray, t_xywh: np.ndarray, size: np.ndarray, mahalanobis: np.ndarray,
+                            seconds_since_update: np.ndarray, det_scores: np.ndarray, track_hits: np.ndarray,
+                            app_row: np.ndarray, app_col: np.ndarray, motion_row: np.ndarray, motion_col: np.ndarray,
+                            app_rel: np.ndarray, app_rel_row: np.ndarray) -> np.ndarray:
+    """The learned scorer's input (P, 18) float32 from per-pair columns, in the order the model was trained on
+    (one layout for the dense and the gated-sparse association)."""
     out = np.stack([
-        app, has, inputs.iou[rows, cols], motion[rows, cols],
+        app, has, iou, motion,
         (d_xywh[:, 0] - t_xywh[:, 0]) / size, (d_xywh[:, 1] - t_xywh[:, 1]) / size,
         np.log(np.maximum(d_xywh[:, 2], 1.0) / np.maximum(t_xywh[:, 2], 1.0)),
         np.log(np.maximum(d_xywh[:, 3], 1.0) / np.maximum(t_xywh[:, 3], 1.0)),
-        np.sqrt(np.maximum(inputs.mahalanobis[rows, cols], 0.0)),
-        np.minimum(inputs.track_seconds_since_update[rows], 5.0),
-        inputs.det_scores[cols], np.log1p(inputs.track_hits[rows].astype(np.float64)),
-        app_row, app_col,
-        _minus_best(motion, inputs.allowed, 1)[rows, cols], _minus_best(motion, inputs.allowed, 0)[rows, cols],
-        app_rel, app_rel_row,
+        np.sqrt(np.maximum(mahalanobis, 0.0)),
+        np.minimum(seconds_since_update, 5.0),
+        det_scores, np.log1p(track_hits.astype(np.float64)),
+        app_row, app_col, motion_row, motion_col, app_rel, app_rel_row,
     ], axis=1)
     return out.astype(np.float32)
 

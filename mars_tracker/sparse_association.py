@@ -22,7 +22,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 
-from mars_tracker.association import _NS, _columns, _overlap, clip_to_image, scale_from_matches
+from mars_tracker.association import (_NS, _columns, _overlap, clip_to_image, learned_feature_columns,
+                                      scale_from_matches)
 
 if TYPE_CHECKING:  # annotations only
     from mars_core.detections import DetectionFrame
@@ -262,19 +263,10 @@ def pair_features_of(pairs: PairInputs) -> np.ndarray:
         app = np.zeros(rows.shape[0])
         has = np.zeros(rows.shape[0])
         app_row = app_col = app_rel = app_rel_row = app
-    out = np.stack([
-        app, has, pairs.iou, motion,
-        (d_xywh[:, 0] - t_xywh[:, 0]) / size, (d_xywh[:, 1] - t_xywh[:, 1]) / size,
-        np.log(np.maximum(d_xywh[:, 2], 1.0) / np.maximum(t_xywh[:, 2], 1.0)),
-        np.log(np.maximum(d_xywh[:, 3], 1.0) / np.maximum(t_xywh[:, 3], 1.0)),
-        np.sqrt(np.maximum(pairs.mahalanobis, 0.0)),
-        np.minimum(pairs.track_seconds_since_update[rows], 5.0),
-        pairs.det_scores[cols], np.log1p(pairs.track_hits[rows].astype(np.float64)),
-        app_row, app_col,
-        _minus_best(motion, rows, n_t, every), _minus_best(motion, cols, n_d, every),
-        app_rel, app_rel_row,
-    ], axis=1)
-    return out.astype(np.float32)
+    return learned_feature_columns(
+        app, has, pairs.iou, motion, d_xywh, t_xywh, size, pairs.mahalanobis,
+        pairs.track_seconds_since_update[rows], pairs.det_scores[cols], pairs.track_hits[rows], app_row, app_col,
+        _minus_best(motion, rows, n_t, every), _minus_best(motion, cols, n_d, every), app_rel, app_rel_row)
 
 
 def learned_pair_appearance_scale(scale: Optional[float], pairs: PairInputs, matched: np.ndarray,
