@@ -124,7 +124,8 @@ class CameraNode(Node):
         # The model and the device are opened once for the node's lifetime.
         self.detector = FrameDetector(self.detector_config, camera_name=self.camera)
         self.get_logger().info(f"camera '{self.camera}': {self.detector.backend_reason}; model id "
-                               f"{self.detector.model_id}; source {self.source_config.kind}; detections QoS "
+                               f"{self.detector.model_id}; appearance {self.detector.appearance}; source "
+                               f"{self.source_config.kind}; detections QoS "
                                f"{describe_qos(qos)}")
         self._stats = StreamStatistics()
         self._stage_ms: Dict[str, float] = {}
@@ -222,7 +223,8 @@ class CameraNode(Node):
         now = time.monotonic_ns()
         values: Dict[str, object] = {"fps": self._stats.rate_hz(now), "frames": self._stats.total,
                                      "dropped_frames": self._dropped, "errors": self._errors,
-                                     "backend": self.detector.backend.name, **self._stage_ms,
+                                     "backend": self.detector.backend.name, "appearance": self.detector.appearance,
+                                     **self._stage_ms,
                                      **self._stats.latency_percentiles()}
         described = self.detector.backend.describe()
         if "temperature_c" in described:

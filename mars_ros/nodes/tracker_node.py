@@ -166,7 +166,7 @@ class TrackerNode(Node):
                 WARN if tracker.reset_count or missing else OK)
             values = {"rate_hz": stats.rate_hz(now), "frames": stats.total, "active_tracks": tracker.track_count,
                       "confirmed": tracker.confirmed_count, "resets": tracker.reset_count, "rejected": rejected,
-                      "missing_frames": missing,
+                      "missing_frames": missing, "association": tracker.association,
                       **stats.latency_percentiles()}
             message = self._last_error.get(name) or (f"{missing} frames missing" if missing else "tracking")
             statuses[name] = (level, message, values)
