@@ -87,7 +87,9 @@ class LocalSlurm:
         f = self.folder
         return "\n".join([
             "ClusterName=marstest", "SlurmctldHost=localhost(127.0.0.1)", "SlurmUser=root", "SlurmdUser=root",
-            "AuthType=auth/munge", f"AuthInfo=socket={munge_socket}", "CredType=cred/munge",
+            "AuthType=auth/munge", "CredType=cred/munge",
+            # cred_expire also delays a requeued job (default 120 s): short here, so a requeue test is quick
+            f"AuthInfo=socket={munge_socket},cred_expire=8",
             f"SlurmctldPort={ctld_port}", f"SlurmdPort={slurmd_port}",
             f"StateSaveLocation={f / 'state'}", f"SlurmdSpoolDir={f / 'spool'}",
             f"SlurmctldPidFile={f / 'slurmctld.pid'}", f"SlurmdPidFile={f / 'slurmd.pid'}",
