@@ -161,8 +161,14 @@ class LocalSlurm:
         raise LocalSlurmError(f"job {job_id} still {state} after {timeout_s:.0f} s:\n"
                               + self.run("scontrol", "show", "job", job_id, check=False).stdout)
 
-    def stop(self) -> None:
-        """Stop the daemons this object started (slurmd first, so that no job is left to run)."""
+    def stop(self, drain_s: float = 60.0) -> None:
+        """Cancel every job and wait until the node has cleaned them up (else a job step's slurmstepd outlives
+        its slurmd), then stop the daemons this object started, slurmd first."""
+        if self.env and all(p.poll() is None for p in self.processes):
+            self.run("scancel", f"--partition={PARTITION}", check=False)
+            deadline = time.monotonic() + drain_s
+            while time.monotonic() < deadline and self.run("squeue", "-h", check=False).stdout.strip():
+                time.sleep(0.5)
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()

@@ -57,3 +57,15 @@ def two_small_bags(tmp_path_factory):
         config = preset_config("quick", {"field": {"row_length_m": 2.0}, "duration_s": 4.0})
         write_run(simulate(config, seed=seed), season / f"run{seed}")
     return season
+
+
+@pytest.fixture(scope="session")
+def pool_result(two_small_bags, tmp_path_factory):
+    """The local process pool's result on the two small bags, as season_results.result_contents: the
+    reference of every --dask run."""
+    from mars_pipeline.count_cli import main as mars_count
+    from season_results import result_contents
+
+    out = tmp_path_factory.mktemp("pool") / "out"
+    assert mars_count([str(two_small_bags), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
+    return result_contents(out)

@@ -14,14 +14,6 @@ import pytest
 from mars_pipeline.count_cli import main as mars_count
 from season_results import result_contents
 
-@pytest.fixture(scope="module")
-def pool_result(two_small_bags, tmp_path_factory):
-    """The local process pool's result on the two small bags (the reference of every --dask run)."""
-    out = tmp_path_factory.mktemp("pool") / "out"
-    assert mars_count([str(two_small_bags), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
-    return result_contents(out)
-
-
 def test_local_dask_cluster_counts_the_same_as_the_process_pool(two_small_bags, pool_result, tmp_path, capsys):
     out = tmp_path / "out"
     assert mars_count([str(two_small_bags), "--out", str(out), "--dask", "local:2"]) == 0
