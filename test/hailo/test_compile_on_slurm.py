@@ -74,6 +74,7 @@ def test_status_of_a_folder_that_is_no_compile(tmp_path: Path, capsys) -> None:
     assert "has no state.json and no slurm_jobs.json: not a compile work dir" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_job_failing_on_the_machine_requeues_itself_and_resumes_to_the_hef(
         fake_dfc: Path, compile_inputs, local_slurm, tmp_path: Path, capsys, monkeypatch) -> None:
     args, work = compile_inputs
@@ -101,6 +102,7 @@ def test_a_job_failing_on_the_machine_requeues_itself_and_resumes_to_the_hef(
     print(f"requeued compile job: {time.monotonic() - started:.1f} s to the HEF")
 
 
+@pytest.mark.slow
 def test_a_preempted_job_resumes_and_status_follows_it(fake_dfc: Path, compile_inputs, local_slurm, capsys,
                                                          monkeypatch) -> None:
     args, work = compile_inputs

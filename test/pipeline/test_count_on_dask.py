@@ -14,6 +14,7 @@ import pytest
 from mars_pipeline.count_cli import main as mars_count
 from season_results import result_contents
 
+@pytest.mark.slow
 def test_local_dask_cluster_counts_the_same_as_the_process_pool(two_small_bags, pool_result, tmp_path, capsys):
     out = tmp_path / "out"
     assert mars_count([str(two_small_bags), "--out", str(out), "--dask", "local:2"]) == 0
@@ -44,6 +45,7 @@ def fork_cluster():
     cluster.close()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_bag_costs_only_that_bag(two_small_bags, pool_result, fork_cluster, tmp_path, capsys):
     cluster, client = fork_cluster
     out = tmp_path / "out"
@@ -70,6 +72,7 @@ def test_a_worker_killed_mid_bag_costs_only_that_bag(two_small_bags, pool_result
     assert not [p for p in out.rglob("*") if ".mars-count-" in p.name]   # its half-written result is gone
 
 
+@pytest.mark.slow
 def test_a_bag_failing_on_a_dask_worker_is_reported_and_the_rest_merged(two_small_bags, tmp_path, capsys):
     import shutil
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mars_pipeline.count_cli import main as mars_count
 from season_results import result_contents
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_season_counted_by_dask_workers_in_slurm_jobs_equals_the_local_count(two_small_bags, pool_result,
