@@ -123,18 +123,18 @@ def dask_client(target: DaskTarget, slurm: SlurmWorkers, log_dir: Path, wait_s: 
     from distributed import Client, LocalCluster
 
     cluster: Any = None
-    # The scheduler of a local or Slurm cluster lives in this process and takes this setting; a running
-    # scheduler (tcp://) keeps its own.
-    with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATHS_PER_BAG}):
+    # The scheduler of a local or Slurm cluster lives in this process and takes allowed-failures; a running
+    # scheduler (tcp://) keeps its own. Local workers are forked like the process pool's, so that they start
+    # with the counting modules imported (spawned ones import them anew: ~5 s of CPU each, measured on 2 small
+    # bags as +40 % wall time); the setting holds while the cluster lives, as the nanny restarts dead workers.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATHS_PER_BAG,
+                          "distributed.worker.multiprocessing-method": method}):
         try:
             if target.kind == "local":
-                # Counting is Python-heavy: one single-threaded process per worker, as the local pool does;
-                # forked like the pool's, so that they start with the counting modules imported (spawned
-                # workers import them anew: ~5 s of CPU each, measured on 2 small bags as +40 % wall time).
-                method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-                with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-                    cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                # Counting is Python-heavy: one single-threaded process per worker, as the local pool does.
+                cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
                 client = Client(cluster)
             elif target.kind == "scheduler":
                 try:
@@ -184,6 +184,23 @@ def _slurm_cluster(slurm: SlurmWorkers, log_dir: Path) -> Any:
     return cluster
 
 
+def check_shared_storage(client: Any, paths: Sequence[Path]) -> None:
+    """DaskSetupError unless every connected worker sees each of paths (the bags are read and the results
+    written there by path)."""
+    seen = client.run(_folders_visible, [str(p) for p in paths])
+    blind = {worker: missing for worker, missing in seen.items() if missing}
+    if blind:
+        worker, missing = sorted(blind.items())[0]
+        raise DaskSetupError(f"{len(blind)} of {len(seen)} Dask workers do not see {missing[0]} (e.g. {worker}): "
+                             f"bags and results travel as paths, so FOLDER and --out must be on storage that "
+                             f"every worker mounts at the same place")
+
+
+def _folders_visible(paths: List[str]) -> List[str]:
+    """The paths that are not folders here (run on each worker)."""
+    return [p for p in paths if not Path(p).is_dir()]
+
+
 def run_bags_on_dask(client: Any, count_one: Callable[[Any], Dict[str, Any]], jobs: Sequence[Any],
                      progress: bool) -> List[Dict[str, Any]]:
     """count_one(job) for every job, one task each; results in the jobs' order ({"error": why} for a bag
@@ -205,8 +222,9 @@ def run_bags_on_dask(client: Any, count_one: Callable[[Any], Dict[str, Any]], jo
             try:
                 results[i] = future.result()
             except KilledWorker:
-                results[i] = {"error": f"the worker counting it died {WORKER_DEATHS_PER_BAG + 1} times "
-                                       f"(killed, out of memory or its node lost); the other bags are counted"}
+                results[i] = {"error": "every worker that counted it died (killed, out of memory or its node "
+                                       "lost) until the scheduler gave up on it (distributed.scheduler."
+                                       "allowed-failures)"}
             except Exception as exc:  # e.g. the bag's task could not be unpickled on the worker
                 results[i] = {"error": f"{type(exc).__name__}: {exc}"}
             frames += int(results[i].get("summary", {}).get("frames_total", 0))

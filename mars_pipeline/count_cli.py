@@ -26,8 +26,8 @@ from mars_fusion.map_store import MapStoreError
 from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
 from mars_pipeline.cluster_counting import (DaskSetupError, DaskTarget, SlurmWorkers, check_dask_installed,
-                                            dask_client, merge_on_dask, parse_dask_target, run_bags_on_dask,
-                                            slurm_workers_from)
+                                            check_shared_storage, dask_client, merge_on_dask, parse_dask_target,
+                                            run_bags_on_dask, slurm_workers_from)
 from mars_pipeline.count_outputs import write_outputs
 from mars_pipeline.result_folders import (ResultLocationError, check_result_location, discard_new_folder,
                                           is_leftover, new_folder_next_to, real_place, remove_all_leftovers,
@@ -285,6 +285,7 @@ def _count_season(bags: List[Path], places: List[Path], jobs: List[BagJob], seas
     if client is None:
         results = _run_jobs(jobs, max(1, args.workers), progress=progress)
     else:
+        check_shared_storage(client, [Path(jobs[0].path).parent, season])
         results = run_bags_on_dask(client, _count_one, jobs, progress=progress)
     remove_all_leftovers(season)  # half-written results of workers that died mid-bag (their bag was rerun)
     counted = [(place, r["summary"]) for place, r in zip(places, results) if "summary" in r]

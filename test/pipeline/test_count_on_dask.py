@@ -37,12 +37,12 @@ def fork_cluster():
     import dask
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):  # restarted ones too
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster)
-    yield cluster, client
-    client.close()
-    cluster.close()
+        client = Client(cluster)
+        yield cluster, client
+        client.close()
+        cluster.close()
 
 
 @pytest.mark.slow
@@ -70,6 +70,49 @@ def test_a_worker_killed_mid_bag_costs_only_that_bag(two_small_bags, pool_result
     contents = result_contents(out)
     assert contents == pool_result    # the killed worker's bag was counted again, the same way
     assert not [p for p in out.rglob("*") if ".mars-count-" in p.name]   # its half-written result is gone
+
+
+@pytest.mark.slow
+def test_a_bag_that_kills_every_worker_is_reported_and_the_rest_merged(two_small_bags, tmp_path, capsys,
+                                                                       monkeypatch):
+    import dask
+    from distributed import LocalCluster
+
+    import mars_pipeline.count_cli as count_cli
+
+    real_count_bag = count_cli.count_bag
+
+    def count_bag_dying_on_run2(bag, *args, **kwargs):
+        if "run2" in str(bag):
+            os.kill(os.getpid(), signal.SIGKILL)   # like the OOM killer, every time this bag is tried
+        return real_count_bag(bag, *args, **kwargs)
+
+    # Set before the workers are forked, so that they have it; the scheduler gives up after 1 death.
+    monkeypatch.setattr(count_cli, "count_bag", count_bag_dying_on_run2)
+    # (and the workers the nanny restarts after a death are forked from this process too).
+    out = tmp_path / "out"
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                          "distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        try:
+            assert mars_count([str(two_small_bags), "--out", str(out), "--dask", cluster.scheduler_address,
+                               "--no-progress"]) == 3
+        finally:
+            cluster.close()
+    merged = json.loads((out / "merge_summary.json").read_text())
+    (problem,) = merged["problems"]
+    assert problem.startswith(f"{two_small_bags / 'run2' / 'bag'}: not counted: every worker that counted it died")
+    assert merged["runs"] == [str(out / "run1" / "bag")] and merged["flowers"] > 0
+    assert not (out / "run2").exists() and "not counted: every worker" in capsys.readouterr().out
+
+
+def test_workers_that_do_not_see_the_folders_are_named(fork_cluster, tmp_path):
+    from mars_pipeline.cluster_counting import DaskSetupError, check_shared_storage
+
+    _, client = fork_cluster
+    check_shared_storage(client, [tmp_path])
+    with pytest.raises(DaskSetupError, match=f"2 of 2 Dask workers do not see {tmp_path / 'elsewhere'}"):
+        check_shared_storage(client, [tmp_path, tmp_path / "elsewhere"])
 
 
 @pytest.mark.slow
