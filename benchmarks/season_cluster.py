@@ -4,7 +4,7 @@ round trip of a tiny Slurm job and `--dask slurm` on the tests' single-node Slur
 
     python benchmarks/season_cluster.py [--bags 2] [--duration 8] [--repeats 3] [--workers 2] [--slurm]
 
-Prints each run's wall time, the median per mode and the ratio; the per-bag counting time from summary.json
+Prints each run's wall and CPU time (CPU: less sensitive to a shared machine's load), the median per mode and the ratio; the per-bag counting time from summary.json
 (`seconds`) gives the season extrapolation: bags per hour per worker for bags of this length, and hours of
 recording counted per worker-hour (the bags' realtime factor).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,13 +27,21 @@ sys.path[:0] = [str(ROOT), str(ROOT / "test"), str(ROOT / "test" / "pipeline")]
 from season_results import result_contents  # noqa: E402
 
 
-def _run(args: list[str], env: dict[str, str] | None = None) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def _run(args: list[str], env: dict[str, str] | None = None, mode: str = "") -> float:
+    """Wall seconds of one mars-count run; its CPU seconds (with every worker it reaped) go to CPU[mode]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mars_pipeline.count_cli"] + args + ["--no-progress"],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"mars-count {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(mode, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall
 
 
 def main() -> None:
@@ -53,10 +62,12 @@ def main() -> None:
     times: dict[str, list[float]] = {"pool": [], "dask": []}
     outs = {"pool": tmp / "pool", "dask": tmp / "dask"}
     for i in range(a.repeats):   # alternated, so that a change in the machine's load hits both modes alike
-        times["pool"].append(_run([str(season), "--out", str(outs["pool"]), "--workers", str(a.workers)]))
-        times["dask"].append(_run([str(season), "--out", str(outs["dask"]), "--dask", f"local:{a.workers}"]))
-        print(f"repeat {i + 1}: pool {times['pool'][-1]:.2f} s, dask local:{a.workers} {times['dask'][-1]:.2f} s",
-              flush=True)
+        times["pool"].append(_run([str(season), "--out", str(outs["pool"]), "--workers", str(a.workers)],
+                                  mode="pool"))
+        times["dask"].append(_run([str(season), "--out", str(outs["dask"]), "--dask", f"local:{a.workers}"],
+                                  mode="dask"))
+        print(f"repeat {i + 1}: pool {times['pool'][-1]:.2f} s ({CPU['pool'][-1]:.1f} s CPU), dask "
+              f"local:{a.workers} {times['dask'][-1]:.2f} s ({CPU['dask'][-1]:.1f} s CPU)", flush=True)
     same = result_contents(outs["pool"]) == result_contents(outs["dask"])
     merged = json.loads((outs["dask"] / "merge_summary.json").read_text())
     per_bag = [json.loads((outs["pool"] / f"run{s}" / "bag" / "summary.json").read_text())
@@ -64,7 +75,8 @@ def main() -> None:
     pool, dask = statistics.median(times["pool"]), statistics.median(times["dask"])
     print(f"{a.bags} bags of {a.duration:.0f} s: counts identical: {same}; merged flowers {merged['flowers']} "
           f"(per bag {[s['flowers'] for s in per_bag]})")
-    print(f"median wall: pool {pool:.2f} s, dask local:{a.workers} {dask:.2f} s, ratio {dask / pool:.2f}")
+    print(f"median wall: pool {pool:.2f} s, dask local:{a.workers} {dask:.2f} s, ratio {dask / pool:.2f}; median "
+          f"CPU: pool {statistics.median(CPU['pool']):.1f} s, dask {statistics.median(CPU['dask']):.1f} s")
     seconds = statistics.mean(s["seconds"] for s in per_bag)
     recorded = statistics.mean(s["bag_duration_s"] for s in per_bag)
     print(f"per bag on one worker: {seconds:.2f} s counting for {recorded:.1f} s recorded -> "

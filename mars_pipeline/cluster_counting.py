@@ -127,8 +127,12 @@ def dask_client(target: DaskTarget, slurm: SlurmWorkers, log_dir: Path, wait_s: 
     # scheduler (tcp://) keeps its own. Local workers are forked like the process pool's, so that they start
     # with the counting modules imported (spawned ones import them anew: ~5 s of CPU each, measured on 2 small
     # bags as +40 % wall time); the setting holds while the cluster lives, as the nanny restarts dead workers.
+    # worker-saturation 1.0: a worker gets its next bag when it is done with one, the others wait at the
+    # scheduler for whichever worker is free first (also one that joins later: a Slurm job starting late);
+    # at Dask's default 1.1 a lone first worker was handed two bags and counted them one after the other.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with dask.config.set({"distributed.scheduler.allowed-failures": WORKER_DEATHS_PER_BAG,
+                          "distributed.scheduler.worker-saturation": 1.0,
                           "distributed.worker.multiprocessing-method": method}):
         try:
             if target.kind == "local":
