@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from mars_core.cli_help import HelpFormatter
 from mars_hailo.errors import HailoToolchainError, HefValidationError, StageFailedError, check_input_file
-from mars_hailo.slurm_jobs import EXIT_RESUMABLE
+from mars_hailo.slurm_jobs import DEFAULT_CPUS, DEFAULT_MAX_REQUEUES, EXIT_RESUMABLE
 
 LOG = logging.getLogger("mars_hailo")
 
@@ -239,11 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GPUs (default: 1 when optimize runs at optimization_level >= 2, else 0)")
     j.add_argument("--mem", default=None, metavar="M", help="memory, e.g. 32G (default: the most RAM a stage "
                    "still to run is known to need)")
-    j.add_argument("--cpus", type=int, default=None, metavar="N", help="cpus-per-task (default 8); the stages' "
-                   "thread pools follow it")
+    j.add_argument("--cpus", type=int, default=None, metavar="N", help=f"cpus-per-task (default {DEFAULT_CPUS}); "
+                   "the stages' thread pools follow it")
     j.add_argument("--requeue", action="store_true", help="a job that fails on the machine (out of memory, "
                    "crash, time-out) or is pre-empted goes back in the queue and resumes from state.json")
-    j.add_argument("--max-requeues", type=int, default=3, metavar="N",
+    j.add_argument("--max-requeues", type=int, default=DEFAULT_MAX_REQUEUES, metavar="N",
                    help="with --requeue: times a failing job is put back at most")
     m.set_defaults(func=_cmd_compile)
 

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -33,8 +33,6 @@ from mars_pipeline.result_folders import (ResultLocationError, check_result_loca
                                           is_leftover, new_folder_next_to, real_place, remove_all_leftovers,
                                           remove_leftovers, replace_folder)
 
-# The keys of --slurm-config (cluster_counting.SlurmWorkers), for the help text.
-_SLURM_KEYS = ("cores", "memory", "walltime", "partition", "jobs", "account", "job_directives")
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2   # nothing counted (also argparse's code for a bad command line)
 EXIT_PARTIAL = 3     # counted, but part of the input could not be read: the problems say what
@@ -132,15 +130,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "(cameras without recorded detections always use their images)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     cluster = parser.add_argument_group(
-        "a folder of bags on a Dask cluster (bags and results are read and written as paths: on a cluster, "
-        "FOLDER and --out must be on storage every worker sees at the same place)")
+        "a folder of bags on a Dask cluster", "Bags and results are read and written as paths: on a cluster,\n"
+        "FOLDER and --out must be on storage that every worker sees at the same place.")
     cluster.add_argument("--dask", metavar="TARGET", help="local (one worker process per CPU), local:N, "
                          "tcp://HOST:PORT (a running dask scheduler) or slurm (worker jobs via sbatch); default: "
                          "the local process pool of --workers")
     cluster.add_argument("--dask-wait", type=float, default=600.0, metavar="S",
                          help="seconds to wait for the first Dask worker before giving up")
     cluster.add_argument("--slurm-config", type=Path, metavar="YAML",
-                         help="the worker jobs of --dask slurm: keys " + ", ".join(_SLURM_KEYS)
+                         help="the worker jobs of --dask slurm: keys " + ", ".join(f.name for f in fields(SlurmWorkers))
                          + " (the options below override it)")
     cluster.add_argument("--slurm-cores", type=int, metavar="N",
                          help="cores per worker job, one counting process each (default 1)")
