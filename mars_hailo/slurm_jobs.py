@@ -197,6 +197,8 @@ def status_text(work_dir: Path, log_lines: int = 8) -> str:
             lines.append(f"  Slurm job {job['job_id']}: Slurm no longer knows it (ended long ago, or no Slurm "
                          f"tools here); submitted {job['submitted']}")
         lines.append(f"  job log: {job['log']}")
+    else:
+        lines.append(f"  no Slurm job recorded ({JOBS_FILE}): compiled with plain `mars-hailo compile`")
     state: dict[str, Any] = {}
     if state_path.is_file():
         try:
@@ -226,10 +228,13 @@ def status_text(work_dir: Path, log_lines: int = 8) -> str:
         if current is not None:
             stage_log = work_dir / res / f"stage_{current}.log"
             started = _last_stage_start(stage_log, current)
-            if started is not None and job_state in ("RUNNING", ""):
-                running = _dt.datetime.now(_dt.timezone.utc) - started
-                lines.append(f"  stage {current}: running for {str(running).split('.')[0]} "
-                             f"(started {started.isoformat(timespec='seconds')})")
+            ended = _parse_time(stages.get(current, {}).get("finished"))
+            # Started again after its last recorded end (or never ended): the stage is under way, as far as
+            # the files tell; a running Slurm job says it is.
+            if started is not None and (ended is None or started > ended) and job_state in ("RUNNING", ""):
+                since = str(_dt.datetime.now(_dt.timezone.utc) - started).split(".")[0]
+                what = "running for" if job_state == "RUNNING" else "started, no result yet, for"
+                lines.append(f"  stage {current}: {what} {since} (started {started.isoformat(timespec='seconds')})")
     else:
         lines.append("  no stage has started yet")
     if jobs:
@@ -245,15 +250,20 @@ def status_text(work_dir: Path, log_lines: int = 8) -> str:
     return "\n".join(lines)
 
 
+def _parse_time(text: Any) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+
+
 def _last_stage_start(log: Path, stage: str) -> _dt.datetime | None:
+    """When the stage log says the stage was last started."""
     started = None
     for line in _tail(log, 10_000):
         m = _STAGE_START.match(line)
         if m and m.group(1) == stage:
-            try:
-                started = _dt.datetime.fromisoformat(m.group(3))
-            except ValueError:
-                continue
+            started = _parse_time(m.group(3)) or started
     return started
 
 

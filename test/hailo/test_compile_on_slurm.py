@@ -74,6 +74,23 @@ def test_status_of_a_folder_that_is_no_compile(tmp_path: Path, capsys) -> None:
     assert "has no state.json and no slurm_jobs.json: not a compile work dir" in capsys.readouterr().err
 
 
+def test_status_of_a_local_compile_that_ran_out_of_memory(tmp_path: Path, capsys) -> None:
+    work = tmp_path / "work"
+    (work / "64x64").mkdir(parents=True)
+    stages = {"parse": {"status": "done", "duration_s": 1.25},
+              "optimize": {"status": "oom", "duration_s": 3.0, "finished": "2026-01-01T00:00:03+00:00"}}
+    (work / "state.json").write_text(json.dumps({"version": 1, "current_resolution": "64x64", "final": None,
+                                                 "resolutions": {"64x64": {"stages": stages}}, "attempts": []}))
+    (work / "64x64" / "stage_optimize.log").write_text("=== optimize 64x64 started 2026-01-01T00:00:00+00:00 "
+                                                       "(cpus=2) ===\nKilled\n")
+    assert main(["status", str(work)]) == 0
+    status = capsys.readouterr().out
+    assert "no Slurm job recorded (slurm_jobs.json)" in status
+    assert "resolution 64x64: parse done in 1.2 s, optimize oom, compile to do" in status
+    assert "stage optimize:" not in status     # it ended (out of memory) after it last started
+    assert f"last lines of {work / '64x64' / 'stage_optimize.log'}:" in status and "    Killed" in status
+
+
 @pytest.mark.slow
 def test_a_job_failing_on_the_machine_requeues_itself_and_resumes_to_the_hef(
         fake_dfc: Path, compile_inputs, local_slurm, tmp_path: Path, capsys, monkeypatch) -> None:
