@@ -1,4 +1,4 @@
-"""`mars-hailo`: export | inspect | calib | compile | validate (see the README section "Compile your model for the Hailo")."""
+"""`mars-hailo`: export | inspect | calib | compile [--slurm] | status | validate (see the README section "Compile your model for the Hailo")."""
 from __future__ import annotations
 
 import argparse
@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from mars_core.cli_help import HelpFormatter
-from mars_hailo.errors import HailoToolchainError, HefValidationError, check_input_file
+from mars_hailo.errors import HailoToolchainError, HefValidationError, StageFailedError, check_input_file
+from mars_hailo.slurm_jobs import DEFAULT_CPUS, DEFAULT_MAX_REQUEUES, EXIT_RESUMABLE
 
 LOG = logging.getLogger("mars_hailo")
 
@@ -61,19 +62,69 @@ def _cmd_calib(a: argparse.Namespace) -> int:
     return 0
 
 
+_SLURM_OPTIONS = ("partition", "time", "gpus", "mem", "cpus", "requeue")
+
+
 def _cmd_compile(a: argparse.Namespace) -> int:
     from mars_hailo.config import load_compile_config
     from mars_hailo.pipeline import CompilePipeline
 
+    given = [f"--{name}" for name in _SLURM_OPTIONS if getattr(a, name) not in (None, False)]
+    if given and not a.slurm:
+        raise HailoToolchainError(f"{', '.join(given)} size the Slurm job: add --slurm")
     cfg = load_compile_config(a.config)
     if a.hw_arch:
         cfg = dataclasses.replace(cfg, hw_arch=a.hw_arch)
     pipe = CompilePipeline(a.onnx, a.calib, a.work_dir, cfg, say=_say, echo=_say)
+    if a.slurm:
+        return _submit_compile(a, pipe)
     if a.dry_run:
         print(pipe.plan())
         return 0
     res = pipe.run()
     print(f"HEF: {res.hef} (input {res.input_hw[0]}x{res.input_hw[1]}); description: {res.description}")
+    return 0
+
+
+def _submit_compile(a: argparse.Namespace, pipe: Any) -> int:
+    """compile --slurm: print the plan, write the job script sized from it, sbatch it (not with --dry-run)."""
+    from mars_hailo.calibration import check_calibration_array
+    from mars_hailo.pipeline import dfc_location, dfc_missing_message
+    from mars_hailo.slurm_jobs import (check_request_options, job_script, request_from_needs, submit)
+
+    check_request_options(a.time, a.mem, a.gpus, a.cpus, a.max_requeues)
+    print(pipe.plan())
+    needs = pipe.job_needs()
+    if not needs["stages"]:
+        raise HailoToolchainError(f"nothing to submit: {needs.get('why') or 'every stage is done'} "
+                                  f"(see {pipe.state_path})")
+    request = request_from_needs(needs, a.cpus, a.mem, a.gpus, a.partition, a.time, a.requeue, a.max_requeues)
+    # The job runs the command as typed, without the Slurm options, with absolute paths.
+    command = [sys.executable, "-m", "mars_hailo.cli"] + (["-v"] if a.verbose else []) + [
+        "compile", str(pipe.onnx), "--work-dir", str(pipe.work)]
+    command += ["--calib", str(pipe.calib)] if pipe.calib else []
+    command += ["--config", str(Path(a.config).resolve())] if a.config else []
+    command += ["--hw-arch", a.hw_arch] if a.hw_arch else []
+    script = job_script(command, request, pipe.work, pipe.config.net_name,
+                        f"stages {', '.join(needs['stages'])} at {needs['resolution']}: {needs['why']}")
+    if a.dry_run:
+        print("\nSlurm job script (not submitted: --dry-run):\n" + script)
+        return 0
+    check_calibration_array(pipe.calib)   # refused here, not hours later in the queue
+    if dfc_location(pipe.python) is None:
+        raise HailoToolchainError(dfc_missing_message(pipe.python))
+    record = submit(script, pipe.work, request, needs)
+    print(f"\nsubmitted Slurm job {record['job_id']} ({request.cpus} CPUs, {request.mem} memory, "
+          f"{request.gpus} GPU(s){', requeued on failure' if request.requeue else ''}); script {record['script']}")
+    print(f"follow it: tail -f {record['log']}")
+    print(f"status:    mars-hailo status {pipe.work}")
+    return 0
+
+
+def _cmd_status(a: argparse.Namespace) -> int:
+    from mars_hailo.slurm_jobs import status_text
+
+    print(status_text(Path(a.work_dir).resolve(), a.lines))
     return 0
 
 
@@ -177,8 +228,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "models/hailo/compile.yaml)")
     m.add_argument("--hw-arch", choices=["hailo8", "hailo8l"], default=None,
                    help="target device (default: the config's hw_arch)")
-    m.add_argument("--dry-run", action="store_true", help="print the whole plan, run nothing")
+    m.add_argument("--dry-run", action="store_true", help="print the whole plan, run nothing (with --slurm: and "
+                   "the job script, not submitted)")
+    j = m.add_argument_group("as a Slurm job (sized from the plan, the same command inside)")
+    j.add_argument("--slurm", action="store_true", help="write an sbatch script for the plan, submit it, print "
+                   "the job id and how to follow its log")
+    j.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's)")
+    j.add_argument("--time", default=None, metavar="H:MM:SS", help="job time limit (default: the partition's)")
+    j.add_argument("--gpus", type=int, default=None, metavar="N",
+                   help="GPUs (default: 1 when optimize runs at optimization_level >= 2, else 0)")
+    j.add_argument("--mem", default=None, metavar="M", help="memory, e.g. 32G (default: the most RAM a stage "
+                   "still to run is known to need)")
+    j.add_argument("--cpus", type=int, default=None, metavar="N", help=f"cpus-per-task (default {DEFAULT_CPUS}); "
+                   "the stages' thread pools follow it")
+    j.add_argument("--requeue", action="store_true", help="a job that fails on the machine (out of memory, "
+                   "crash, time-out) or is pre-empted goes back in the queue and resumes from state.json")
+    j.add_argument("--max-requeues", type=int, default=DEFAULT_MAX_REQUEUES, metavar="N",
+                   help="with --requeue: times a failing job is put back at most")
     m.set_defaults(func=_cmd_compile)
+
+    s = sub.add_parser("status", formatter_class=HelpFormatter,
+                       help="a compile's stage, elapsed time, Slurm job state and last log lines")
+    s.add_argument("work_dir", help="the compile's --work-dir")
+    s.add_argument("--lines", type=int, default=8, help="log lines shown")
+    s.set_defaults(func=_cmd_status)
 
     v = sub.add_parser("validate", formatter_class=HelpFormatter, help="check a .hef against what the camera node expects")
     v.add_argument("hef", help="the .hef to check")
@@ -205,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except HailoToolchainError as exc:
         print(f"mars-hailo {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
+        # A failure of the machine (OOM, crash, time-out) has its own status: a job script requeues on it.
+        return EXIT_RESUMABLE if isinstance(exc, StageFailedError) and exc.resumable else 2
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ class CalibrationError(HailoToolchainError):
 
 
 class StageFailedError(HailoToolchainError):
-    """A compile stage (parse, optimize, compile) failed; artifacts of earlier stages are kept."""
+    """A compile stage (parse, optimize, compile) failed; artifacts of earlier stages are kept. resumable: the
+    machine, not the input, was the problem (out of memory, a crash, a time-out), so a rerun can get past it."""
+
+    def __init__(self, message: str, resumable: bool = False) -> None:
+        super().__init__(message)
+        self.resumable = resumable
 
 
 class HefValidationError(HailoToolchainError):

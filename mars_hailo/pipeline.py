@@ -273,6 +273,42 @@ class CompilePipeline:
                      f"{description_path(self.work / (c.net_name + '.hef'))}")
         return "\n".join(lines)
 
+    def start_resolution(self, state: dict[str, Any]) -> tuple[int, int] | None:
+        """The first resolution of the ladder that has not failed on resources before (None: none is left)."""
+        inputs = self._inputs()
+        for hw in self.ladder:
+            if not self._failed_on_resources(state, hw, self.stage_fingerprints(hw, inputs)["compile"]):
+                return hw
+        return None
+
+    def stage_ram_gb(self, stage: str, hw: tuple[int, int]) -> float:
+        """RAM a stage is known to need at resolution hw (optimize at the configured batch size), in GB."""
+        c = self.config
+        scale = hw[0] * hw[1] / (640 * 640)
+        if stage == "parse":
+            return c.parse_ram_gb
+        if stage == "optimize":
+            return (c.optimize.ram_base_gb + c.optimize.ram_per_batch_image_gb * c.optimize.batch_size) * scale
+        return c.compiler.ram_gb * max(scale, 0.5)
+
+    def job_needs(self) -> dict[str, Any]:
+        """What a machine must offer the stages still to run: {"stages": [...], "ram_gb", "gpus", "why"}: the
+        most RAM any of them is known to need, and a GPU when optimize runs at optimization_level >= 2."""
+        state = self.load_state()
+        start = self.start_resolution(state)
+        if start is None:
+            return {"stages": [], "ram_gb": 0.0, "gpus": 0, "why": "every resolution failed on resources before"}
+        fps = self.stage_fingerprints(start, self._inputs())
+        todo = [st for st in STAGES if not self._stage_done(state, start, st, fps[st])]
+        ram = {st: self.stage_ram_gb(st, start) for st in todo}
+        level = self.config.optimize.optimization_level
+        gpus = 1 if "optimize" in todo and level >= 2 else 0
+        why = [f"{st} ~{gb:.1f} GB RAM" for st, gb in ram.items()]
+        if "optimize" in todo:
+            why.append(f"optimization_level {level}: " + ("a GPU" if gpus else "no GPU needed"))
+        return {"stages": todo, "resolution": _res_key(start), "ram_gb": max(ram.values(), default=0.0),
+                "gpus": gpus, "why": ", ".join(why)}
+
     # ------------------------------------------------------------------ running
     def _run_stage(self, stage: str, hw: tuple[int, int], request: dict[str, Any]) -> StageOutcome:
         d = self.rung_dir(hw)
@@ -437,7 +473,7 @@ class CompilePipeline:
                 rung["resource_failure_fingerprint"] = fps["compile"]
                 self.save_state(state)
                 return "resource"
-            raise StageFailedError(self._failure_text(stage, hw, out))
+            raise StageFailedError(self._failure_text(stage, hw, out), resumable=out.status in _TRANSIENT)
         return "done"
 
     def _failure_text(self, stage: str, hw: tuple[int, int], out: StageOutcome) -> str:

@@ -2,6 +2,8 @@
 
     mars-count BAG --out DIR [--config ROBOT.yaml]        one bag (mcap or sqlite3, Humble or Jazzy)
     mars-count FOLDER --out DIR [--workers N]             every bag in FOLDER, in parallel, maps merged
+    mars-count FOLDER --out DIR --dask local:N | tcp://HOST:8786 | slurm [--slurm-config W.yaml]
+                                                          the same on a Dask cluster (paths on shared storage)
 
 DIR is replaced as a whole, in one step, when the results are complete (a killed run leaves the earlier
 result). Exit codes: 0 counted; 2 bad input (nothing counted: a bag or configuration that cannot be read, a
@@ -14,6 +16,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -22,10 +25,13 @@ from mars_core.config_schema import ConfigError
 from mars_fusion.map_store import MapStoreError
 from mars_ros.bags.bag_files import BagError
 from mars_pipeline.bag_counting import count_bag
+from mars_pipeline.cluster_counting import (DaskSetupError, DaskTarget, SlurmWorkers, check_dask_installed,
+                                            check_shared_storage, dask_client, merge_on_dask, parse_dask_target,
+                                            run_bags_on_dask, slurm_workers_from)
 from mars_pipeline.count_outputs import write_outputs
 from mars_pipeline.result_folders import (ResultLocationError, check_result_location, discard_new_folder,
-                                          is_leftover, new_folder_next_to, real_place, remove_leftovers,
-                                          replace_folder)
+                                          is_leftover, new_folder_next_to, real_place, remove_all_leftovers,
+                                          remove_leftovers, replace_folder)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2   # nothing counted (also argparse's code for a bad command line)
@@ -59,12 +65,24 @@ def find_bags(folder: Path, exclude: Optional[Path] = None) -> List[Path]:
     return sorted(found)
 
 
-def _count_one(args: Tuple[str, str, Optional[str], bool, bool]) -> Dict[str, Any]:
+@dataclass(frozen=True)
+class BagJob:
+    """One bag of a folder to count: read at `path` (absolute, so that a worker on another machine finds it on
+    shared storage), named `name` as the user gave it, its result written into `out`."""
+
+    path: str
+    name: str
+    out: str
+    config: Optional[str]
+    from_images: bool
+
+
+def _count_one(job: BagJob) -> Dict[str, Any]:
     """One bag of a folder, counted and written: {"summary": ...}, or {"error": why} when it cannot be read."""
-    bag, out, config, progress, from_images = args
     try:
-        report = count_bag(bag, config, progress=progress, from_images=from_images)
-        return {"summary": write_outputs(report, out)}
+        report = count_bag(job.path, job.config, progress=False, from_images=job.from_images)
+        report.bag = Path(job.name)  # summary.json names the bag as the user gave it, wherever it was counted
+        return {"summary": write_outputs(report, job.out)}
     except (ConfigError, BagError, MapStoreError, OSError) as exc:
         return {"error": str(exc)}
     except Exception as exc:  # one bag that breaks the reader in an unforeseen way must not lose the season
@@ -111,25 +129,46 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="run the detector on the recorded camera images even where detections were recorded "
                              "(cameras without recorded detections always use their images)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cluster = parser.add_argument_group(
+        "a folder of bags on a Dask cluster", "Bags and results are read and written as paths: on a cluster,\n"
+        "FOLDER and --out must be on storage that every worker sees at the same place.")
+    cluster.add_argument("--dask", metavar="TARGET", help="local (one worker process per CPU), local:N, "
+                         "tcp://HOST:PORT (a running dask scheduler) or slurm (worker jobs via sbatch); default: "
+                         "the local process pool of --workers")
+    cluster.add_argument("--dask-wait", type=float, default=600.0, metavar="S",
+                         help="seconds to wait for the first Dask worker before giving up")
+    cluster.add_argument("--slurm-config", type=Path, metavar="YAML",
+                         help="the worker jobs of --dask slurm: keys " + ", ".join(f.name for f in fields(SlurmWorkers))
+                         + " (the options below override it)")
+    cluster.add_argument("--slurm-cores", type=int, metavar="N",
+                         help="cores per worker job, one counting process each (default 1)")
+    cluster.add_argument("--slurm-memory", metavar="M", help="memory per worker job, e.g. 8GB (default 4GB)")
+    cluster.add_argument("--slurm-walltime", metavar="H:MM:SS", help="time limit per worker job (default 01:00:00)")
+    cluster.add_argument("--slurm-partition", metavar="P", help="partition of the worker jobs (default: the "
+                         "cluster's)")
+    cluster.add_argument("--slurm-jobs", type=int, metavar="N", help="worker jobs submitted (default 1)")
     args = parser.parse_args(argv)
     if not args.bag.exists():
         print(f"mars-count: {args.bag} does not exist", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:  # before reading anything: a bad --out must not cost a whole count
+    try:  # before reading anything: a bad --out or cluster setting must not cost a whole count
         check_result_location(args.out, [args.bag] + ([args.config] if args.config else []))
-    except ResultLocationError as exc:
+        args.cluster = _cluster_settings(args)
+    except (ResultLocationError, ConfigError, ValueError) as exc:
         print(f"mars-count: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = real_place(args.out)
     remove_leftovers(out)   # a run killed mid-swap: its half-written folder goes, an earlier result comes back
     try:
         if is_bag(args.bag):
+            if args.cluster is not None:
+                print("mars-count: --dask counts a folder of bags; one bag is counted here", file=sys.stderr)
             report = count_bag(args.bag, args.config, progress=not args.no_progress, from_images=args.from_images)
             s = write_outputs(report, out)
             _print_summary(s, args.out)
             return EXIT_PARTIAL if s["partly_unreadable"] else EXIT_OK
         return _count_folder(args.bag, out, args)
-    except (ConfigError, BagError, MapStoreError) as exc:
+    except (ConfigError, BagError, MapStoreError, DaskSetupError) as exc:
         print(f"mars-count: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:  # e.g. the disk filled up while writing: the earlier result is still in place
@@ -142,8 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _run_jobs(jobs: List[Tuple[str, str, Optional[str], bool, bool]], workers: int, progress: bool
-              ) -> List[Dict[str, Any]]:
+def _run_jobs(jobs: List[BagJob], workers: int, progress: bool) -> List[Dict[str, Any]]:
     """Each bag's _count_one result, in the jobs' order; with progress, a bar of bags done / total with the
     frames per second of all workers together and the time left (the workers' own bars are off: they would
     overwrite each other)."""
@@ -175,34 +213,49 @@ def _folder_progress(total: int) -> Any:
                 bar_format="{desc}: {n_fmt}/{total_fmt} done |{bar}| {elapsed}<{remaining} left{postfix}")
 
 
+def _cluster_settings(args: argparse.Namespace) -> Optional[Tuple[DaskTarget, SlurmWorkers]]:
+    """The --dask target and Slurm worker settings, checked before anything is read; None: the local pool."""
+    slurm_options = {"cores": args.slurm_cores, "memory": args.slurm_memory, "walltime": args.slurm_walltime,
+                     "partition": args.slurm_partition, "jobs": args.slurm_jobs}
+    if args.dask is None:
+        if args.slurm_config or any(v is not None for v in slurm_options.values()):
+            raise DaskSetupError("--slurm-* options set the worker jobs of --dask slurm; add --dask slurm")
+        return None
+    target = parse_dask_target(args.dask)
+    check_dask_installed(target)
+    if target.kind != "slurm" and (args.slurm_config or any(v is not None for v in slurm_options.values())):
+        raise DaskSetupError(f"--slurm-* options apply to --dask slurm, not --dask {args.dask}")
+    if args.dask_wait <= 0:
+        raise DaskSetupError(f"--dask-wait must be positive, got {args.dask_wait}")
+    return target, slurm_workers_from(args.slurm_config, slurm_options)
+
+
 def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
     """Every bag below folder counted in parallel, the maps merged; out is replaced when all is written."""
     bags = find_bags(folder, exclude=out)
     if not bags:
         print(f"mars-count: no rosbag2 folder (with metadata.yaml) under {folder}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from mars_pipeline.season_merge import merge_runs
-
     places = [b.relative_to(folder) for b in bags]
-    print(f"mars-count: {len(bags)} bags, {args.workers} worker processes")
-    season = new_folder_next_to(out)  # the whole season result is swapped in at the end: merge and bags agree
+    # The whole season result is swapped in at the end (merge and bags agree). Absolute paths: a worker on
+    # another machine finds them on the shared storage.
+    season = new_folder_next_to(out).resolve()
     try:
-        jobs = [(str(b), str(season / place), str(args.config) if args.config else None, False, args.from_images)
+        jobs = [BagJob(str(b.resolve()), str(b), str(season / place),
+                       str(args.config.resolve()) if args.config else None, args.from_images)
                 for b, place in zip(bags, places)]
-        results = _run_jobs(jobs, max(1, args.workers), progress=not args.no_progress)
-        counted = [(place, r["summary"]) for place, r in zip(places, results) if "summary" in r]
-        problems = [f"{bag}: not counted: {r['error']}" for bag, r in zip(bags, results) if "error" in r]
-        problems += [f"{s['bag']}: part of the bag could not be read (its summary.json says what)"
-                     for _, s in counted if s["partly_unreadable"]]
-        if not counted:
-            for problem in problems:
-                print(f"mars-count: {problem}", file=sys.stderr)
-            print(f"mars-count: none of the {len(bags)} bags could be counted; {out} is left as it was",
-                  file=sys.stderr)
+        if args.cluster is None:
+            print(f"mars-count: {len(bags)} bags, {args.workers} worker processes")
+            outcome = _count_season(bags, places, jobs, season, out, args, None)
+        else:
+            target, slurm = args.cluster
+            print(f"mars-count: {len(bags)} bags on {target.describe()}")
+            with dask_client(target, slurm, season / "dask-worker-logs", args.dask_wait) as client:
+                outcome = _count_season(bags, places, jobs, season, out, args, client)
+        if outcome is None:
             discard_new_folder(season)
             return EXIT_BAD_INPUT
-        merged = merge_runs([season / place for place, _ in counted], season,
-                            names=[str(out / place) for place, _ in counted], problems=problems)
+        counted, problems, merged = outcome
     except BaseException:
         discard_new_folder(season)
         raise
@@ -219,6 +272,39 @@ def _count_folder(folder: Path, out: Path, args: argparse.Namespace) -> int:
         print(f"\nmerged map of {len(counted)} of {len(bags)} bags: {merged['flowers']} flowers -> "
               f"{args.out}/flowers.csv")
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def _count_season(bags: List[Path], places: List[Path], jobs: List[BagJob], season: Path, out: Path,
+                  args: argparse.Namespace, client: Any
+                  ) -> Optional[Tuple[List[Tuple[Path, Dict[str, Any]]], List[str], Dict[str, Any]]]:
+    """Count the jobs (local pool, or on the Dask client) and merge their maps into season: the counted
+    bags, the problems and the merge summary; None (having said why) when no bag could be counted."""
+    progress = not args.no_progress
+    if client is None:
+        results = _run_jobs(jobs, max(1, args.workers), progress=progress)
+    else:
+        check_shared_storage(client, [Path(jobs[0].path).parent, season])
+        results = run_bags_on_dask(client, _count_one, jobs, progress=progress)
+    remove_all_leftovers(season)  # half-written results of workers that died mid-bag (their bag was rerun)
+    counted = [(place, r["summary"]) for place, r in zip(places, results) if "summary" in r]
+    problems = [f"{bag}: not counted: {r['error']}" for bag, r in zip(bags, results) if "error" in r]
+    problems += [f"{s['bag']}: part of the bag could not be read (its summary.json says what)"
+                 for _, s in counted if s["partly_unreadable"]]
+    if not counted:
+        for problem in problems:
+            print(f"mars-count: {problem}", file=sys.stderr)
+        print(f"mars-count: none of the {len(bags)} bags could be counted; {out} is left as it was",
+              file=sys.stderr)
+        return None
+    run_dirs = [season / place for place, _ in counted]
+    names = [str(out / place) for place, _ in counted]
+    if client is None:
+        from mars_pipeline.season_merge import merge_runs
+
+        merged = merge_runs(run_dirs, season, names=names, problems=problems)
+    else:
+        merged = merge_on_dask(client, run_dirs, season, names, problems)
+    return counted, problems, merged
 
 
 if __name__ == "__main__":

@@ -105,6 +105,16 @@ def remove_leftovers(final: Path) -> None:
         os.rename(restore, final)
 
 
+def remove_all_leftovers(folder: Path) -> None:
+    """Remove every leftover folder below folder, whoever wrote it: for a season folder once all its bags
+    are done, where a worker that died mid-bag (on any machine) left its half-written result."""
+    for root, dirs, _ in os.walk(folder):
+        for name in list(dirs):
+            if _LEFTOVER.match(name):
+                shutil.rmtree(Path(root) / name, ignore_errors=True)
+                dirs.remove(name)
+
+
 def new_folder_next_to(final: Path) -> Path:
     """A fresh, empty folder on final's file system to write a result into (leftovers of dead runs removed)."""
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -42,3 +42,38 @@ def probe(ros_context):
     p = Probe(f"test_probe_{random.randint(0, 1_000_000)}")
     yield p
     p.close()
+
+
+@pytest.fixture(scope="session")
+def local_slurm(tmp_path_factory):
+    """A real single-node Slurm (munged, slurmctld, slurmd on localhost, one partition) for the whole run,
+    its clients pointed at it through SLURM_CONF. Under CI=true it must come up (.ci/run installs slurm-wlm
+    and munge); elsewhere the tests that need it are skipped, saying why."""
+    from harness.local_slurm import LocalSlurm, LocalSlurmError, missing_programs
+
+    must_start = os.environ.get("CI") == "true"
+    missing = missing_programs()
+    reason = None
+    if missing:
+        reason = (f"no local Slurm: {', '.join(missing)} not installed (apt-get install slurm-wlm munge; "
+                  f".ci/run does)")
+    elif os.geteuid() != 0:
+        reason = "no local Slurm: its daemons must run as root"
+    if reason is not None:
+        if must_start:
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    try:
+        slurm = LocalSlurm(tmp_path_factory.mktemp("slurm")).start()
+    except LocalSlurmError as exc:
+        if must_start:
+            raise
+        pytest.skip(f"the local Slurm did not start: {exc}")
+    before = os.environ.get("SLURM_CONF")
+    os.environ.update(slurm.env)
+    yield slurm
+    slurm.stop()
+    if before is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = before

@@ -44,3 +44,28 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_mcap") / "run"
     write_run(simulate(preset_config("quick", {"field": {"row_length_m": 1.0}, "duration_s": 3.0}), seed=3), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def two_small_bags(tmp_path_factory):
+    """A season folder of two short simulated runs (quick preset, a 2 m row cut after 4 s, seeds 1 and 2),
+    each with its rig.yaml: the cheapest season with two different maps to merge."""
+    from mars_sim import preset_config, simulate, write_run
+
+    season = tmp_path_factory.mktemp("two_small_bags") / "season"
+    for seed in (1, 2):
+        config = preset_config("quick", {"field": {"row_length_m": 2.0}, "duration_s": 4.0})
+        write_run(simulate(config, seed=seed), season / f"run{seed}")
+    return season
+
+
+@pytest.fixture(scope="session")
+def pool_result(two_small_bags, tmp_path_factory):
+    """The local process pool's result on the two small bags, as season_results.result_contents: the
+    reference of every --dask run."""
+    from mars_pipeline.count_cli import main as mars_count
+    from season_results import result_contents
+
+    out = tmp_path_factory.mktemp("pool") / "out"
+    assert mars_count([str(two_small_bags), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
+    return result_contents(out)

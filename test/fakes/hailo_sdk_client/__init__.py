@@ -5,6 +5,8 @@ Same import paths, class and method names, signatures and artifacts (.har tar ar
 failure modes, driven from tests by the environment variable HAILO_FAKE_FAIL (comma-separated, read at call
 time so a stage subprocess sees it):
   parse:crash | optimize:crash | compile:crash       the process dies mid-stage (os._exit(1), no artifact)
+  STAGE:crash_once=FILE                              the same, only while FILE does not exist (then made)
+  STAGE:sleep=S                                      the stage first takes S seconds (a long stage)
   parse:error | optimize:error | compile:error       the stage raises UnsupportedModelError (a lasting failure)
   optimize:oom_kill[=B]                              kernel OOM killer: SIGKILL (only if batch_size > B, if given)
   optimize:gpu_oom[=B]                               TensorFlow ResourceExhaustedError (GPU memory)

@@ -20,8 +20,19 @@ def _flags() -> dict[str, str | None]:
 
 
 def maybe_crash(stage: str) -> None:
-    """Die like a segfaulting native library: no exception, no cleanup, exit status 1."""
-    if f"{stage}:crash" in _flags():
+    """Die like a segfaulting native library: no exception, no cleanup, exit status 1 (with crash_once=FILE
+    only while FILE does not exist, which the crash creates: the first run dies, a rerun gets through); with
+    sleep=S first take S seconds, like a long stage that a job pre-emption can interrupt."""
+    flags = _flags()
+    if flags.get(f"{stage}:sleep"):
+        import time
+
+        time.sleep(float(flags[f"{stage}:sleep"] or 0))
+    if f"{stage}:crash" in flags:
+        os._exit(1)
+    marker = flags.get(f"{stage}:crash_once")
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
         os._exit(1)
 
 
