@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from mars_tracker.box_kalman import squared_mahalanobis
+from mars_core.jit import kernel
 
 if TYPE_CHECKING:  # annotations only: keeps this module importable without the tracker's state types
     from mars_core.detections import DetectionFrame
@@ -117,11 +117,21 @@ def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
     """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
     if width <= 0 or height <= 0 or xywh.shape[0] == 0:
         return xywh
-    half = xywh[:, 2:4] * 0.5
-    size = np.array([float(width), float(height)])
-    top_left = np.minimum(np.maximum(xywh[:, 0:2] - half, 0.0), size)
-    bottom_right = np.minimum(np.maximum(xywh[:, 0:2] + half, 0.0), size)
-    return np.concatenate([(top_left + bottom_right) * 0.5, np.maximum(bottom_right - top_left, 1.0)], axis=1)
+    out = np.empty((xywh.shape[0], 4))
+    _clip_rows(xywh, float(width), float(height), out)
+    return out
+
+
+@kernel
+def _clip_rows(xywh: np.ndarray, width: float, height: float, out: np.ndarray) -> None:
+    """Each centre/size box cut to [0, width] x [0, height], at least 1 px wide and high."""
+    for i in range(xywh.shape[0]):
+        for j, size in ((0, width), (1, height)):
+            half = xywh[i, j + 2] * 0.5
+            low = min(max(xywh[i, j] - half, 0.0), size)
+            high = min(max(xywh[i, j] + half, 0.0), size)
+            out[i, j] = (low + high) * 0.5
+            out[i, j + 2] = max(high - low, 1.0)
 
 
 def association_inputs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndarray, frame: "DetectionFrame",
@@ -134,25 +144,84 @@ def association_inputs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndar
     """
     t = tracks
     c = config
+    det = frame.detections
     # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
     predicted = clip_to_image(t["x"][:, 0:4], frame.image_width, frame.image_height)
     boxes = det_xywh[cols]
-    maha = squared_mahalanobis(predicted, s_inv, boxes)
-    allowed = maha <= c.gate_mahalanobis
-    det = frame.detections
-    if not c.match_across_classes:
-        allowed &= t["class_id"][:, None] == det.class_ids[cols][None, :]
-    app = None
-    if det.features is not None and t.feature_dim and predicted.shape[0] and cols.size:
-        app = 1.0 - t["embedding"].astype(np.float64) @ unit_features[cols].T
-        app[~t["has_embedding"]] = np.nan
-        allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
-    # Overlaps only where a pair passed every gate: no scorer looks at the others (see AssociationInputs).
-    iou, diou = iou_and_diou_where(predicted, boxes, allowed)
+    n_t, n_d = predicted.shape[0], cols.size
+    with_app = det.features is not None and bool(t.feature_dim) and n_t > 0 and n_d > 0
+    embeddings = t["embedding"] if with_app else np.zeros((n_t, 0), np.float32)
+    features = unit_features[cols] if with_app else np.zeros((n_d, 0))
+    maha = np.empty((n_t, n_d))
+    app = np.empty((n_t, n_d)) if with_app else np.empty((0, 0))
+    allowed = np.empty((n_t, n_d), np.bool_)
+    iou = np.empty((n_t, n_d))
+    diou = np.empty((n_t, n_d))
+    _gated_pair_matrices(predicted, s_inv, t["class_id"], boxes, det.class_ids[cols], float(c.gate_mahalanobis),
+                         bool(c.match_across_classes), embeddings, t["has_embedding"], features,
+                         float(c.appearance_gate), maha, app, allowed, iou, diou)
     seconds = (frame.stamp_ns - t["last_update_ns"]) * _NS
     return AssociationInputs(t["track_id"], predicted, t["hits"], seconds, boxes,
-                             det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
-                             appearance_scale)
+                             det.scores[cols].astype(np.float64), iou, diou, maha, app if with_app else None,
+                             allowed, appearance_scale)
+
+
+@kernel
+def _gated_pair_matrices(track_xywh: np.ndarray, s_inv: np.ndarray, track_class: np.ndarray, det_xywh: np.ndarray,
+                         det_class: np.ndarray, gate: float, across_classes: bool, embeddings: np.ndarray,
+                         has_embedding: np.ndarray, features: np.ndarray, appearance_gate: float,
+                         maha_out: np.ndarray, app_out: np.ndarray, allowed_out: np.ndarray, iou_out: np.ndarray,
+                         diou_out: np.ndarray) -> None:
+    """Every (track, detection) pair's squared Mahalanobis distance, appearance distance, gate and overlaps.
+
+    A pair is allowed when within the Mahalanobis gate, of the same class (unless across_classes) and not
+    farther than appearance_gate in appearance (a track without embedding: NaN, allowed). IoU and DIoU are
+    computed only for allowed pairs (0 and -1 elsewhere), with the formula of ``_overlap``. Appearance is
+    skipped when app_out has no columns (no features).
+    """
+    with_app = app_out.shape[1] > 0
+    for i in range(track_xywh.shape[0]):
+        for j in range(det_xywh.shape[0]):
+            y0 = det_xywh[j, 0] - track_xywh[i, 0]
+            y1 = det_xywh[j, 1] - track_xywh[i, 1]
+            y2 = det_xywh[j, 2] - track_xywh[i, 2]
+            y3 = det_xywh[j, 3] - track_xywh[i, 3]
+            d2 = 0.0
+            for r, yr in ((0, y0), (1, y1), (2, y2), (3, y3)):
+                d2 += yr * (s_inv[i, r, 0] * y0 + s_inv[i, r, 1] * y1 + s_inv[i, r, 2] * y2 + s_inv[i, r, 3] * y3)
+            d2 = max(d2, 0.0)
+            maha_out[i, j] = d2
+            ok = d2 <= gate and (across_classes or track_class[i] == det_class[j])
+            if with_app:
+                if has_embedding[i]:
+                    dot = 0.0
+                    for f in range(features.shape[1]):
+                        dot += np.float64(embeddings[i, f]) * features[j, f]
+                    app = 1.0 - dot
+                    ok = ok and not app > appearance_gate
+                else:
+                    app = np.nan
+                app_out[i, j] = app
+            allowed_out[i, j] = ok
+            if ok:
+                iou_out[i, j], diou_out[i, j] = _box_overlap(track_xywh[i], det_xywh[j])
+            else:
+                iou_out[i, j], diou_out[i, j] = 0.0, -1.0
+
+
+@kernel
+def _box_overlap(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
+    """IoU and DIoU of two centre/size boxes: ``_overlap``'s operations on one pair (same rounding)."""
+    ax1, ay1, ax2, ay2 = a[0] - a[2] * 0.5, a[1] - a[3] * 0.5, a[0] + a[2] * 0.5, a[1] + a[3] * 0.5
+    bx1, by1, bx2, by2 = b[0] - b[2] * 0.5, b[1] - b[3] * 0.5, b[0] + b[2] * 0.5, b[1] + b[3] * 0.5
+    inter = max(min(ax2, bx2) - max(ax1, bx1), 0.0) * max(min(ay2, by2) - max(ay1, by1), 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    iou = inter / max(union, 1e-9)
+    hull_w = max(ax2, bx2) - min(ax1, bx1)
+    hull_h = max(ay2, by2) - min(ay1, by1)
+    dx = a[0] - b[0]
+    dy = a[1] - b[1]
+    return iou, iou - (dx * dx + dy * dy) / max(hull_w * hull_w + hull_h * hull_h, 1e-9)
 
 
 def overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,

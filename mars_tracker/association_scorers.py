@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Protocol, Union
+from typing import Optional, Protocol, Tuple, Union
 
 import numpy as np
 
+from mars_core.jit import kernel
 from mars_core.package_files import share_file
 
 from mars_tracker.association import (
-    FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)
+    FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, pair_features)
 from mars_tracker.sparse_association import PairInputs, pair_appearance_gap, pair_features_of, pair_motion_cost
 
 # The shipped learned model (trained by models/association/train_association_scorer.py).
@@ -64,19 +65,13 @@ class HandTunedScorer:
 
     def cost(self, inputs: AssociationInputs) -> np.ndarray:
         """Cost matrix (T, D)."""
-        motion = motion_cost(inputs)
-        cost = motion
         app = inputs.appearance_distance
-        if app is not None and self.appearance_weight > 0.0 and app.size:
-            if inputs.appearance_scale:
-                app = app / (self.scale_factor * inputs.appearance_scale)
-            has = np.isfinite(app)
-            weight = np.full(app.shape, self.appearance_weight)
-            if self.adaptive:
-                weight *= np.minimum(1.0, self._gap(app, inputs.allowed & has) / self.gap_reference)
-            weight = np.where(has, weight, 0.0)
-            cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
-        return np.where(inputs.allowed, cost, FORBIDDEN_COST)
+        use_app = app is not None and self.appearance_weight > 0.0 and app.size > 0
+        scale = self.scale_factor * inputs.appearance_scale if inputs.appearance_scale else 0.0
+        out = np.empty(inputs.allowed.shape)
+        _hand_tuned_cost(inputs.diou, app if use_app else np.empty((0, 0)), inputs.allowed, self.appearance_weight,
+                         scale, self.adaptive, self.gap_reference, out)
+        return out
 
     def pair_cost(self, pairs: PairInputs) -> np.ndarray:
         """Cost (P,) of each gated pair: the value ``cost`` gives it."""
@@ -94,22 +89,60 @@ class HandTunedScorer:
             cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
         return cost
 
-    @staticmethod
-    def _gap(app: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Per pair: min over its row and column of (second-best - best) allowed appearance distance."""
-        masked = np.where(allowed, app, np.inf)
 
-        def gap_along(axis: int) -> np.ndarray:
-            n = masked.shape[axis]
-            if n < 2:
-                return np.full(masked.shape[1 - axis], np.inf)
-            two = np.partition(masked, 1, axis=axis)
-            best, second = np.take(two, 0, axis=axis), np.take(two, 1, axis=axis)
-            # A single candidate has nothing to be confused with (second = inf): the gap stays inf. Where
-            # second is finite so is best; elsewhere inf - 0 avoids numpy's inf - inf warning.
-            return second - np.where(np.isfinite(second), best, 0.0)
+@kernel
+def _smallest_two(values: np.ndarray) -> Tuple[float, float]:
+    """The smallest and second-smallest of values (inf where there are fewer)."""
+    best = second = np.inf
+    for v in values:
+        if v < best:
+            best, second = v, best
+        elif v < second:
+            second = v
+    return best, second
 
-        return np.minimum(gap_along(1)[:, None], gap_along(0)[None, :])
+
+@kernel
+def _hand_tuned_cost(diou: np.ndarray, app: np.ndarray, allowed: np.ndarray, weight: float, scale: float,
+                     adaptive: bool, gap_reference: float, out: np.ndarray) -> None:
+    """HandTunedScorer.cost into out (T, D): motion (1 - DIoU) / 2 blended with appearance (no columns: none).
+
+    Appearance is divided by scale (0: not yet known); its weight shrinks with the pair's appearance gap, the
+    smaller over its row and column of (second-best - best) distance among allowed pairs with appearance.
+    """
+    n_t, n_d = allowed.shape
+    with_app = app.shape[1] > 0
+    row_gap = np.full(n_t, np.inf)
+    col_gap = np.full(n_d, np.inf)
+    if with_app:
+        masked = np.full((n_t, n_d), np.inf)
+        for i in range(n_t):
+            for j in range(n_d):
+                a = app[i, j] / scale if scale > 0.0 else app[i, j]
+                if allowed[i, j] and np.isfinite(a):
+                    masked[i, j] = a
+        if adaptive:
+            # A single candidate has nothing to be confused with: its gap stays inf (as np.partition gives).
+            for i in range(n_t if n_d >= 2 else 0):
+                best, second = _smallest_two(masked[i, :])
+                row_gap[i] = second - (best if np.isfinite(second) else 0.0)
+            for j in range(n_d if n_t >= 2 else 0):
+                best, second = _smallest_two(masked[:, j])
+                col_gap[j] = second - (best if np.isfinite(second) else 0.0)
+    for i in range(n_t):
+        for j in range(n_d):
+            if not allowed[i, j]:
+                out[i, j] = FORBIDDEN_COST
+                continue
+            motion = (1.0 - diou[i, j]) * 0.5
+            cost = motion
+            if with_app:
+                a = app[i, j] / scale if scale > 0.0 else app[i, j]
+                w = 0.0
+                if np.isfinite(a):
+                    w = weight * min(1.0, min(row_gap[i], col_gap[j]) / gap_reference) if adaptive else weight
+                cost = (1.0 - w) * motion + w * min(a if np.isfinite(a) else 0.0, 1.0)
+            out[i, j] = cost
 
 
 class OnnxAssociationScorer:
