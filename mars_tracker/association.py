@@ -23,62 +23,50 @@ FORBIDDEN_COST = 1e6
 _NS = 1e-9  # seconds per nanosecond, multiplied as in camera_tracker (same floating-point result)
 
 
-_Columns = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _columns(xywh: np.ndarray, axis: Optional[int]) -> _Columns:
-    """cx, cy, w, h of boxes as columns: (N, 1) for axis 1, (1, N) for axis 0, (N,) for None (already paired)."""
-    if axis is None:
-        return xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
-    if axis == 1:
-        return xywh[:, 0:1], xywh[:, 1:2], xywh[:, 2:3], xywh[:, 3:4]
-    return xywh[None, :, 0], xywh[None, :, 1], xywh[None, :, 2], xywh[None, :, 3]
-
-
-def _overlap(a: _Columns, b: _Columns, with_diou: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """IoU and (optionally) DIoU of boxes given as broadcastable columns: one formula for all pairs or some."""
-    acx, acy, aw, ah = a
-    bcx, bcy, bw, bh = b
-    ax1, ay1, ax2, ay2 = acx - aw * 0.5, acy - ah * 0.5, acx + aw * 0.5, acy + ah * 0.5
-    bx1, by1, bx2, by2 = bcx - bw * 0.5, bcy - bh * 0.5, bcx + bw * 0.5, bcy + bh * 0.5
-    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
-        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
-    union = aw * ah + bw * bh - inter
-    iou = inter / np.maximum(union, 1e-9)
-    if not with_diou:
-        return iou, None
-    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
-    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
-    dx = acx - bcx
-    dy = acy - bcy
-    return iou, iou - (dx * dx + dy * dy) / np.maximum(hull_w * hull_w + hull_h * hull_h, 1e-9)
-
-
 def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
-    iou, diou = _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=True)
-    return iou, diou  # type: ignore[return-value]
-
-
-def iou_and_diou_where(a_xywh: np.ndarray, b_xywh: np.ndarray, allowed: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """IoU and DIoU (A, B) computed only at the allowed pairs (identical values there); 0 and -1 elsewhere.
-
-    Gating leaves a track one or two candidates, so the pair formula runs on a few dozen values instead of
-    every (track, detection) pair: the largest single cost of a frame before.
-    """
-    iou = np.zeros(allowed.shape)
-    diou = np.full(allowed.shape, -1.0)
-    rows, cols = np.nonzero(allowed)
-    if rows.size:
-        pair_iou, pair_diou = _overlap(_columns(a_xywh[rows], None), _columns(b_xywh[cols], None), with_diou=True)
-        iou[rows, cols] = pair_iou
-        diou[rows, cols] = pair_diou
+    iou = np.empty((a_xywh.shape[0], b_xywh.shape[0]))
+    diou = np.empty_like(iou)
+    _all_pair_overlaps(np.asarray(a_xywh, np.float64), np.asarray(b_xywh, np.float64), iou, diou)
     return iou, diou
 
 
-def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """IoU (A, B) of centre/size boxes."""
-    return _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=False)[0]
+def pair_overlaps(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """IoU (P,) and DIoU (P,) of the box pairs (a_xywh[i], b_xywh[i])."""
+    iou = np.empty(a_xywh.shape[0])
+    diou = np.empty_like(iou)
+    _paired_overlaps(np.asarray(a_xywh, np.float64), np.asarray(b_xywh, np.float64), iou, diou)
+    return iou, diou
+
+
+@kernel
+def _box_overlap(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
+    """IoU and DIoU of two centre/size boxes (the one overlap formula of the tracker)."""
+    ax1, ay1, ax2, ay2 = a[0] - a[2] * 0.5, a[1] - a[3] * 0.5, a[0] + a[2] * 0.5, a[1] + a[3] * 0.5
+    bx1, by1, bx2, by2 = b[0] - b[2] * 0.5, b[1] - b[3] * 0.5, b[0] + b[2] * 0.5, b[1] + b[3] * 0.5
+    inter = max(min(ax2, bx2) - max(ax1, bx1), 0.0) * max(min(ay2, by2) - max(ay1, by1), 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    iou = inter / max(union, 1e-9)
+    hull_w = max(ax2, bx2) - min(ax1, bx1)
+    hull_h = max(ay2, by2) - min(ay1, by1)
+    dx = a[0] - b[0]
+    dy = a[1] - b[1]
+    return iou, iou - (dx * dx + dy * dy) / max(hull_w * hull_w + hull_h * hull_h, 1e-9)
+
+
+@kernel
+def _all_pair_overlaps(a: np.ndarray, b: np.ndarray, iou_out: np.ndarray, diou_out: np.ndarray) -> None:
+    """IoU and DIoU of every (a[i], b[j])."""
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            iou_out[i, j], diou_out[i, j] = _box_overlap(a[i], b[j])
+
+
+@kernel
+def _paired_overlaps(a: np.ndarray, b: np.ndarray, iou_out: np.ndarray, diou_out: np.ndarray) -> None:
+    """IoU and DIoU of each pair (a[i], b[i])."""
+    for i in range(a.shape[0]):
+        iou_out[i], diou_out[i] = _box_overlap(a[i], b[i])
 
 
 @dataclass(frozen=True)
@@ -209,28 +197,25 @@ def _gated_pair_matrices(track_xywh: np.ndarray, s_inv: np.ndarray, track_class:
                 iou_out[i, j], diou_out[i, j] = 0.0, -1.0
 
 
-@kernel
-def _box_overlap(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
-    """IoU and DIoU of two centre/size boxes: ``_overlap``'s operations on one pair (same rounding)."""
-    ax1, ay1, ax2, ay2 = a[0] - a[2] * 0.5, a[1] - a[3] * 0.5, a[0] + a[2] * 0.5, a[1] + a[3] * 0.5
-    bx1, by1, bx2, by2 = b[0] - b[2] * 0.5, b[1] - b[3] * 0.5, b[0] + b[2] * 0.5, b[1] + b[3] * 0.5
-    inter = max(min(ax2, bx2) - max(ax1, bx1), 0.0) * max(min(ay2, by2) - max(ay1, by1), 0.0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    iou = inter / max(union, 1e-9)
-    hull_w = max(ax2, bx2) - min(ax1, bx1)
-    hull_h = max(ay2, by2) - min(ay1, by1)
-    dx = a[0] - b[0]
-    dy = a[1] - b[1]
-    return iou, iou - (dx * dx + dy * dy) / max(hull_w * hull_w + hull_h * hull_h, 1e-9)
-
-
 def overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,
                  match_across_classes: bool) -> np.ndarray:
     """ByteTrack's second-stage cost (T, D): 1 - IoU, and 1 for pairs of different classes unless allowed."""
-    iou = iou_only(track_xywh, det_xywh)
-    if not match_across_classes:
-        iou = np.where(track_classes[:, None] == det_classes[None, :], iou, 0.0)
-    return 1.0 - iou
+    out = np.empty((track_xywh.shape[0], det_xywh.shape[0]))
+    _overlap_cost(np.asarray(track_xywh, np.float64), np.asarray(det_xywh, np.float64), track_classes,
+                  det_classes, bool(match_across_classes), out)
+    return out
+
+
+@kernel
+def _overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,
+                  across_classes: bool, out: np.ndarray) -> None:
+    """1 - IoU of every (track, detection) pair; 1 across classes unless across_classes."""
+    for i in range(track_xywh.shape[0]):
+        for j in range(det_xywh.shape[0]):
+            if across_classes or track_classes[i] == det_classes[j]:
+                out[i, j] = 1.0 - _box_overlap(track_xywh[i], det_xywh[j])[0]
+            else:
+                out[i, j] = 1.0
 
 
 def learned_appearance_scale(scale: Optional[float], inputs: AssociationInputs, rows: np.ndarray,
@@ -329,16 +314,37 @@ def assign(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray]
     column unmatched costs), several times faster than lapjv's padded problem on these small matrices. Rows and
     columns without any acceptable pair are left out first.
     """
-    ok = cost <= cost_limit
-    row_idx = np.flatnonzero(ok.any(axis=1))
+    row_idx, col_idx, sub, best = _acceptable_lines(cost, float(cost_limit))
     if row_idx.size == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    col_idx = np.flatnonzero(ok.any(axis=0))
-    sub = cost[np.ix_(row_idx, col_idx)]
+        return row_idx, col_idx
     if row_idx.size == 1 or col_idx.size == 1:
         # A single row or column: the best entry is the optimum.
-        r, c = divmod(int(np.argmin(sub)), sub.shape[1])
-        return np.array([row_idx[r]], np.intp), np.array([col_idx[c]], np.intp)
+        r, c = divmod(best, sub.shape[1])
+        return row_idx[r:r + 1], col_idx[c:c + 1]
     rows, cols = linear_sum_assignment(np.minimum(sub, cost_limit))
     keep = sub[rows, cols] <= cost_limit
     return row_idx[rows[keep]].astype(np.intp), col_idx[cols[keep]].astype(np.intp)
+
+
+@kernel
+def _acceptable_lines(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The rows and columns of cost with an entry <= cost_limit, the sub-matrix they span, and the flat index of
+    the sub-matrix's smallest entry (first on ties, as np.argmin)."""
+    n_r, n_c = cost.shape
+    row_ok = np.zeros(n_r, np.bool_)
+    col_ok = np.zeros(n_c, np.bool_)
+    for i in range(n_r):
+        for j in range(n_c):
+            if cost[i, j] <= cost_limit:
+                row_ok[i] = True
+                col_ok[j] = True
+    row_idx = np.flatnonzero(row_ok)
+    col_idx = np.flatnonzero(col_ok)
+    sub = np.empty((row_idx.size, col_idx.size))
+    best, best_cost = 0, np.inf
+    for a in range(row_idx.size):
+        for b in range(col_idx.size):
+            sub[a, b] = cost[row_idx[a], col_idx[b]]
+            if sub[a, b] < best_cost:
+                best, best_cost = a * col_idx.size + b, sub[a, b]
+    return row_idx, col_idx, sub, best

@@ -503,7 +503,7 @@ def compile_tracker_kernels() -> None:
 
     rng = np.random.default_rng(0)
     features = rng.normal(size=(6, 8)).astype(np.float32)
-    tracker = CameraTracker()
+    dense, sparse = CameraTracker(), CameraTracker(dense_pair_limit=1)   # the crowded-frame path too
     for i in range(24):
         centres = np.stack([40.0 + 60.0 * np.arange(6) + 4.0 * i, np.full(6, 100.0)], axis=1)
         shown = np.ones(6, bool)
@@ -511,4 +511,5 @@ def compile_tracker_kernels() -> None:
         xyxy = np.concatenate([centres - 10.0, centres + 10.0], axis=1)[shown]
         scores = np.where(np.arange(6) == 5, 0.3, 0.9)[shown]  # one low-score box for the second stage
         detections = Detections(xyxy, scores, np.zeros(int(shown.sum()), np.int32), features[shown], "warm-up")
-        tracker.update(DetectionFrame("warm_up", (i + 1) * 33_000_000, i, 400, 200, detections))
+        for tracker in (dense, sparse):
+            tracker.update(DetectionFrame("warm_up", (i + 1) * 33_000_000, i, 400, 200, detections))
