@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
+import math
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -114,7 +116,8 @@ def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
 def _clip_rows(xywh: np.ndarray, width: float, height: float, out: np.ndarray) -> None:
     """Each centre/size box cut to [0, width] x [0, height], at least 1 px wide and high."""
     for i in range(xywh.shape[0]):
-        for j, size in ((0, width), (1, height)):
+        for j in range(2):
+            size = width if j == 0 else height
             half = xywh[i, j + 2] * 0.5
             low = min(max(xywh[i, j] - half, 0.0), size)
             high = min(max(xywh[i, j] + half, 0.0), size)
@@ -175,8 +178,9 @@ def _gated_pair_matrices(track_xywh: np.ndarray, s_inv: np.ndarray, track_class:
             y2 = det_xywh[j, 2] - track_xywh[i, 2]
             y3 = det_xywh[j, 3] - track_xywh[i, 3]
             d2 = 0.0
-            for r, yr in ((0, y0), (1, y1), (2, y2), (3, y3)):
-                d2 += yr * (s_inv[i, r, 0] * y0 + s_inv[i, r, 1] * y1 + s_inv[i, r, 2] * y2 + s_inv[i, r, 3] * y3)
+            for r in range(4):
+                y_r = det_xywh[j, r] - track_xywh[i, r]
+                d2 += y_r * (s_inv[i, r, 0] * y0 + s_inv[i, r, 1] * y1 + s_inv[i, r, 2] * y2 + s_inv[i, r, 3] * y3)
             d2 = max(d2, 0.0)
             maha_out[i, j] = d2
             ok = d2 <= gate and (across_classes or track_class[i] == det_class[j])
@@ -188,7 +192,7 @@ def _gated_pair_matrices(track_xywh: np.ndarray, s_inv: np.ndarray, track_class:
                     app = 1.0 - dot
                     ok = ok and not app > appearance_gate
                 else:
-                    app = np.nan
+                    app = math.nan
                 app_out[i, j] = app
             allowed_out[i, j] = ok
             if ok:
@@ -331,17 +335,28 @@ def _acceptable_lines(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, 
     """The rows and columns of cost with an entry <= cost_limit, the sub-matrix they span, and the flat index of
     the sub-matrix's smallest entry (first on ties, as np.argmin)."""
     n_r, n_c = cost.shape
-    row_ok = np.zeros(n_r, np.bool_)
-    col_ok = np.zeros(n_c, np.bool_)
+    col_ok = np.empty(n_c, np.bool_)
+    col_ok[:] = False
+    row_idx = np.empty(n_r, np.int64)
+    n_rows = 0
     for i in range(n_r):
+        row_has = False
         for j in range(n_c):
             if cost[i, j] <= cost_limit:
-                row_ok[i] = True
+                row_has = True
                 col_ok[j] = True
-    row_idx = np.flatnonzero(row_ok)
-    col_idx = np.flatnonzero(col_ok)
-    sub = np.empty((row_idx.size, col_idx.size))
-    best, best_cost = 0, np.inf
+        if row_has:
+            row_idx[n_rows] = i
+            n_rows += 1
+    col_idx = np.empty(n_c, np.int64)
+    n_cols = 0
+    for j in range(n_c):
+        if col_ok[j]:
+            col_idx[n_cols] = j
+            n_cols += 1
+    row_idx, col_idx = row_idx[:n_rows], col_idx[:n_cols]
+    sub = np.empty((n_rows, n_cols))
+    best, best_cost = 0, math.inf
     for a in range(row_idx.size):
         for b in range(col_idx.size):
             sub[a, b] = cost[row_idx[a], col_idx[b]]

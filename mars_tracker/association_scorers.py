@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional, Protocol, Tuple, Union
 
@@ -91,44 +92,33 @@ class HandTunedScorer:
 
 
 @kernel
-def _smallest_two(values: np.ndarray) -> Tuple[float, float]:
-    """The smallest and second-smallest of values (inf where there are fewer)."""
-    best = second = np.inf
-    for v in values:
-        if v < best:
-            best, second = v, best
-        elif v < second:
-            second = v
-    return best, second
-
-
-@kernel
 def _hand_tuned_cost(diou: np.ndarray, app: np.ndarray, allowed: np.ndarray, weight: float, scale: float,
                      adaptive: bool, gap_reference: float, out: np.ndarray) -> None:
     """HandTunedScorer.cost into out (T, D): motion (1 - DIoU) / 2 blended with appearance (no columns: none).
 
     Appearance is divided by scale (0: not yet known); its weight shrinks with the pair's appearance gap, the
-    smaller over its row and column of (second-best - best) distance among allowed pairs with appearance.
+    smaller over its row and column of (second-best - best) distance among allowed pairs with appearance
+    (a single candidate has nothing to be confused with: its gap stays inf, as np.partition gave).
     """
     n_t, n_d = allowed.shape
     with_app = app.shape[1] > 0
-    row_gap = np.full(n_t, np.inf)
-    col_gap = np.full(n_d, np.inf)
-    if with_app:
-        masked = np.full((n_t, n_d), np.inf)
+    # Per row (first n_t) and column (last n_d): the best and second-best allowed appearance distance.
+    best = np.empty(n_t + n_d)
+    second = np.empty(n_t + n_d)
+    best[:] = math.inf
+    second[:] = math.inf
+    if with_app and adaptive:
         for i in range(n_t):
             for j in range(n_d):
                 a = app[i, j] / scale if scale > 0.0 else app[i, j]
-                if allowed[i, j] and np.isfinite(a):
-                    masked[i, j] = a
-        if adaptive:
-            # A single candidate has nothing to be confused with: its gap stays inf (as np.partition gives).
-            for i in range(n_t if n_d >= 2 else 0):
-                best, second = _smallest_two(masked[i, :])
-                row_gap[i] = second - (best if np.isfinite(second) else 0.0)
-            for j in range(n_d if n_t >= 2 else 0):
-                best, second = _smallest_two(masked[:, j])
-                col_gap[j] = second - (best if np.isfinite(second) else 0.0)
+                if not (allowed[i, j] and math.isfinite(a)):
+                    continue
+                for line in range(2):
+                    k = i if line == 0 else n_t + j
+                    if a < best[k]:
+                        best[k], second[k] = a, best[k]
+                    elif a < second[k]:
+                        second[k] = a
     for i in range(n_t):
         for j in range(n_d):
             if not allowed[i, j]:
@@ -139,9 +129,16 @@ def _hand_tuned_cost(diou: np.ndarray, app: np.ndarray, allowed: np.ndarray, wei
             if with_app:
                 a = app[i, j] / scale if scale > 0.0 else app[i, j]
                 w = 0.0
-                if np.isfinite(a):
-                    w = weight * min(1.0, min(row_gap[i], col_gap[j]) / gap_reference) if adaptive else weight
-                cost = (1.0 - w) * motion + w * min(a if np.isfinite(a) else 0.0, 1.0)
+                if math.isfinite(a):
+                    w = weight
+                    if adaptive:
+                        row_gap = math.inf if n_d < 2 else second[i] - (
+                            best[i] if math.isfinite(second[i]) else 0.0)
+                        col = n_t + j
+                        col_gap = math.inf if n_t < 2 else second[col] - (
+                            best[col] if math.isfinite(second[col]) else 0.0)
+                        w = weight * min(1.0, min(row_gap, col_gap) / gap_reference)
+                cost = (1.0 - w) * motion + w * min(a if math.isfinite(a) else 0.0, 1.0)
             out[i, j] = cost
 
 

@@ -7,6 +7,8 @@ operation (sums of a few terms in the same order), so results are the same to th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mars_core.jit import kernel
@@ -27,7 +29,8 @@ def complete_border_rows(det_xyxy: np.ndarray, predicted_xywh: np.ndarray, width
     """
     with_border = width > 0 and height > 0
     for i in range(det_xyxy.shape[0]):
-        for j, limit in ((0, width), (1, height)):
+        for j in range(2):
+            limit = width if j == 0 else height
             low = np.float64(det_xyxy[i, j])
             high = np.float64(det_xyxy[i, j + 2])
             if with_border:
@@ -89,7 +92,7 @@ def record_matches(rows: np.ndarray, cols: np.ndarray, z: np.ndarray, filtered: 
                     v = momentum * np.float64(embedding[r, f]) + (1.0 - momentum) * v
                 blended[f] = v
                 norm2 += v * v
-            scale = max(np.sqrt(norm2), 1e-12)
+            scale = max(math.sqrt(norm2), 1e-12)
             for f in range(dim):
                 embedding[r, f] = blended[f] / scale
             has_embedding[r] = True
