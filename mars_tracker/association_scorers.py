@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional, Protocol, Tuple, Union
+from typing import Optional, Protocol, Union
 
 import numpy as np
 
