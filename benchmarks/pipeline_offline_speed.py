@@ -49,6 +49,15 @@ def main() -> None:
         rig, _ = discover_rig(run / "bag")
         configs = pipeline_configs(run / "rig.yaml")
         pipeline = CountingPipeline(rig, configs["tracker"], configs["fusion"])
+        try:
+            from mars_core import jit
+        except ImportError:   # a tree from before the numba kernels (a before/after comparison)
+            jit = None
+        if jit is not None:
+            warm_cpu = clock()
+            warm_wall = jit.warm_up()   # the numba kernels, loaded from the cache (or compiled): not per-frame work
+            print(f"kernels ready in {clock() - warm_cpu:.2f} s CPU ({warm_wall:.2f} s wall; cache "
+                  f"{jit.cache_dir()})")
         t = {"read+decode": 0.0, "tracking": 0.0, "fusion": 0.0}
         frames = 0
         decoded = []
