@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, TypeVar
+from typing import Callable, List, Optional, TypeVar, cast
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 _CACHE_ENV = "NUMBA_CACHE_DIR"
@@ -54,7 +54,7 @@ if _chosen is not None:
 import numba  # noqa: E402  (after the cache folder is chosen)
 
 if _chosen is not None:
-    numba.config.CACHE_DIR = _chosen   # numba was imported earlier by someone else: set it there too
+    setattr(numba.config, "CACHE_DIR", _chosen)   # numba was imported earlier by someone else: set it there too
 
 _F = TypeVar("_F", bound=Callable)
 _warm_ups: List[Callable[[], None]] = []
@@ -62,7 +62,7 @@ _warm_ups: List[Callable[[], None]] = []
 
 def kernel(function: _F) -> _F:
     """Compile ``function`` with numba in nopython mode, cached on disk, without the GIL."""
-    return numba.njit(cache=True, nogil=True)(function)  # type: ignore[no-any-return]
+    return cast(_F, numba.njit(cache=True, nogil=True)(function))
 
 
 def register_warm_up(run: Callable[[], None]) -> Callable[[], None]:
@@ -86,4 +86,4 @@ def cache_dir() -> str:
 
 def jit_disabled() -> bool:
     """True when NUMBA_DISABLE_JIT runs the kernels as plain Python."""
-    return bool(numba.config.DISABLE_JIT)
+    return bool(getattr(numba.config, "DISABLE_JIT"))

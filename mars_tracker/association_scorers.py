@@ -67,11 +67,12 @@ class HandTunedScorer:
     def cost(self, inputs: AssociationInputs) -> np.ndarray:
         """Cost matrix (T, D)."""
         app = inputs.appearance_distance
-        use_app = app is not None and self.appearance_weight > 0.0 and app.size > 0
+        if app is None or self.appearance_weight <= 0.0 or app.size == 0:
+            app = np.empty((0, 0))     # motion only
         scale = self.scale_factor * inputs.appearance_scale if inputs.appearance_scale else 0.0
         out = np.empty(inputs.allowed.shape)
-        _hand_tuned_cost(inputs.diou, app if use_app else np.empty((0, 0)), inputs.allowed, self.appearance_weight,
-                         scale, self.adaptive, self.gap_reference, out)
+        _hand_tuned_cost(inputs.diou, app, inputs.allowed, self.appearance_weight, scale, self.adaptive,
+                         self.gap_reference, out)
         return out
 
     def pair_cost(self, pairs: PairInputs) -> np.ndarray:
