@@ -1,7 +1,9 @@
-"""Tracker speed: frames per second on one core at 30 and 100 detections per frame with 64-D features.
+"""Tracker speed: frames per second on one core at 3, 30 and 100 detections per frame with 64-D features.
 
 Our CameraTracker (appearance on, hand-tuned and learned scorers) against the Roboflow `trackers` ByteTrack
-on the same synthetic detections, in the same process; inputs are built before timing for both.
+on the same synthetic detections, in the same process; inputs are built before timing for both. First it
+reports the compile time of the tracker's numba kernels (mars_core.jit.warm_up in a fresh interpreter): cold
+(an empty cache folder) and from the cache, as CPU seconds (robust to other processes) and wall seconds.
 Run: .venv/bin/python benchmarks/tracker_speed.py [--frames 600]
 """
 from __future__ import annotations
@@ -45,6 +47,30 @@ def best_fps(runs: Dict[str, Callable[[], None]], n_frames: int, repeats: int) -
     return {name: n_frames / t for name, t in best.items()}
 
 
+_WARM_UP = ("import time; t0 = time.perf_counter(); c0 = time.process_time(); "
+            "import mars_tracker.camera_tracker; from mars_core import jit; "
+            "t1 = time.perf_counter(); c1 = time.process_time(); jit.warm_up(); "
+            "print(time.process_time() - c1, time.perf_counter() - t1, c1 - c0)")
+
+
+def report_compile_times() -> None:
+    """Print the kernels' first-call compile time, cold and from the cache (fresh interpreters)."""
+    import subprocess
+    import tempfile
+
+    root = os.environ.get("PYTHONPATH") or str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=root)
+        for label in ("cold (empty cache)", "from the cache"):
+            done = subprocess.run([sys.executable, "-c", _WARM_UP], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"kernel compile: not measured ({done.stderr.strip().splitlines()[-1]})")
+                return
+            out = done.stdout.split()
+            print(f"kernel compile {label:18s}: {float(out[0]):5.2f} s CPU, {float(out[1]):5.2f} s wall "
+                  f"(import {float(out[2]):.2f} s CPU)")
+
+
 def main() -> None:
     """Print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -54,8 +80,9 @@ def main() -> None:
     import supervision as sv
     from trackers import ByteTrackTracker
 
+    report_compile_times()
     print(f"{'dets/frame':>10s} {'tracker':34s} {'fps':>8s} {'ms/frame':>9s} {'vs trackers':>11s}")
-    for n in (30, 100):
+    for n in (3, 30, 100):
         frames = frames_with(n, args.frames, seed=n)
         mean_dets = np.mean([len(f.detections) for f in frames])
         sv_dets = [sv.Detections(xyxy=f.detections.xyxy.astype(np.float64),

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Tuple
 
+import math
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from mars_tracker.box_kalman import squared_mahalanobis
+from mars_core.jit import kernel
 
 if TYPE_CHECKING:  # annotations only: keeps this module importable without the tracker's state types
     from mars_core.detections import DetectionFrame
@@ -23,62 +25,50 @@ FORBIDDEN_COST = 1e6
 _NS = 1e-9  # seconds per nanosecond, multiplied as in camera_tracker (same floating-point result)
 
 
-_Columns = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _columns(xywh: np.ndarray, axis: Optional[int]) -> _Columns:
-    """cx, cy, w, h of boxes as columns: (N, 1) for axis 1, (1, N) for axis 0, (N,) for None (already paired)."""
-    if axis is None:
-        return xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
-    if axis == 1:
-        return xywh[:, 0:1], xywh[:, 1:2], xywh[:, 2:3], xywh[:, 3:4]
-    return xywh[None, :, 0], xywh[None, :, 1], xywh[None, :, 2], xywh[None, :, 3]
-
-
-def _overlap(a: _Columns, b: _Columns, with_diou: bool) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """IoU and (optionally) DIoU of boxes given as broadcastable columns: one formula for all pairs or some."""
-    acx, acy, aw, ah = a
-    bcx, bcy, bw, bh = b
-    ax1, ay1, ax2, ay2 = acx - aw * 0.5, acy - ah * 0.5, acx + aw * 0.5, acy + ah * 0.5
-    bx1, by1, bx2, by2 = bcx - bw * 0.5, bcy - bh * 0.5, bcx + bw * 0.5, bcy + bh * 0.5
-    inter = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0.0) \
-        * np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0.0)
-    union = aw * ah + bw * bh - inter
-    iou = inter / np.maximum(union, 1e-9)
-    if not with_diou:
-        return iou, None
-    hull_w = np.maximum(ax2, bx2) - np.minimum(ax1, bx1)
-    hull_h = np.maximum(ay2, by2) - np.minimum(ay1, by1)
-    dx = acx - bcx
-    dy = acy - bcy
-    return iou, iou - (dx * dx + dy * dy) / np.maximum(hull_w * hull_w + hull_h * hull_h, 1e-9)
-
-
 def iou_and_diou(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """IoU (A, B) and distance-IoU (A, B) of centre/size boxes (DIoU = IoU - centre distance^2 / hull diagonal^2)."""
-    iou, diou = _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=True)
-    return iou, diou  # type: ignore[return-value]
-
-
-def iou_and_diou_where(a_xywh: np.ndarray, b_xywh: np.ndarray, allowed: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """IoU and DIoU (A, B) computed only at the allowed pairs (identical values there); 0 and -1 elsewhere.
-
-    Gating leaves a track one or two candidates, so the pair formula runs on a few dozen values instead of
-    every (track, detection) pair: the largest single cost of a frame before.
-    """
-    iou = np.zeros(allowed.shape)
-    diou = np.full(allowed.shape, -1.0)
-    rows, cols = np.nonzero(allowed)
-    if rows.size:
-        pair_iou, pair_diou = _overlap(_columns(a_xywh[rows], None), _columns(b_xywh[cols], None), with_diou=True)
-        iou[rows, cols] = pair_iou
-        diou[rows, cols] = pair_diou
+    iou = np.empty((a_xywh.shape[0], b_xywh.shape[0]))
+    diou = np.empty_like(iou)
+    _all_pair_overlaps(np.asarray(a_xywh, np.float64), np.asarray(b_xywh, np.float64), iou, diou)
     return iou, diou
 
 
-def iou_only(a_xywh: np.ndarray, b_xywh: np.ndarray) -> np.ndarray:
-    """IoU (A, B) of centre/size boxes."""
-    return _overlap(_columns(a_xywh, 1), _columns(b_xywh, 0), with_diou=False)[0]
+def pair_overlaps(a_xywh: np.ndarray, b_xywh: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """IoU (P,) and DIoU (P,) of the box pairs (a_xywh[i], b_xywh[i])."""
+    iou = np.empty(a_xywh.shape[0])
+    diou = np.empty_like(iou)
+    _paired_overlaps(np.asarray(a_xywh, np.float64), np.asarray(b_xywh, np.float64), iou, diou)
+    return iou, diou
+
+
+@kernel
+def _box_overlap(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
+    """IoU and DIoU of two centre/size boxes (the one overlap formula of the tracker)."""
+    ax1, ay1, ax2, ay2 = a[0] - a[2] * 0.5, a[1] - a[3] * 0.5, a[0] + a[2] * 0.5, a[1] + a[3] * 0.5
+    bx1, by1, bx2, by2 = b[0] - b[2] * 0.5, b[1] - b[3] * 0.5, b[0] + b[2] * 0.5, b[1] + b[3] * 0.5
+    inter = max(min(ax2, bx2) - max(ax1, bx1), 0.0) * max(min(ay2, by2) - max(ay1, by1), 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    iou = inter / max(union, 1e-9)
+    hull_w = max(ax2, bx2) - min(ax1, bx1)
+    hull_h = max(ay2, by2) - min(ay1, by1)
+    dx = a[0] - b[0]
+    dy = a[1] - b[1]
+    return iou, iou - (dx * dx + dy * dy) / max(hull_w * hull_w + hull_h * hull_h, 1e-9)
+
+
+@kernel
+def _all_pair_overlaps(a: np.ndarray, b: np.ndarray, iou_out: np.ndarray, diou_out: np.ndarray) -> None:
+    """IoU and DIoU of every (a[i], b[j])."""
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            iou_out[i, j], diou_out[i, j] = _box_overlap(a[i], b[j])
+
+
+@kernel
+def _paired_overlaps(a: np.ndarray, b: np.ndarray, iou_out: np.ndarray, diou_out: np.ndarray) -> None:
+    """IoU and DIoU of each pair (a[i], b[i])."""
+    for i in range(a.shape[0]):
+        iou_out[i], diou_out[i] = _box_overlap(a[i], b[i])
 
 
 @dataclass(frozen=True)
@@ -117,11 +107,22 @@ def clip_to_image(xywh: np.ndarray, width: int, height: int) -> np.ndarray:
     """Boxes (N, 4) cut to the image as a detector would report them (unchanged when the size is unknown)."""
     if width <= 0 or height <= 0 or xywh.shape[0] == 0:
         return xywh
-    half = xywh[:, 2:4] * 0.5
-    size = np.array([float(width), float(height)])
-    top_left = np.minimum(np.maximum(xywh[:, 0:2] - half, 0.0), size)
-    bottom_right = np.minimum(np.maximum(xywh[:, 0:2] + half, 0.0), size)
-    return np.concatenate([(top_left + bottom_right) * 0.5, np.maximum(bottom_right - top_left, 1.0)], axis=1)
+    out = np.empty((xywh.shape[0], 4))
+    _clip_rows(xywh, float(width), float(height), out)
+    return out
+
+
+@kernel
+def _clip_rows(xywh: np.ndarray, width: float, height: float, out: np.ndarray) -> None:
+    """Each centre/size box cut to [0, width] x [0, height], at least 1 px wide and high."""
+    for i in range(xywh.shape[0]):
+        for j in range(2):
+            size = width if j == 0 else height
+            half = xywh[i, j + 2] * 0.5
+            low = min(max(xywh[i, j] - half, 0.0), size)
+            high = min(max(xywh[i, j] + half, 0.0), size)
+            out[i, j] = (low + high) * 0.5
+            out[i, j + 2] = max(high - low, 1.0)
 
 
 def association_inputs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndarray, frame: "DetectionFrame",
@@ -134,34 +135,91 @@ def association_inputs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndar
     """
     t = tracks
     c = config
+    det = frame.detections
     # Detectors clip boxes at the image border: compare with the prediction clipped the same way.
     predicted = clip_to_image(t["x"][:, 0:4], frame.image_width, frame.image_height)
     boxes = det_xywh[cols]
-    maha = squared_mahalanobis(predicted, s_inv, boxes)
-    allowed = maha <= c.gate_mahalanobis
-    det = frame.detections
-    if not c.match_across_classes:
-        allowed &= t["class_id"][:, None] == det.class_ids[cols][None, :]
-    app = None
-    if det.features is not None and t.feature_dim and predicted.shape[0] and cols.size:
-        app = 1.0 - t["embedding"].astype(np.float64) @ unit_features[cols].T
-        app[~t["has_embedding"]] = np.nan
-        allowed &= ~(app > c.appearance_gate)       # NaN (no embedding yet) stays allowed
-    # Overlaps only where a pair passed every gate: no scorer looks at the others (see AssociationInputs).
-    iou, diou = iou_and_diou_where(predicted, boxes, allowed)
+    n_t, n_d = predicted.shape[0], cols.size
+    with_app = det.features is not None and bool(t.feature_dim) and n_t > 0 and n_d > 0
+    embeddings = t["embedding"] if with_app else np.zeros((n_t, 0), np.float32)
+    features = unit_features[cols] if with_app else np.zeros((n_d, 0))
+    maha = np.empty((n_t, n_d))
+    app = np.empty((n_t, n_d)) if with_app else np.empty((0, 0))
+    allowed = np.empty((n_t, n_d), np.bool_)
+    iou = np.empty((n_t, n_d))
+    diou = np.empty((n_t, n_d))
+    _gated_pair_matrices(predicted, s_inv, t["class_id"], boxes, det.class_ids[cols], float(c.gate_mahalanobis),
+                         bool(c.match_across_classes), embeddings, t["has_embedding"], features,
+                         float(c.appearance_gate), maha, app, allowed, iou, diou)
     seconds = (frame.stamp_ns - t["last_update_ns"]) * _NS
     return AssociationInputs(t["track_id"], predicted, t["hits"], seconds, boxes,
-                             det.scores[cols].astype(np.float64), iou, diou, maha, app, allowed,
-                             appearance_scale)
+                             det.scores[cols].astype(np.float64), iou, diou, maha, app if with_app else None,
+                             allowed, appearance_scale)
+
+
+@kernel
+def _gated_pair_matrices(track_xywh: np.ndarray, s_inv: np.ndarray, track_class: np.ndarray, det_xywh: np.ndarray,
+                         det_class: np.ndarray, gate: float, across_classes: bool, embeddings: np.ndarray,
+                         has_embedding: np.ndarray, features: np.ndarray, appearance_gate: float,
+                         maha_out: np.ndarray, app_out: np.ndarray, allowed_out: np.ndarray, iou_out: np.ndarray,
+                         diou_out: np.ndarray) -> None:
+    """Every (track, detection) pair's squared Mahalanobis distance, appearance distance, gate and overlaps.
+
+    A pair is allowed when within the Mahalanobis gate, of the same class (unless across_classes) and not
+    farther than appearance_gate in appearance (a track without embedding: NaN, allowed). IoU and DIoU are
+    computed only for allowed pairs (0 and -1 elsewhere), with the formula of ``_overlap``. Appearance is
+    skipped when app_out has no columns (no features).
+    """
+    with_app = app_out.shape[1] > 0
+    for i in range(track_xywh.shape[0]):
+        for j in range(det_xywh.shape[0]):
+            y0 = det_xywh[j, 0] - track_xywh[i, 0]
+            y1 = det_xywh[j, 1] - track_xywh[i, 1]
+            y2 = det_xywh[j, 2] - track_xywh[i, 2]
+            y3 = det_xywh[j, 3] - track_xywh[i, 3]
+            d2 = 0.0
+            for r in range(4):
+                y_r = det_xywh[j, r] - track_xywh[i, r]
+                d2 += y_r * (s_inv[i, r, 0] * y0 + s_inv[i, r, 1] * y1 + s_inv[i, r, 2] * y2 + s_inv[i, r, 3] * y3)
+            d2 = max(d2, 0.0)
+            maha_out[i, j] = d2
+            ok = d2 <= gate and (across_classes or track_class[i] == det_class[j])
+            if with_app:
+                if has_embedding[i]:
+                    dot = 0.0
+                    for f in range(features.shape[1]):
+                        dot += np.float64(embeddings[i, f]) * features[j, f]
+                    app = 1.0 - dot
+                    ok = ok and not app > appearance_gate
+                else:
+                    app = math.nan
+                app_out[i, j] = app
+            allowed_out[i, j] = ok
+            if ok:
+                iou_out[i, j], diou_out[i, j] = _box_overlap(track_xywh[i], det_xywh[j])
+            else:
+                iou_out[i, j], diou_out[i, j] = 0.0, -1.0
 
 
 def overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,
                  match_across_classes: bool) -> np.ndarray:
     """ByteTrack's second-stage cost (T, D): 1 - IoU, and 1 for pairs of different classes unless allowed."""
-    iou = iou_only(track_xywh, det_xywh)
-    if not match_across_classes:
-        iou = np.where(track_classes[:, None] == det_classes[None, :], iou, 0.0)
-    return 1.0 - iou
+    out = np.empty((track_xywh.shape[0], det_xywh.shape[0]))
+    _overlap_cost(np.asarray(track_xywh, np.float64), np.asarray(det_xywh, np.float64), track_classes,
+                  det_classes, bool(match_across_classes), out)
+    return out
+
+
+@kernel
+def _overlap_cost(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: np.ndarray, det_classes: np.ndarray,
+                  across_classes: bool, out: np.ndarray) -> None:
+    """1 - IoU of every (track, detection) pair; 1 across classes unless across_classes."""
+    for i in range(track_xywh.shape[0]):
+        for j in range(det_xywh.shape[0]):
+            if across_classes or track_classes[i] == det_classes[j]:
+                out[i, j] = 1.0 - _box_overlap(track_xywh[i], det_xywh[j])[0]
+            else:
+                out[i, j] = 1.0
 
 
 def learned_appearance_scale(scale: Optional[float], inputs: AssociationInputs, rows: np.ndarray,
@@ -260,16 +318,48 @@ def assign(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray]
     column unmatched costs), several times faster than lapjv's padded problem on these small matrices. Rows and
     columns without any acceptable pair are left out first.
     """
-    ok = cost <= cost_limit
-    row_idx = np.flatnonzero(ok.any(axis=1))
+    row_idx, col_idx, sub, best = _acceptable_lines(cost, float(cost_limit))
     if row_idx.size == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    col_idx = np.flatnonzero(ok.any(axis=0))
-    sub = cost[np.ix_(row_idx, col_idx)]
+        return row_idx, col_idx
     if row_idx.size == 1 or col_idx.size == 1:
         # A single row or column: the best entry is the optimum.
-        r, c = divmod(int(np.argmin(sub)), sub.shape[1])
-        return np.array([row_idx[r]], np.intp), np.array([col_idx[c]], np.intp)
+        r, c = divmod(best, sub.shape[1])
+        return row_idx[r:r + 1], col_idx[c:c + 1]
     rows, cols = linear_sum_assignment(np.minimum(sub, cost_limit))
     keep = sub[rows, cols] <= cost_limit
     return row_idx[rows[keep]].astype(np.intp), col_idx[cols[keep]].astype(np.intp)
+
+
+@kernel
+def _acceptable_lines(cost: np.ndarray, cost_limit: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The rows and columns of cost with an entry <= cost_limit, the sub-matrix they span, and the flat index of
+    the sub-matrix's smallest entry (first on ties, as np.argmin)."""
+    n_r, n_c = cost.shape
+    col_ok = np.empty(n_c, np.bool_)
+    col_ok[:] = False
+    row_idx = np.empty(n_r, np.int64)
+    n_rows = 0
+    for i in range(n_r):
+        row_has = False
+        for j in range(n_c):
+            if cost[i, j] <= cost_limit:
+                row_has = True
+                col_ok[j] = True
+        if row_has:
+            row_idx[n_rows] = i
+            n_rows += 1
+    col_idx = np.empty(n_c, np.int64)
+    n_cols = 0
+    for j in range(n_c):
+        if col_ok[j]:
+            col_idx[n_cols] = j
+            n_cols += 1
+    row_idx, col_idx = row_idx[:n_rows], col_idx[:n_cols]
+    sub = np.empty((n_rows, n_cols))
+    best, best_cost = 0, math.inf
+    for a in range(row_idx.size):
+        for b in range(col_idx.size):
+            sub[a, b] = cost[row_idx[a], col_idx[b]]
+            if sub[a, b] < best_cost:
+                best, best_cost = a * col_idx.size + b, sub[a, b]
+    return row_idx, col_idx, sub, best

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional, Protocol, Union
 
 import numpy as np
 
+from mars_core.jit import kernel
 from mars_core.package_files import share_file
 
 from mars_tracker.association import (
-    FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, motion_cost, pair_features)
+    FORBIDDEN_COST, PAIR_FEATURE_NAMES, AssociationInputs, pair_features)
 from mars_tracker.sparse_association import PairInputs, pair_appearance_gap, pair_features_of, pair_motion_cost
 
 # The shipped learned model (trained by models/association/train_association_scorer.py).
@@ -64,19 +66,14 @@ class HandTunedScorer:
 
     def cost(self, inputs: AssociationInputs) -> np.ndarray:
         """Cost matrix (T, D)."""
-        motion = motion_cost(inputs)
-        cost = motion
         app = inputs.appearance_distance
-        if app is not None and self.appearance_weight > 0.0 and app.size:
-            if inputs.appearance_scale:
-                app = app / (self.scale_factor * inputs.appearance_scale)
-            has = np.isfinite(app)
-            weight = np.full(app.shape, self.appearance_weight)
-            if self.adaptive:
-                weight *= np.minimum(1.0, self._gap(app, inputs.allowed & has) / self.gap_reference)
-            weight = np.where(has, weight, 0.0)
-            cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
-        return np.where(inputs.allowed, cost, FORBIDDEN_COST)
+        if app is None or self.appearance_weight <= 0.0 or app.size == 0:
+            app = np.empty((0, 0))     # motion only
+        scale = self.scale_factor * inputs.appearance_scale if inputs.appearance_scale else 0.0
+        out = np.empty(inputs.allowed.shape)
+        _hand_tuned_cost(inputs.diou, app, inputs.allowed, self.appearance_weight, scale, self.adaptive,
+                         self.gap_reference, out)
+        return out
 
     def pair_cost(self, pairs: PairInputs) -> np.ndarray:
         """Cost (P,) of each gated pair: the value ``cost`` gives it."""
@@ -94,22 +91,56 @@ class HandTunedScorer:
             cost = (1.0 - weight) * motion + weight * np.minimum(np.where(has, app, 0.0), 1.0)
         return cost
 
-    @staticmethod
-    def _gap(app: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Per pair: min over its row and column of (second-best - best) allowed appearance distance."""
-        masked = np.where(allowed, app, np.inf)
 
-        def gap_along(axis: int) -> np.ndarray:
-            n = masked.shape[axis]
-            if n < 2:
-                return np.full(masked.shape[1 - axis], np.inf)
-            two = np.partition(masked, 1, axis=axis)
-            best, second = np.take(two, 0, axis=axis), np.take(two, 1, axis=axis)
-            # A single candidate has nothing to be confused with (second = inf): the gap stays inf. Where
-            # second is finite so is best; elsewhere inf - 0 avoids numpy's inf - inf warning.
-            return second - np.where(np.isfinite(second), best, 0.0)
+@kernel
+def _hand_tuned_cost(diou: np.ndarray, app: np.ndarray, allowed: np.ndarray, weight: float, scale: float,
+                     adaptive: bool, gap_reference: float, out: np.ndarray) -> None:
+    """HandTunedScorer.cost into out (T, D): motion (1 - DIoU) / 2 blended with appearance (no columns: none).
 
-        return np.minimum(gap_along(1)[:, None], gap_along(0)[None, :])
+    Appearance is divided by scale (0: not yet known); its weight shrinks with the pair's appearance gap, the
+    smaller over its row and column of (second-best - best) distance among allowed pairs with appearance
+    (a single candidate has nothing to be confused with: its gap stays inf, as np.partition gave).
+    """
+    n_t, n_d = allowed.shape
+    with_app = app.shape[1] > 0
+    # Per row (first n_t) and column (last n_d): the best and second-best allowed appearance distance.
+    best = np.empty(n_t + n_d)
+    second = np.empty(n_t + n_d)
+    best[:] = math.inf
+    second[:] = math.inf
+    if with_app and adaptive:
+        for i in range(n_t):
+            for j in range(n_d):
+                a = app[i, j] / scale if scale > 0.0 else app[i, j]
+                if not (allowed[i, j] and math.isfinite(a)):
+                    continue
+                for line in range(2):
+                    k = i if line == 0 else n_t + j
+                    if a < best[k]:
+                        best[k], second[k] = a, best[k]
+                    elif a < second[k]:
+                        second[k] = a
+    for i in range(n_t):
+        for j in range(n_d):
+            if not allowed[i, j]:
+                out[i, j] = FORBIDDEN_COST
+                continue
+            motion = (1.0 - diou[i, j]) * 0.5
+            cost = motion
+            if with_app:
+                a = app[i, j] / scale if scale > 0.0 else app[i, j]
+                w = 0.0
+                if math.isfinite(a):
+                    w = weight
+                    if adaptive:
+                        row_gap = math.inf if n_d < 2 else second[i] - (
+                            best[i] if math.isfinite(second[i]) else 0.0)
+                        col = n_t + j
+                        col_gap = math.inf if n_t < 2 else second[col] - (
+                            best[col] if math.isfinite(second[col]) else 0.0)
+                        w = weight * min(1.0, min(row_gap, col_gap) / gap_reference)
+                cost = (1.0 - w) * motion + w * min(a if math.isfinite(a) else 0.0, 1.0)
+            out[i, j] = cost
 
 
 class OnnxAssociationScorer:

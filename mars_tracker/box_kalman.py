@@ -14,6 +14,8 @@ from typing import Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
+from mars_core.jit import kernel
+
 STATE_DIM = 8
 MEASUREMENT_DIM = 4
 _IDX4 = np.arange(4)
@@ -108,24 +110,32 @@ class BoxKalmanModel:
         """States and covariances dt seconds later (dt scalar or one per row; new arrays)."""
         if x.shape[0] == 0 or (np.ndim(dt) == 0 and dt == 0.0):
             return x.copy(), p.copy()
-        q = self.process_noise(dt, box_sizes(x[:, 0:4]))
-        if np.ndim(dt) == 0:
-            f = transition_matrix(float(dt))
-            x_new = x @ f.T
-            p_new = f @ p @ f.T + q
-        else:
-            f = np.broadcast_to(np.eye(STATE_DIM), (x.shape[0], STATE_DIM, STATE_DIM)).copy()
-            idx = np.arange(4)
-            f[:, idx, idx + 4] = np.asarray(dt, dtype=np.float64)[:, None]
-            x_new = np.einsum("nij,nj->ni", f, x)
-            p_new = f @ p @ np.swapaxes(f, 1, 2) + q
-        # A box cannot shrink below a pixel, whatever its size velocity says.
-        x_new[:, 2:4] = np.maximum(x_new[:, 2:4], _MIN_SIZE_PX)
+        x_new = np.empty_like(x)
+        p_new = np.empty_like(p)
+        self.predict_into(x, p, dt, x_new, p_new)
         return x_new, p_new
+
+    def predict_into(self, x: np.ndarray, p: np.ndarray, dt: Union[float, np.ndarray], x_out: np.ndarray,
+                     p_out: np.ndarray) -> None:
+        """predict() written into x_out, p_out (which may be x and p themselves: updated in place)."""
+        if np.ndim(dt) == 0:
+            a, b, c = _unit_white_noise(float(dt))
+            steps = np.array([[float(dt), a, b, c]])
+        else:
+            dt_rows = np.asarray(dt, dtype=np.float64)
+            steps = np.stack((dt_rows,) + _unit_white_noise(dt_rows), axis=1)
+        _predict_rows(x, p, steps, self._process_rel, x_out, p_out)
 
     def innovation_covariance(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
         """S = H P H' + R (N, 4, 4) of the predicted boxes."""
         return p[:, 0:4, 0:4] + self.measurement_covariance(box_sizes(x[:, 0:4]))
+
+    def innovation_inverse(self, x: np.ndarray, p: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """S (N, 4, 4) of the predicted boxes and its inverse, in one pass."""
+        s = np.empty((x.shape[0], MEASUREMENT_DIM, MEASUREMENT_DIM))
+        s_inv = np.empty_like(s)
+        _innovation_rows(x, p, self._measurement_rel, s, s_inv)
+        return s, s_inv
 
     def update(self, x: np.ndarray, p: np.ndarray, z: np.ndarray,
                s_inv: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -137,30 +147,136 @@ class BoxKalmanModel:
         if x.shape[0] == 0:
             return x.copy(), p.copy()
         if s_inv is None:
-            s_inv = np.linalg.inv(self.innovation_covariance(x, p))
-        ph = p[:, :, 0:4]                                            # P H'  (N, 8, 4)
-        k = ph @ s_inv                                               # K = P H' S^-1
-        y = z - x[:, 0:4]
-        x_new = x + (k @ y[:, :, None])[:, :, 0]
-        p_new = p - k @ np.swapaxes(ph, 1, 2)                        # P - K H P
-        p_new = 0.5 * (p_new + np.swapaxes(p_new, 1, 2))             # keep it exactly symmetric
+            s_inv = self.innovation_inverse(x, p)[1]
+        x_new = np.empty_like(x)
+        p_new = np.empty_like(p)
+        _update_rows(x, p, np.ascontiguousarray(z, dtype=np.float64), s_inv, x_new, p_new)
         return x_new, p_new
 
 
-def squared_mahalanobis(predicted: np.ndarray, s_inv: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Squared Mahalanobis distances (T, D) of detected boxes (D, 4) from predicted boxes (T, 4), S^-1 (T, 4, 4).
+# ---------------------------------------------------------------------------- compiled kernels (mars_core.jit)
+@kernel
+def _predict_rows(x: np.ndarray, p: np.ndarray, steps: np.ndarray, process_rel: np.ndarray, x_out: np.ndarray,
+                  p_out: np.ndarray) -> None:
+    """x' = F x, P' = F P F' + Q per row; steps (1 or N, 4) holds dt and the unit white-noise block a, b, c.
 
-    Expanded as b'Ab - 2 a'Ab + a'Aa so that every pair costs two small matrix products instead of a (T, D, 4)
-    batch of vector-matrix products; coordinates are taken relative to the first prediction to keep the three
-    terms small (the cancellation error stays far below any gate).
+    F is the identity plus dt on (i, i+4), so F P F' adds dt times the velocity rows, then columns, instead of
+    two 8x8 products; Q uses the box size BEFORE the step (as process_noise). x_out, p_out may alias x, p.
     """
-    n_t, n_d = predicted.shape[0], boxes.shape[0]
-    if n_t == 0 or n_d == 0:
-        return np.zeros((n_t, n_d))
-    origin = predicted[0]
-    a = predicted - origin
-    b = boxes - origin
-    bb = (b[:, :, None] * b[:, None, :]).reshape(n_d, 16)           # b b' flattened, (D, 16)
-    a_s = np.einsum("ti,tij->tj", a, s_inv)                          # a' S^-1, (T, 4)
-    d2 = s_inv.reshape(n_t, 16) @ bb.T - 2.0 * (a_s @ b.T) + (a_s * a).sum(axis=1)[:, None]
-    return np.maximum(d2, 0.0)
+    fp = np.empty((STATE_DIM, STATE_DIM))
+    for i in range(x.shape[0]):
+        k = i if steps.shape[0] > 1 else 0
+        dt, a, b, c = steps[k, 0], steps[k, 1], steps[k, 2], steps[k, 3]
+        size = max(0.5 * (x[i, 2] + x[i, 3]), _MIN_SIZE_PX)
+        for r in range(STATE_DIM):                     # F P: position rows gain dt * velocity rows
+            for s in range(STATE_DIM):
+                fp[r, s] = p[i, r, s] + dt * p[i, r + 4, s] if r < 4 else p[i, r, s]
+        for r in range(STATE_DIM):                     # (F P) F': position columns gain dt * velocity columns
+            for s in range(STATE_DIM):
+                p_out[i, r, s] = fp[r, s] + dt * fp[r, s + 4] if s < 4 else fp[r, s]
+        for j in range(4):                             # + Q: filterpy's white-noise block per coordinate
+            q = (size * process_rel[j]) ** 2
+            p_out[i, j, j] += q * a
+            p_out[i, j, j + 4] += q * b
+            p_out[i, j + 4, j] += q * b
+            p_out[i, j + 4, j + 4] += q * c
+        for j in range(4):
+            x_out[i, j] = x[i, j] + dt * x[i, j + 4]
+        for j in range(4, STATE_DIM):
+            x_out[i, j] = x[i, j]
+        # A box cannot shrink below a pixel, whatever its size velocity says.
+        x_out[i, 2] = max(x_out[i, 2], _MIN_SIZE_PX)
+        x_out[i, 3] = max(x_out[i, 3], _MIN_SIZE_PX)
+
+
+@kernel
+def _invert_4x4(m: np.ndarray, out: np.ndarray) -> None:
+    """out = m^-1 for one 4x4 matrix: Gauss-Jordan elimination with partial pivoting (m is left unchanged)."""
+    work = np.empty((4, 8))
+    for r in range(4):
+        for c in range(4):
+            work[r, c] = m[r, c]
+            work[r, c + 4] = 1.0 if r == c else 0.0
+    for col in range(4):
+        pivot = col
+        for r in range(col + 1, 4):
+            if abs(work[r, col]) > abs(work[pivot, col]):
+                pivot = r
+        if pivot != col:
+            for c in range(8):
+                work[col, c], work[pivot, c] = work[pivot, c], work[col, c]
+        inv_pivot = 1.0 / work[col, col]
+        for c in range(8):
+            work[col, c] *= inv_pivot
+        for r in range(4):
+            if r != col:
+                factor = work[r, col]
+                for c in range(8):
+                    work[r, c] -= factor * work[col, c]
+    for r in range(4):
+        for c in range(4):
+            out[r, c] = work[r, c + 4]
+
+
+@kernel
+def _innovation_rows(x: np.ndarray, p: np.ndarray, measurement_rel: np.ndarray, s_out: np.ndarray,
+                     s_inv_out: np.ndarray) -> None:
+    """S = H P H' + R per row (R from the box size, as measurement_covariance) and S^-1."""
+    for i in range(x.shape[0]):
+        size = max(0.5 * (x[i, 2] + x[i, 3]), _MIN_SIZE_PX)
+        for r in range(4):
+            for c in range(4):
+                s_out[i, r, c] = p[i, r, c]
+            s_out[i, r, r] += (size * measurement_rel[r]) ** 2
+        _invert_4x4(s_out[i], s_inv_out[i])
+
+
+@kernel
+def _update_rows(x: np.ndarray, p: np.ndarray, z: np.ndarray, s_inv: np.ndarray, x_out: np.ndarray,
+                 p_out: np.ndarray) -> None:
+    """update_row on every row, results in x_out, p_out."""
+    for i in range(x.shape[0]):
+        # Element copies: numba's array-assignment (broadcasting) machinery alone takes seconds to compile.
+        for r in range(STATE_DIM):
+            x_out[i, r] = x[i, r]
+            for c in range(STATE_DIM):
+                p_out[i, r, c] = p[i, r, c]
+        update_row(x_out[i], p_out[i], z[i], s_inv[i])
+
+
+@kernel
+def update_row(x: np.ndarray, p: np.ndarray, z: np.ndarray, s_inv: np.ndarray) -> None:
+    """Kalman update of one state (8,) and covariance (8, 8) IN PLACE with box z (4,) and S^-1 (4, 4).
+
+    H = [I 0]: K = P H' S^-1, x += K (z - H x), P -= K H P = K (P H')', then P is symmetrised exactly.
+    """
+    gain = np.empty((STATE_DIM, 4))
+    for r in range(STATE_DIM):                     # K = (P H') S^-1, P H' being P's first four columns
+        for m in range(4):
+            acc = 0.0
+            for k in range(4):
+                acc += p[r, k] * s_inv[k, m]
+            gain[r, m] = acc
+    innovation = np.empty(4)
+    for m in range(4):
+        innovation[m] = z[m] - x[m]
+    for r in range(STATE_DIM):
+        acc = 0.0
+        for m in range(4):
+            acc += gain[r, m] * innovation[m]
+        x[r] += acc
+    reduction = np.empty((STATE_DIM, STATE_DIM))
+    for r in range(STATE_DIM):
+        for s in range(STATE_DIM):
+            acc = 0.0
+            for m in range(4):
+                acc += gain[r, m] * p[s, m]
+            reduction[r, s] = acc
+    for r in range(STATE_DIM):
+        for s in range(STATE_DIM):
+            p[r, s] -= reduction[r, s]
+    for r in range(STATE_DIM):                     # keep it exactly symmetric
+        for s in range(r + 1, STATE_DIM):
+            mean = 0.5 * (p[r, s] + p[s, r])
+            p[r, s] = mean
+            p[s, r] = mean

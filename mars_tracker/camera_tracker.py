@@ -14,6 +14,7 @@ import numpy as np
 from mars_core.detections import DetectionFrame
 from mars_core.feature_codec import FeatureMismatchError, check_compatible
 from mars_core.geometry import CameraModel
+from mars_core.jit import register_warm_up
 from mars_tracker.association import (assign, association_inputs, clip_to_image, learned_appearance_scale,
                                       overlap_cost)
 from mars_tracker.association_scorers import AssociationScorer, HandTunedScorer
@@ -23,7 +24,8 @@ from mars_tracker.counting_line import crossed, line_side
 from mars_tracker.sparse_association import (DENSE_PAIR_LIMIT, assign_pairs, gated_pairs,
                                              learned_pair_appearance_scale, overlap_pairs)
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
-from mars_core.tracks import STATUS_LOST, STATUS_NEW, STATUS_REMOVED, STATUS_TRACKED, TrackSnapshot, TrackUpdate
+from mars_core.tracks import STATUS_NEW, STATUS_REMOVED, STATUS_TRACKED, TrackSnapshot, TrackUpdate
+from mars_tracker.track_kernels import age_unmatched, complete_border_rows, record_matches, relax_lost_velocities
 from mars_tracker.track_table import TrackTable
 
 _NS = 1e-9
@@ -148,7 +150,8 @@ class CameraTracker:
 
         self._apply_ego_motion(frame, motion_prior)
         t = self._tracks
-        t["x"], t["p"] = self._kalman.predict(t["x"], t["p"], dt)
+        if dt != 0.0 and len(t):
+            self._kalman.predict_into(t["x"], t["p"], dt, t["x"], t["p"])   # in place: no new arrays
         if dt > 0:
             t["age"] += np.uint32(1)
             self._relax_lost_motion(dt, frame.stamp_ns)
@@ -234,28 +237,17 @@ class CameraTracker:
         them). Only means relax; the covariances keep growing as before, so the gate does not shrink.
         """
         tau = self.config.lost_motion_relax_seconds
-        if tau <= 0.0:
-            return
-        t = self._tracks
-        lost = t["frames_since_update"] > 0
-        if not lost.any():
+        if tau <= 0.0 or not len(self._tracks):
             return
         if self._ego_mode == "prior":
-            ego = t["ego_velocity"]
+            ego = self._tracks["ego_velocity"]
         else:
             g = self._global_velocity_now(stamp_ns)
             if g is None:
                 return  # no idea of the ego direction: extrapolate as the filter says
             ego = g[None, :]
-        norm2 = (ego * ego).sum(axis=1)
-        moving = norm2 > _STILL_EGO_SPEED ** 2
-        relax = lost & moving
-        if not relax.any():
-            return
-        # Masks over all rows rather than gathered lost rows: fewer numpy calls on these few-row arrays.
-        v = t["x"][:, 4:6]
-        along = ((v * ego).sum(axis=1) / np.where(moving, norm2, 1.0))[:, None] * ego
-        v[...] = np.where(relax[:, None], along + (v - along) * math.exp(-dt / tau), v)
+        relax_lost_velocities(np.ascontiguousarray(ego, dtype=np.float64), math.exp(-dt / tau), _STILL_EGO_SPEED,
+                              self._tracks["frames_since_update"], self._tracks["x"])
 
     def _estimate_ego_motion(self, frame: DetectionFrame) -> None:
         """Global image velocity from this frame's matched confirmed tracks (kept, with its stamp, if valid).
@@ -298,8 +290,7 @@ class CameraTracker:
         n = len(t)
         if n == 0 or (high.size == 0 and low.size == 0):
             return np.zeros(0, np.intp), np.zeros(0, np.intp)
-        innovation_cov = self._kalman.innovation_covariance(t["x"], t["p"])
-        s_inv = np.linalg.inv(innovation_cov)
+        innovation_cov, s_inv = self._kalman.innovation_inverse(t["x"], t["p"])
         self._s_inv = s_inv
         all_rows = np.arange(n)
         # Stage 1: every track against the high-score detections, motion + appearance (pluggable scorer).
@@ -368,44 +359,18 @@ class CameraTracker:
         t = self._tracks
         c = self.config
         det = frame.detections
-        z = complete_border_boxes(det.xyxy[cols].astype(np.float64), t["x"][rows, 0:4], frame.image_width,
-                                  frame.image_height)
+        z = complete_border_boxes(det.xyxy[cols], t["x"][rows, 0:4], frame.image_width, frame.image_height)
         # A miss or two leave little drift to re-estimate; after longer gaps OC-SORT's re-update pays off.
         recovered = (t["frames_since_update"][rows] >= _OC_MIN_MISSES) & c.oc_reupdate
         if recovered.any():
-            plain = rows[~recovered]
-            x, p = self._kalman.update(t["x"][plain], t["p"][plain], z[~recovered], self._s_inv[plain])
-            t["x"][plain] = x
-            t["p"][plain] = p
             self._observation_centric_reupdate(rows[recovered], z[recovered], frame.stamp_ns)
-        else:
-            t["x"][rows], t["p"][rows] = self._kalman.update(t["x"][rows], t["p"][rows], z, self._s_inv[rows])
-        scores = det.scores[cols]
-        hits = t["hits"][rows] + np.uint32(1)
-        t["hits"][rows] = hits
-        t["frames_since_update"][rows] = 0
-        t["last_update_ns"][rows] = frame.stamp_ns
-        t["score"][rows] = scores
-        score_sum = t["score_sum"][rows] + scores
-        t["score_sum"][rows] = score_sum
-        t["class_id"][rows] = det.class_ids[cols]
-        t["detection_index"][rows] = cols
-        t["last_obs"][rows] = z
-        t["obs_x"][rows] = t["x"][rows]
-        t["obs_p"][rows] = t["p"][rows]
-        if det.features is not None and t.feature_dim:
-            feats = self._unit_features[cols]
-            old = t["embedding"][rows].astype(np.float64)
-            had = t["has_embedding"][rows][:, None]
-            m = c.embedding_momentum
-            t["embedding"][rows] = _normalise_rows(np.where(had, m * old + (1.0 - m) * feats, feats))
-            t["has_embedding"][rows] = True
-        was_confirmed = t["confirmed"][rows]
-        newly = ~was_confirmed & (hits >= c.min_hits) & self._score_confirms(score_sum, hits)
-        self.confirmed_count += int(newly.sum())
-        confirmed = was_confirmed | newly
-        t["confirmed"][rows] = confirmed
-        t["status"][rows] = np.where(confirmed, STATUS_TRACKED, STATUS_NEW)
+        features = self._unit_features if det.features is not None and t.feature_dim else np.zeros((len(det), 0))
+        self.confirmed_count += record_matches(
+            rows, cols, z, recovered, self._s_inv, det.scores, det.class_ids, features, frame.stamp_ns,
+            c.embedding_momentum, c.min_hits, c.confirm_min_mean_score, c.confirm_prior_hits, t["x"], t["p"],
+            t["hits"], t["frames_since_update"], t["last_update_ns"], t["score"], t["score_sum"], t["class_id"],
+            t["detection_index"], t["last_obs"], t["obs_x"], t["obs_p"], t["embedding"], t["has_embedding"],
+            t["confirmed"], t["status"])
         if c.counting_line:
             self._count_line_crossings(rows)
 
@@ -451,26 +416,14 @@ class CameraTracker:
     def _end_unmatched(self, frame: DetectionFrame, matched_rows: np.ndarray) -> TrackSnapshot:
         t = self._tracks
         c = self.config
-        unmatched = np.ones(len(t), bool)
-        unmatched[matched_rows] = False
-        u = np.flatnonzero(unmatched)
-        if u.size == 0:
+        matched = np.zeros(len(t), bool)
+        matched[matched_rows] = True
+        gone = np.empty(len(t), bool)
+        n_gone = age_unmatched(matched, frame.stamp_ns, c.max_lost_seconds, c.max_tentative_lost_seconds,
+                               float(frame.image_width), float(frame.image_height), t["x"], t["confirmed"],
+                               t["frames_since_update"], t["last_update_ns"], t["status"], gone)
+        if n_gone == 0:
             return self._empty_snapshot()
-        t["frames_since_update"][u] += np.uint32(1)
-        confirmed = t["confirmed"][u]
-        t["status"][u] = np.where(confirmed, STATUS_LOST, STATUS_NEW)
-        since = (frame.stamp_ns - t["last_update_ns"][u]) * _NS
-        gone_u = since > np.where(confirmed, c.max_lost_seconds, c.max_tentative_lost_seconds)
-        if frame.image_width > 0 and frame.image_height > 0:
-            # A predicted box wholly outside the image cannot be matched again.
-            box = t["x"][u, 0:4]
-            half = box[:, 2:4] * 0.5
-            gone_u |= ((box[:, 0:2] + half) < 0).any(axis=1) \
-                | ((box[:, 0:2] - half) > np.array([frame.image_width, frame.image_height])).any(axis=1)
-        if not gone_u.any():
-            return self._empty_snapshot()
-        gone = np.zeros(len(t), bool)
-        gone[u[gone_u]] = True
         removed = self._snapshot(gone, removed=True)
         t.keep(~gone)
         return removed
@@ -539,36 +492,38 @@ class CameraTracker:
                            self.feature_model_id or "", tuple(warnings), was_reset)
 
 
-_BORDER_PX = 1.0
-
-
 def complete_border_boxes(det_xyxy: np.ndarray, predicted_xywh: np.ndarray, width: int, height: int) -> np.ndarray:
     """Measured boxes (N, 4 xywh) with each side cut by the image border replaced by the predicted side.
 
     A flower half out of the image yields a half box; feeding that to the filter as the flower's size and
     centre would drag the track off and spawn a duplicate when it re-grows.
     """
-    out = det_xyxy.copy()
-    if width > 0 and height > 0 and out.shape[0]:
-        pred = _xyxy(predicted_xywh)
-        low = np.array([0.0, 0.0]) + _BORDER_PX
-        high = np.array([float(width), float(height)]) - _BORDER_PX
-        cut_low = (out[:, 0:2] <= low) & (pred[:, 0:2] < out[:, 0:2])
-        cut_high = (out[:, 2:4] >= high) & (pred[:, 2:4] > out[:, 2:4])
-        out[:, 0:2] = np.where(cut_low, pred[:, 0:2], out[:, 0:2])
-        out[:, 2:4] = np.where(cut_high, pred[:, 2:4], out[:, 2:4])
-    xywh = np.empty_like(out)
-    xywh[:, 0:2] = 0.5 * (out[:, 0:2] + out[:, 2:4])
-    xywh[:, 2:4] = out[:, 2:4] - out[:, 0:2]
-    return xywh
-
-
-def _xyxy(xywh: np.ndarray) -> np.ndarray:
-    half = xywh[:, 2:4] * 0.5
-    return np.concatenate([xywh[:, 0:2] - half, xywh[:, 0:2] + half], axis=1)
+    out = np.empty((det_xyxy.shape[0], 4))
+    complete_border_rows(det_xyxy, predicted_xywh, float(width), float(height), out)
+    return out
 
 
 def default_scorer(config: TrackerConfig) -> AssociationScorer:
     """The association scorer used when none is given (the one that won on held-out simulated fields)."""
     return HandTunedScorer(config.appearance_weight, config.adaptive_appearance, config.appearance_gap_reference,
                            config.appearance_scale_factor)
+
+
+@register_warm_up
+def compile_tracker_kernels() -> None:
+    """Run a tracker over a tiny synthetic scene that takes every per-frame path (matches, misses, OC-SORT
+    recovery, lost-track relaxation, tracks leaving the image), so each kernel is compiled or loaded once."""
+    from mars_core.detections import Detections
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(6, 8)).astype(np.float32)
+    dense, sparse = CameraTracker(), CameraTracker(dense_pair_limit=1)   # the crowded-frame path too
+    for i in range(24):
+        centres = np.stack([40.0 + 60.0 * np.arange(6) + 4.0 * i, np.full(6, 100.0)], axis=1)
+        shown = np.ones(6, bool)
+        shown[0] = not 8 <= i < 14            # one flower hidden long enough for the OC-SORT re-update
+        xyxy = np.concatenate([centres - 10.0, centres + 10.0], axis=1)[shown]
+        scores = np.where(np.arange(6) == 5, 0.3, 0.9)[shown]  # one low-score box for the second stage
+        detections = Detections(xyxy, scores, np.zeros(int(shown.sum()), np.int32), features[shown], "warm-up")
+        for tracker in (dense, sparse):
+            tracker.update(DetectionFrame("warm_up", (i + 1) * 33_000_000, i, 400, 200, detections))

@@ -22,7 +22,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
 
-from mars_tracker.association import (_NS, _columns, _overlap, clip_to_image, learned_feature_columns,
+from mars_tracker.association import (_NS, clip_to_image, learned_feature_columns, pair_overlaps,
                                       scale_from_matches)
 
 if TYPE_CHECKING:  # annotations only
@@ -136,10 +136,10 @@ def gated_pairs(tracks: "TrackTable", cols: np.ndarray, det_xywh: np.ndarray, fr
     app_all: Optional[np.ndarray] = None
     if features is not None:
         app_all = np.concatenate(kept_app) if kept_app else np.zeros(0)
-    iou, diou = _overlap(_columns(predicted[rows], None), _columns(boxes[pair_cols], None), with_diou=True)
+    iou, diou = pair_overlaps(predicted[rows], boxes[pair_cols])
     seconds = (frame.stamp_ns - t["last_update_ns"]) * _NS
     return PairInputs(t["track_id"], predicted, t["hits"], seconds, boxes, det.scores[cols].astype(np.float64),
-                      rows, pair_cols, iou, diou if diou is not None else np.zeros(0), maha_all, app_all,
+                      rows, pair_cols, iou, diou, maha_all, app_all,
                       appearance_scale)
 
 
@@ -160,7 +160,7 @@ def overlap_pairs(track_xywh: np.ndarray, det_xywh: np.ndarray, track_classes: n
     else:
         radius = 0.5 * diagonal + 0.5 * float(np.hypot(det_xywh[:, 2], det_xywh[:, 3]).max(initial=0.0))
     rows, cols = pairs_within(track_xywh[:, 0:2], radius * (1.0 + _RADIUS_SLACK) + _RADIUS_SLACK, det_xywh[:, 0:2])
-    iou = _overlap(_columns(track_xywh[rows], None), _columns(det_xywh[cols], None), with_diou=False)[0]
+    iou = pair_overlaps(track_xywh[rows], det_xywh[cols])[0]
     if not match_across_classes:
         iou = np.where(track_classes[rows] == det_classes[cols], iou, 0.0)
     cost = 1.0 - iou

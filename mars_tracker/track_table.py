@@ -45,6 +45,7 @@ class TrackTable:
         self._capacity = _MIN_CAPACITY
         self._buffers: Dict[str, np.ndarray] = {
             name: np.zeros((self._capacity,) + shape, dtype) for name, (shape, dtype) in _COLUMNS.items()}
+        self._views: Dict[str, np.ndarray] = {}
         self.feature_dim = 0
         self.set_feature_dim(feature_dim)
 
@@ -56,15 +57,20 @@ class TrackTable:
             raise ValueError(f"track embeddings are {self.feature_dim}-D, cannot switch to {feature_dim}-D")
         self.feature_dim = int(feature_dim)
         self._buffers["embedding"] = np.zeros((self._capacity, self.feature_dim), np.float32)
+        self._refresh_views()
+
+    def _refresh_views(self) -> None:
+        # The live rows of each column, sliced once per change of length: a frame reads columns ~50 times.
+        self._views = {name: buf[:self._n] for name, buf in self._buffers.items()}
 
     def __len__(self) -> int:
         return self._n
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._buffers[name][:self._n]
+        return self._views[name]
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
-        self._buffers[name][:self._n] = value
+        self._views[name][...] = value
 
     def _resize(self, capacity: int) -> None:
         for name, buf in self._buffers.items():
@@ -72,6 +78,7 @@ class TrackTable:
             new[:self._n] = buf[:self._n]
             self._buffers[name] = new
         self._capacity = capacity
+        self._refresh_views()
 
     def append(self, rows: Dict[str, np.ndarray], n: int) -> None:
         """Add n rows; columns not given are zero."""
@@ -82,6 +89,7 @@ class TrackTable:
             block = rows.get(name)
             buf[self._n:end] = 0 if block is None else np.asarray(block).reshape((n,) + buf.shape[1:])
         self._n = end
+        self._refresh_views()
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where mask is False."""
@@ -93,6 +101,7 @@ class TrackTable:
         self._n = m
         if self._capacity > _MIN_CAPACITY and 4 * m < self._capacity:
             self._resize(max(_MIN_CAPACITY, 2 * m))
+        self._refresh_views()
 
     def clear(self) -> None:
         """Drop every row."""

@@ -10,11 +10,14 @@ the tight radius the agreement allows instead of the GNSS uncertainty.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Deque, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+
+from mars_core.jit import kernel, register_warm_up
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,9 @@ def consensus_offset(votes: np.ndarray, owner: np.ndarray, flower_of: np.ndarray
     if voters < min_support:
         return None
     h2 = bandwidth_m ** 2
-    # Support of each vote: distinct voters with a vote within the bandwidth (a voter counts once).
-    close = np.sum((votes[:, None, :] - votes[None, :, :]) ** 2, axis=2) <= h2
-    support = np.zeros(votes.shape[0], np.int64)
+    votes = np.ascontiguousarray(votes, dtype=np.float64)
+    support = vote_support(votes, np.ascontiguousarray(owner, dtype=np.int64), voters, h2)
     members = [np.flatnonzero(owner == k) for k in range(voters)]
-    for mine in members:
-        support += np.any(close[:, mine], axis=1)
     centre = votes[int(np.argmax(support))]
     chosen = np.zeros(0, np.int64)
     for _ in range(3):   # refine: mean of each voter's vote nearest the centre, within the bandwidth
@@ -68,6 +68,42 @@ def consensus_offset(votes: np.ndarray, owner: np.ndarray, flower_of: np.ndarray
         return None
     spread = float(np.sqrt(np.mean(np.sum((votes[chosen] - centre) ** 2, axis=1))))
     return centre.copy(), spread, distinct, chosen
+
+
+@kernel
+def vote_support(votes: np.ndarray, owner: np.ndarray, voters: int, h2: float) -> np.ndarray:
+    """Support (V,) of each vote (V, 2): the distinct voters (owner, 0..voters-1) with a vote within sqrt(h2).
+
+    The votes are swept in x order, so each vote looks only at those within the bandwidth in x (a V x V
+    distance matrix took seconds per track on crowded re-visited maps). The test is the squared distance
+    dx * dx + dy * dy <= h2; the x window has a little slack so that rounding never drops a candidate.
+    """
+    n = votes.shape[0]
+    order = np.argsort(votes[:, 0])
+    reach = math.sqrt(h2) * (1.0 + 1e-9) + 1e-12
+    last_counted = np.empty(voters, np.int64)   # the vote a voter was last counted for
+    last_counted[:] = -1
+    support = np.zeros(n, np.int64)
+    for a in range(n):
+        i = order[a]
+        b = a
+        while b > 0 and votes[i, 0] - votes[order[b - 1], 0] <= reach:
+            b -= 1
+        while b < n and votes[order[b], 0] - votes[i, 0] <= reach:
+            j = order[b]
+            dx = votes[i, 0] - votes[j, 0]
+            dy = votes[i, 1] - votes[j, 1]
+            if dx * dx + dy * dy <= h2 and last_counted[owner[j]] != i:
+                last_counted[owner[j]] = i
+                support[i] += 1
+            b += 1
+    return support
+
+
+@register_warm_up
+def compile_pass_alignment_kernels() -> None:
+    """Compile (or load) vote_support for the types consensus_offset passes."""
+    vote_support(np.zeros((2, 2)), np.zeros(2, np.int64), 1, 0.01)
 
 
 class PassOffsetEstimator:

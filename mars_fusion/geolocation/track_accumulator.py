@@ -45,6 +45,9 @@ class TrackAccumulator:
         self.timeout_ns = int(timeout_s * 1e9)
         self._open: Dict[Tuple[str, int], _OpenTrack] = {}
         self.counters: Counter = Counter()
+        # No open track was updated before this stamp: until now passes it by the timeout nothing can expire,
+        # so expire() (called for every message) skips its scan of all open tracks.
+        self._oldest_update_ns: Optional[int] = None
 
     def __len__(self) -> int:
         return len(self._open)
@@ -76,6 +79,8 @@ class TrackAccumulator:
             track.rows.append((x, y, w, h, scores[i]))
             track.confirmed = track.confirmed or confirmed[i]
             track.last_ns = stamp
+            if self._oldest_update_ns is None or stamp < self._oldest_update_ns:
+                self._oldest_update_ns = stamp
             if frame.embeddings is not None:
                 track.embedding = frame.embeddings[i].copy()
                 track.model_id = frame.embedding_model_id
@@ -87,7 +92,11 @@ class TrackAccumulator:
 
     def expire(self, now_ns: int) -> List[FinishedTrack]:
         """End tracks not updated for longer than the timeout."""
+        if self._oldest_update_ns is None or now_ns - self._oldest_update_ns <= self.timeout_ns:
+            return []
         stale = [k for k, t in self._open.items() if now_ns - t.last_ns > self.timeout_ns]
+        self._oldest_update_ns = min((t.last_ns for t in self._open.values() if now_ns - t.last_ns <= self.timeout_ns),
+                                     default=None)
         self.counters["timed_out_tracks"] += len(stale)
         return [t for t in (self._finish(k) for k in stale) if t is not None]
 

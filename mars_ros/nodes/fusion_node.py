@@ -14,6 +14,7 @@ from typing import Any, List, Optional
 import rclpy.logging
 from rclpy.node import Node
 
+from mars_core import jit
 from mars_core.config_schema import config_field
 from mars_core.package_files import default_robot_config
 from mars_core.rig import load_rig, load_robot_config
@@ -106,6 +107,8 @@ class FusionNode(Node):
         steady_timer(self, 1.0, self._publish_diagnostics)
         if self.config.map_file:
             steady_timer(self, self.config.save_period_s, self._save)
+        compile_s = jit.warm_up()   # the fusion's numba kernels: compiled (first run) or loaded now, not mid-drive
+        self.get_logger().info(f"fusion kernels ready in {compile_s:.2f} s (numba cache: {jit.cache_dir()})")
         self.get_logger().info(f"fusing tracks of {list(self.rig.camera_names)} with {self.config.fix_topic}"
                                f"{' and ' + self.config.imu_topic if self.config.imu_topic else ''}, "
                                f"QoS {describe_qos(qos)}")

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from rclpy.node import Node
 
+from mars_core import jit
 from mars_core.config_schema import config_field
 from mars_core.feature_codec import FeatureEncoding, FeatureMismatchError
 from mars_ros.messages.detection_messages import detection_frame_from_msg
@@ -72,6 +73,10 @@ class TrackerNode(Node):
         from mars_counting.msg import FlowerCount, FlowerDetectionArray, FlowerTrackArray
         from visualization_msgs.msg import MarkerArray
 
+        # Compile (first run) or load (cached) the tracker's numba kernels now, so the first frame is not late.
+        compile_s = jit.warm_up()
+        self.get_logger().info(f"tracker kernels ready in {compile_s:.2f} s (numba cache: {jit.cache_dir()}"
+                               f"{'; NUMBA_DISABLE_JIT: running as Python' if jit.jit_disabled() else ''})")
         rig = load_rig(robot_config)
         cameras = self.config.cameras or rig.camera_names
         self._models = {name: rig.camera(name).model for name in cameras}  # ConfigError names unknown cameras

@@ -62,3 +62,18 @@ def test_estimates_use_the_votes_around_a_stamp_and_group_into_revisits() -> Non
 
 def test_opposite_heading() -> None:
     assert opposite_heading(np.array([0.0, 3.1, np.nan]), -3.1).tolist() == [True, False, False]
+
+
+def test_vote_support_counts_distinct_voters_within_the_bandwidth() -> None:
+    from mars_fusion.flower_map.pass_alignment import vote_support
+
+    rng = np.random.default_rng(7)
+    for n, voters in ((1, 1), (30, 5), (400, 40)):
+        votes = np.round(rng.normal(0.0, 0.2, (n, 2)), 2)     # rounded: ties and exact-bandwidth distances
+        owner = rng.integers(0, voters, n)
+        h2 = 0.05 ** 2
+        close = np.sum((votes[:, None, :] - votes[None, :, :]) ** 2, axis=2) <= h2   # the plain V x V reference
+        expected = np.zeros(n, np.int64)
+        for k in range(voters):
+            expected += np.any(close[:, owner == k], axis=1)
+        assert np.array_equal(vote_support(votes, owner, voters, h2), expected)

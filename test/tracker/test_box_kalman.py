@@ -5,7 +5,7 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, squared_mahalanobis, transition_matrix
+from mars_tracker.box_kalman import BoxKalmanModel, box_sizes, transition_matrix
 
 
 def _filterpy_step(kf: KalmanFilter, model: BoxKalmanModel, dt: float, z: np.ndarray) -> None:
@@ -62,19 +62,6 @@ def test_prediction_uses_real_time_not_frames() -> None:
     x, p = model.initiate(np.array([[100.0, 100.0, 20.0, 20.0]]), np.array([[300.0, -60.0]]))
     x1, _ = model.predict(x, p, 0.5)
     np.testing.assert_allclose(x1[0, :2], [250.0, 70.0])
-
-
-def test_mahalanobis_matches_explicit_inverse() -> None:
-    rng = np.random.default_rng(1)
-    a = rng.normal(size=(3, 4, 4))
-    s = a @ np.swapaxes(a, 1, 2) + np.eye(4)
-    pred = rng.normal(size=(3, 4))
-    boxes = rng.normal(size=(5, 4))
-    d2 = squared_mahalanobis(pred, np.linalg.inv(s), boxes)
-    for t in range(3):
-        for d in range(5):
-            diff = boxes[d] - pred[t]
-            assert abs(d2[t, d] - diff @ np.linalg.inv(s[t]) @ diff) < 1e-9
 
 
 def test_scalar_process_noise_is_filterpys_block_bit_for_bit() -> None:
