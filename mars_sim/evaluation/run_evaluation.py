@@ -222,8 +222,42 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
                 gt, tracked = gt.select(np.isin(gt.frame, scored)), tracked.select(np.isin(tracked.frame, scored))
             tracking[cam_dir.name] = tracking_scores(gt, tracked)
     checks += check_tracks(tracking)
+    per_camera = camera_count_scores(mot_dir, result_dir)
     scores: Dict[str, Any] = dict(map_scores(true_xy, pred_xy, radius), radius_reason=radius_why, positions=placed)
-    return {"count": count, "map": scores, "tracking": tracking, "checks": checks}
+    out = {"count": count, "map": scores, "tracking": tracking, "checks": checks}
+    if per_camera:
+        out["count_per_camera"] = per_camera
+    return out
+
+
+# A camera can count a flower it detected at least this often (the tracker's default min_hits).
+COUNTABLE_DETECTIONS = 2
+
+
+def camera_count_scores(mot_dir: Path, result_dir: Path) -> Dict[str, Dict[str, float]]:
+    """Per camera: its confirmed tracks (summary.json per_camera) against the flowers it detected at least
+    COUNTABLE_DETECTIONS times at any score (det_truth.txt): what one camera's tracker can count at all, whatever
+    the detector's score scale. Empty when either side is missing. One pass: a flower seen on two passes is
+    two tracks for a camera but one flower here."""
+    import json
+
+    summary_path = result_dir / "summary.json"
+    if not summary_path.is_file() or not mot_dir.is_dir():
+        return {}
+    try:
+        per_camera = json.loads(summary_path.read_text()).get("per_camera") or {}
+    except (OSError, ValueError):
+        return {}
+    scores: Dict[str, Dict[str, float]] = {}
+    for name, predicted in per_camera.items():
+        det_path = mot_dir / name / "det_truth.txt"
+        if not det_path.is_file():
+            continue
+        ids = np.loadtxt(det_path, delimiter=",", ndmin=2)[:, 1].astype(np.int64) if det_path.stat().st_size else \
+            np.zeros(0, np.int64)
+        flowers, times = np.unique(ids[ids >= 0], return_counts=True)
+        scores[name] = count_scores(int(predicted), int((times >= COUNTABLE_DETECTIONS).sum()))
+    return scores
 
 
 def evaluate_mot_files(gt_path: Union[str, Path], tracks_path: Union[str, Path]) -> Dict[str, Any]:
@@ -248,6 +282,9 @@ def render_table(scores: Dict[str, Any]) -> str:
     if c:
         lines.append(f"count     predicted {c['predicted']}  true {c['true']}  error {c['error']:+d} "
                      f"({c['error_pct']:+.2f} %)")
+    for name, pc in (scores.get("count_per_camera") or {}).items():
+        lines.append(f"  {name:<8} tracks {pc['predicted']}  detected flowers {pc['true']}  error {pc['error']:+d} "
+                     f"({pc['error_pct']:+.2f} %)")
     m = scores.get("map")
     if m:
         lines.append(f"radius    {m['radius_m']:g} m ({m['radius_reason']})")
