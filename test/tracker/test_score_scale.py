@@ -69,3 +69,15 @@ def test_a_detector_with_another_calibration_counts_like_the_reference(gamma):
     assert adapted.score_scale.shift_logit != 0.0
     if gamma > 1:   # scores pushed down: without the adaptation a third of the flowers never confirm
         assert fixed.confirmed_count < 0.8 * ref, (fixed.confirmed_count, ref)
+
+
+def test_a_camera_counts_flower_visits_it_detected_twice():
+    from mars_sim.evaluation.run_evaluation import countable_visits
+    frames = np.array([1, 2, 3, 400, 401, 10, 10, 500, 7])
+    ids = np.array([5, 5, 5, 5, 5, 6, -1, 7, 7])
+    # flower 5: two visits (a gap of 397 frames > 5 s at 30 fps), both detected twice or more; flower 6 once
+    # (not countable); the false positive never; flower 7 twice but 493 frames apart: two single detections.
+    assert countable_visits(frames, ids, 30.0) == 2
+    # At 100 fps both gaps are under 5 s: flower 5 is one visit, flower 7 one visit detected twice.
+    assert countable_visits(frames, ids, 100.0) == 2
+    assert countable_visits(frames[:5], ids[:5], 100.0) == 1
