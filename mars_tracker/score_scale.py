@@ -9,7 +9,9 @@ from each track's detections ``SAMPLE_FROM_HIT`` .. ``SAMPLE_FROM_HIT + SAMPLES_
 contributes equally, so one object in view for minutes, a wheel hub, cannot set the scale; established tracks
 are mostly flowers, since clutter rarely lasts that long). Scores are then shifted in logit space by
 ``logit(reference) - logit(typical)``: monotone, so the ranking is kept, and the identity while the estimate
-is within ``DEAD_BAND_LOGIT`` of the reference, so that the reference detector's results stay bit for bit.
+is within ``DEAD_BAND_LOGIT`` of the reference, so that the reference detector's results stay bit for bit. The
+shift starts only once the estimate is outside the dead band by two standard errors of the median (the first
+few tracks alone do not move it), and stays while it is outside the dead band.
 """
 from __future__ import annotations
 
@@ -52,9 +54,14 @@ class ScoreScale:
         n = min(self._count, WINDOW)
         if n < MIN_SAMPLES:
             return
-        self.typical_score = float(np.median(self._samples[:n]))
-        shift = float(_logit(np.array(self.reference))) - float(_logit(np.array(self.typical_score)))
-        self.shift_logit = shift if abs(shift) > DEAD_BAND_LOGIT else 0.0
+        window = _logit(self._samples[:n])
+        centre = float(np.median(window))
+        self.typical_score = float(1.0 / (1.0 + np.exp(-centre)))
+        shift = float(_logit(np.array(self.reference))) - centre
+        # Standard error of a median: 1.253 sd / sqrt(n), the sd from the MAD (robust to the clutter in the window).
+        se = 1.253 * 1.4826 * float(np.median(np.abs(window - centre))) / np.sqrt(n)
+        needed = DEAD_BAND_LOGIT if self.shift_logit != 0.0 else DEAD_BAND_LOGIT + 2.0 * se
+        self.shift_logit = shift if abs(shift) > needed else 0.0
 
     def calibrate(self, scores: np.ndarray) -> np.ndarray:
         """Scores on the reference scale (the input itself while the shift is 0)."""
