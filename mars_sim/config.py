@@ -154,6 +154,12 @@ class DetectionModelConfig:
     score_tp_beta: Tuple[float, float] = (8.0, 2.0)
     score_fp_beta: Tuple[float, float] = (2.0, 4.0)
     score_distractor_beta: Tuple[float, float] = (3.0, 3.0)
+    # The detector's score calibration, applied to every score after the betas: s -> clip(s**gamma + offset)
+    # rounded down to a multiple of the step. Another detector ranks the same objects alike but reports other
+    # numbers (gamma > 1: lower scores; a quantized model on the Hailo: a shift and coarse steps).
+    score_gamma: float = 1.0
+    score_offset: float = 0.0
+    score_quantization_step: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +308,10 @@ def _validate(cfg: SimConfig, where: str) -> None:
                           f"{det.false_positives_per_frame}, {det.distractors_per_m}")
     if not det.feature_model_id:
         raise ConfigError(f"{where}.detection.feature_model_id must not be empty")
+    _positive(det.score_gamma, f"{where}.detection.score_gamma")
+    if not -1.0 < det.score_offset < 1.0 or not 0.0 <= det.score_quantization_step < 1.0:
+        raise ConfigError(f"{where}.detection: score_offset must lie in (-1, 1) and score_quantization_step in "
+                          f"[0, 1), got {det.score_offset}, {det.score_quantization_step}")
     _positive(cfg.render.scale, f"{where}.render.scale")
     if cfg.render.image_every_n_frames < 1:
         raise ConfigError(f"{where}.render.image_every_n_frames must be >= 1")

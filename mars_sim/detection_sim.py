@@ -52,6 +52,16 @@ class CameraStream:
         return self.poses.stamp_ns
 
 
+
+def recalibrated_scores(scores: np.ndarray, det: DetectionModelConfig) -> np.ndarray:
+    """The detector's own score scale (score_gamma, score_offset, score_quantization_step) over raw scores."""
+    if det.score_gamma == 1.0 and det.score_offset == 0.0 and det.score_quantization_step <= 0.0:
+        return scores  # the default detector: untouched, bit for bit
+    out = np.clip(np.power(scores, det.score_gamma) + det.score_offset, 0.0, 1.0)
+    if det.score_quantization_step > 0.0:
+        out = np.floor(out / det.score_quantization_step + 1e-9) * det.score_quantization_step
+    return out
+
 def frame_stamps(rate_hz: float, timing: CameraTimingConfig, start_ns: int, end_ns: int,
                  rng: np.random.Generator) -> np.ndarray:
     """Capture stamps of a camera: nominal period + constant offset + per-frame jitter, increasing."""
@@ -224,7 +234,7 @@ def simulate_camera(camera: RigCamera, timing: CameraTimingConfig, field: Flower
         all_xyxy = np.concatenate([tp_xyxy, fp_xyxy, d_xyxy]).astype(np.float32)
         all_xyxy[:, 0::2] = np.clip(all_xyxy[:, 0::2], 0, intr.width)
         all_xyxy[:, 1::2] = np.clip(all_xyxy[:, 1::2], 0, intr.height)
-        all_score = np.concatenate([tp_score, fp_score, d_score]).astype(np.float32)
+        all_score = recalibrated_scores(np.concatenate([tp_score, fp_score, d_score]), det).astype(np.float32)
         all_id = np.concatenate([field.ids[tp_flower], np.full(m + m_d, -1, np.int64)])
         all_feat = np.concatenate([tp_feat, fp_feat, d_feat]).astype(np.float32)
         all_feat /= np.maximum(np.linalg.norm(all_feat, axis=1, keepdims=True), 1e-12)

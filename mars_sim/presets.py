@@ -72,6 +72,43 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "gnss": {"mode": "gnss", "rate_hz": 5.0},
         "heading": {"source": "none"},
     },
+    # One detector score regime each (RTK fixed, one pass, 2 rows x 30 m): the count must not depend on the
+    # score scale of the detector (benchmarks/score_regimes.py runs them all).
+    "scores-low": {
+        "description": "scores regime: true flowers scored lower (mean about 0.57 instead of 0.8), the rest as "
+                       "the default detector; 2 rows x 30 m, RTK fixed",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "detection": {"score_tp_beta": [4.5, 3.4]},
+    },
+    "scores-recalibrated": {
+        "description": "scores regime: another detector's calibration, every score squared (flowers about "
+                       "0.65, look-alikes 0.3); 2 rows x 30 m, RTK fixed",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "detection": {"score_gamma": 2.0},
+    },
+    "scores-quantized": {
+        "description": "scores regime: a quantized model on the device, scores 0.05 lower in steps of 1/16; "
+                       "2 rows x 30 m, RTK fixed",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "detection": {"score_offset": -0.05, "score_quantization_step": 0.0625},
+    },
+    "scores-overlap": {
+        "description": "scores regime: flowers, look-alikes and clutter scored closer together (means 0.62, "
+                       "0.57, 0.43); 2 rows x 30 m, RTK fixed",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+        "detection": {"score_tp_beta": [5.0, 3.0], "score_distractor_beta": [4.0, 3.0],
+                      "score_fp_beta": [3.0, 4.0]},
+    },
+    "scores-default": {
+        "description": "scores regime: the default detector (reference for the other scores-* presets); "
+                       "2 rows x 30 m, RTK fixed",
+        "field": {"rows": 2, "row_length_m": 30.0},
+        "camera_timing": UNSYNCHRONISED_CAMERAS,
+    },
     "hard": {
         "description": "dense look-alike flowers, GNSS dropouts, RTK float, and a second pass over the same "
                        "rows in the opposite direction: 2 rows x 30 m",

@@ -7,6 +7,7 @@ returned ``TrackUpdate``; offline tools do exactly the same, so live and bag cou
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -25,6 +26,7 @@ from mars_tracker.sparse_association import (DENSE_PAIR_LIMIT, assign_pairs, gat
                                              learned_pair_appearance_scale, overlap_pairs)
 from mars_tracker.ego_motion import MotionPrior, expected_image_velocity, robust_common_velocity
 from mars_core.tracks import STATUS_NEW, STATUS_REMOVED, STATUS_TRACKED, TrackSnapshot, TrackUpdate
+from mars_tracker.score_scale import SAMPLE_FROM_HIT, SAMPLES_PER_TRACK, ScoreScale
 from mars_tracker.track_kernels import age_unmatched, complete_border_rows, record_matches, relax_lost_velocities
 from mars_tracker.track_table import TrackTable
 
@@ -81,6 +83,8 @@ class CameraTracker:
         self._ego_mode = "none"
         self._appearance_scale: Optional[float] = None
         self._motion_only_said = False
+        self.score_scale = ScoreScale(c.reference_flower_score, c.adapt_score_scale)
+        self._raw_scores = np.zeros(0, np.float32)   # this frame's scores as the detector gave them
 
     # ------------------------------------------------------------------ public API
     def reset(self, clear_counts: bool = False) -> TrackSnapshot:
@@ -138,6 +142,10 @@ class CameraTracker:
         dt = 0.0 if self._last_stamp_ns is None else (frame.stamp_ns - self._last_stamp_ns) * _NS
         self._last_stamp_ns = frame.stamp_ns
         self._lock_features(frame)
+        self._raw_scores = frame.detections.scores
+        if self.score_scale.shift_logit != 0.0:   # every threshold below then reads the reference scale
+            frame = replace(frame, detections=replace(frame.detections,
+                                                      scores=self.score_scale.calibrate(self._raw_scores)))
         det = frame.detections
         if det.features is None and len(det) and self.feature_model_id is None and not self._motion_only_said:
             # Said once: a plain export (no feature output) is a supported way to run, not a fault per frame.
@@ -371,6 +379,10 @@ class CameraTracker:
             t["hits"], t["frames_since_update"], t["last_update_ns"], t["score"], t["score_sum"], t["class_id"],
             t["detection_index"], t["last_obs"], t["obs_x"], t["obs_p"], t["embedding"], t["has_embedding"],
             t["confirmed"], t["status"])
+        hits = t["hits"][rows]
+        sampled = (hits >= SAMPLE_FROM_HIT) & (hits < SAMPLE_FROM_HIT + SAMPLES_PER_TRACK)
+        if sampled.any():
+            self.score_scale.observe(self._raw_scores[cols[sampled]])
         if c.counting_line:
             self._count_line_crossings(rows)
 

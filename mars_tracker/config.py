@@ -21,6 +21,13 @@ class TrackerConfig:
     new_track_score_threshold: float = config_field(
         0.6, "an unmatched high-score detection starts a new track only from this score up", minimum=0.0, maximum=1.0)
     min_hits: int = config_field(2, "matched frames before a track is confirmed (and counted)", minimum=1)
+    adapt_score_scale: bool = config_field(
+        True, "learn each camera's detector score scale while tracking (the typical score of established tracks) "
+              "and map scores onto the reference scale the score thresholds are set for, so that a detector with "
+              "another calibration counts alike (mars_tracker/score_scale.py)")
+    reference_flower_score: float = config_field(
+        0.8, "typical score of a flower detection on the scale the score thresholds are set for (the simulator's "
+             "default detector)", greater_than=0.0, less_than=1.0)
     confirm_min_mean_score: float = config_field(
         0.62, "a track is confirmed only once the mean score of its detections, counted together with "
               "confirm_prior_hits pseudo-detections at score 0.5, reaches this: persistent look-alike objects are "

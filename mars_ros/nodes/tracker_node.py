@@ -172,6 +172,7 @@ class TrackerNode(Node):
             values = {"rate_hz": stats.rate_hz(now), "frames": stats.total, "active_tracks": tracker.track_count,
                       "confirmed": tracker.confirmed_count, "resets": tracker.reset_count, "rejected": rejected,
                       "missing_frames": missing, "association": tracker.association,
+                      **{k: v for k, v in tracker.score_scale.as_dict().items() if v is not None},
                       **stats.latency_percentiles()}
             message = self._last_error.get(name) or (f"{missing} frames missing" if missing else "tracking")
             statuses[name] = (level, message, values)

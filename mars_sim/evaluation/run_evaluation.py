@@ -222,8 +222,70 @@ def evaluate_run(truth_dir: Union[str, Path], result_dir: Union[str, Path],
                 gt, tracked = gt.select(np.isin(gt.frame, scored)), tracked.select(np.isin(tracked.frame, scored))
             tracking[cam_dir.name] = tracking_scores(gt, tracked)
     checks += check_tracks(tracking)
+    per_camera = camera_count_scores(mot_dir, result_dir)
     scores: Dict[str, Any] = dict(map_scores(true_xy, pred_xy, radius), radius_reason=radius_why, positions=placed)
-    return {"count": count, "map": scores, "tracking": tracking, "checks": checks}
+    out = {"count": count, "map": scores, "tracking": tracking, "checks": checks}
+    if per_camera:
+        out["count_per_camera"] = per_camera
+    return out
+
+
+# A camera can count a flower it detected at least this often (the tracker's default min_hits).
+COUNTABLE_DETECTIONS = 2
+# A flower seen again by a camera after this long is a new visit (a second pass, or the return along the next
+# row): one camera cannot know it is the same flower, telling that is the fusion's job.
+NEW_VISIT_GAP_S = 5.0
+
+
+def countable_visits(frames: np.ndarray, ids: np.ndarray, frame_rate_hz: float) -> int:
+    """Visits (runs of one flower's detections without a gap over NEW_VISIT_GAP_S) detected often enough."""
+    keep = ids >= 0
+    frames, ids = frames[keep], ids[keep]
+    if frames.size == 0:
+        return 0
+    order = np.lexsort((frames, ids))
+    frames, ids = frames[order], ids[order]
+    new_visit = np.ones(frames.size, bool)
+    new_visit[1:] = (ids[1:] != ids[:-1]) | (np.diff(frames) > NEW_VISIT_GAP_S * frame_rate_hz)
+    sizes = np.diff(np.append(np.nonzero(new_visit)[0], frames.size))
+    return int((sizes >= COUNTABLE_DETECTIONS).sum())
+
+
+def _frame_rate(seqinfo: Path) -> float:
+    """frameRate of a MOTChallenge seqinfo.ini (30 when absent)."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(seqinfo)
+        return float(parser["Sequence"]["frameRate"])
+    except (KeyError, ValueError, configparser.Error):
+        return 30.0
+
+
+def camera_count_scores(mot_dir: Path, result_dir: Path) -> Dict[str, Dict[str, float]]:
+    """Per camera: its confirmed tracks (summary.json per_camera) against the flower visits it detected at least
+    COUNTABLE_DETECTIONS times at any score (det_truth.txt): what one camera's tracker can count at all, whatever
+    the detector's score scale. Empty when either side is missing."""
+    import json
+
+    summary_path = result_dir / "summary.json"
+    if not summary_path.is_file() or not mot_dir.is_dir():
+        return {}
+    try:
+        per_camera = json.loads(summary_path.read_text()).get("per_camera") or {}
+    except (OSError, ValueError):
+        return {}
+    scores: Dict[str, Dict[str, float]] = {}
+    for name, predicted in per_camera.items():
+        det_path = mot_dir / name / "det_truth.txt"
+        if not det_path.is_file():
+            continue
+        rows = np.loadtxt(det_path, delimiter=",", ndmin=2) if det_path.stat().st_size else np.zeros((0, 2))
+        scores[name] = count_scores(int(predicted), countable_visits(rows[:, 0].astype(np.int64),
+                                                                     rows[:, 1].astype(np.int64),
+                                                                     _frame_rate(mot_dir / name / "seqinfo.ini")))
+    return scores
 
 
 def evaluate_mot_files(gt_path: Union[str, Path], tracks_path: Union[str, Path]) -> Dict[str, Any]:
@@ -248,6 +310,9 @@ def render_table(scores: Dict[str, Any]) -> str:
     if c:
         lines.append(f"count     predicted {c['predicted']}  true {c['true']}  error {c['error']:+d} "
                      f"({c['error_pct']:+.2f} %)")
+    for name, pc in (scores.get("count_per_camera") or {}).items():
+        lines.append(f"  {name:<8} tracks {pc['predicted']}  detected flower visits {pc['true']}  error {pc['error']:+d} "
+                     f"({pc['error_pct']:+.2f} %)")
     m = scores.get("map")
     if m:
         lines.append(f"radius    {m['radius_m']:g} m ({m['radius_reason']})")
