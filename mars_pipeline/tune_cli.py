@@ -87,8 +87,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="most settings tried per search (the budget may stop it earlier)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed + same trials = same result)")
     parser.add_argument("--start", type=Path, default=None,
-                        help="YAML with tracker settings (or a 'tracker:' section) to start from; default: the "
-                             "defaults")
+                        help="YAML with tracker settings (or a 'tracker:' section) to start from (default: the "
+                             "tracker's defaults)")
     parser.add_argument("--settings", default=None,
                         help="comma-separated settings to tune (default: all of " +
                              ", ".join(d.name for d in search_space()) + ")")
