@@ -15,7 +15,9 @@ input.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -36,13 +38,13 @@ EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
 def _row(before: SequenceScore, after: SequenceScore) -> str:
-    return (f"  {before.name:<28} {before.true_count:>5} {before.count:>6} {before.count_error_pct:>+7.1f} % "
+    return (f"  {before.name:<36} {before.true_count:>5} {before.count:>6} {before.count_error_pct:>+7.1f} % "
             f"{before.id_switches:>5} {after.count:>6} {after.count_error_pct:>+7.1f} % {after.id_switches:>5}")
 
 
 def before_after_table(before: Sequence[SequenceScore], after: Sequence[SequenceScore]) -> str:
     """Each sequence's true count, count, count error and ID switches with the start and the tuned settings."""
-    lines = [f"  {'sequence':<28} {'true':>5} {'before':>6} {'error':>9} {'IDSW':>5} {'after':>6} {'error':>9} "
+    lines = [f"  {'sequence':<36} {'true':>5} {'before':>6} {'error':>9} {'IDSW':>5} {'after':>6} {'error':>9} "
              f"{'IDSW':>5}"]
     for b, a in zip(before, after):
         lines.append(_row(b, a))
@@ -121,12 +123,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=searches * args.trials, desc="mars-tune", unit="trial", dynamic_ncols=True)
+        # The budget bounds the search, not the trial count: the bar counts its seconds.
+        bar = tqdm(total=round(args.budget_s), desc="mars-tune", unit="s", dynamic_ncols=True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} s {postfix}")
+    clock = {"last": time.monotonic(), "trials": 0, "best": math.inf}
 
     def progress(trial: Trial) -> None:
+        now = time.monotonic()
+        clock["trials"] += 1
+        clock["best"] = min(clock["best"], trial.cost)
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(cost=f"{trial.cost:.2f}")
+            bar.update(min(now - clock["last"], bar.total - bar.n))
+            bar.set_postfix_str(f"trial {clock['trials']}, cost {trial.cost:.2f} (best {clock['best']:.2f})")
+        clock["last"] = now
 
     # Half the budget for the cross-validation folds, half for the final search on all sequences.
     final_budget = args.budget_s / 2 if do_cv else args.budget_s
@@ -144,7 +153,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         mean_start = sum(f.start_cost for f in folds) / len(folds)
         mean_tuned = sum(f.tuned_cost for f in folds) / len(folds)
         print(f"  mean held-out objective: {mean_start:.2f} (start) -> {mean_tuned:.2f} (tuned)")
-    print(f"search on all sequences: {len(found.trials)} trials (stopped by {found.stopped_by}), objective "
+    print(f"search on all sequences: {len(found.trials)} trials (of {found.planned_trials} planned; stopped by "
+          f"{found.stopped_by}), objective "
           f"{found.start_cost:.2f} -> {found.best_cost:.2f}")
     print(before_after_table(found.start_scores, found.best_scores))
     changed = {k: v for k, v in found.best_values.items() if getattr(start, k) != v}

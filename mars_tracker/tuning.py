@@ -9,8 +9,10 @@ output by a confirmed track other than the one that last output it).
 The search (search_settings) is random search followed by local refinement: the start point (the defaults or
 a given config), then RANDOM_SHARE of the trials drawn uniformly over the search space, then Gaussian steps
 around the best point so far in the space scaled to [0, 1], the step shrinking when a round of steps does not
-improve. Proposals depend only on the seed and the results so far, so the same seed and the same number of trials
-give the same settings; the time budget only decides how many trials run. cross_validate leaves one group of
+improve. The random phase is RANDOM_SHARE of the trials that will run: `trials`, or fewer when the time budget
+allows fewer at the pace of the start point's evaluation. Proposals depend only on the seed, that number and the
+results so far, so the same seed gives the same settings whenever the budget does not bind (then the number of
+trials, which the result records, depends on the machine's speed). cross_validate leaves one group of
 sequences out at a time (a run, or a camera when there is only one run), searches on the rest and reports the
 held-out objective of the settings chosen without it.
 """
@@ -220,6 +222,7 @@ class SearchResult:
     best_scores: List[SequenceScore] = field(default_factory=list)
     trials: List[Trial] = field(default_factory=list)
     stopped_by: str = "trials"   # "trials" or "budget"
+    planned_trials: int = 0      # trials the budget allowed at the start point's pace (at most `trials`)
 
 
 def _config_with(base: TrackerConfig, values: Dict[str, Any]) -> Optional[TrackerConfig]:
@@ -236,12 +239,16 @@ class _Proposer:
     def __init__(self, space: List[SearchDimension], start: Dict[str, Any], trials: int, seed: int) -> None:
         self.space = space
         self.rng = np.random.default_rng(seed)
-        self.random_trials = max(1, int(round(RANDOM_SHARE * trials)))
+        self.plan(trials)
         self.best_unit = np.array([d.unit(float(start[d.name])) for d in space])
         self.best_cost = math.inf
         self.step = INITIAL_STEP
         self.failures = 0
         self.proposed = 0
+
+    def plan(self, trials: int) -> None:
+        """Split the trials that will run into the random and the local phase."""
+        self.random_trials = max(1, int(round(RANDOM_SHARE * (trials - 1))))
 
     def tell(self, unit: np.ndarray, cost: float) -> None:
         if cost < self.best_cost:
@@ -309,6 +316,11 @@ def search_settings(sequences: Sequence[LabelledSequence], start: Optional[Track
         proposer.tell(unit, cost)
         if k == 0:
             result.start_cost, result.start_scores = cost, scores
+            # The trials the budget allows at the start point's pace: the random phase is its share of these,
+            # so that a binding budget still leaves time for the local refinement.
+            elapsed = budget_s - (deadline - time.monotonic())
+            result.planned_trials = min(trials, max(2, int(budget_s / max(elapsed, 1e-6))))
+            proposer.plan(result.planned_trials)
         if cost < result.best_cost:
             result.best, result.best_values, result.best_cost, result.best_scores = config, values, cost, scores
         if progress is not None:
