@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=240.0, help="mars-tune's --budget-s")
     parser.add_argument("--trials", type=int, default=40, help="mars-tune's --trials")
     parser.add_argument("--seed", type=int, default=0, help="mars-tune's --seed")
+    parser.add_argument("--reuse-tuned", action="store_true",
+                        help="evaluate the tuned YAML of an earlier run of the same training set (no new tuning)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the figures")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             args.target_duration_s, args.target_tp_beta) for s in args.target_seeds]
     tuned_yaml = args.work / f"tuned_{args.train_preset}_b{beta}_seed{args.seed}.yaml"
     started = time.perf_counter()
-    code = mars_tune([str(p) for p in train] + ["--out", str(tuned_yaml), "--budget-s", str(args.budget_s),
+    code = 0 if args.reuse_tuned and tuned_yaml.is_file() else mars_tune([str(p) for p in train] + ["--out", str(tuned_yaml), "--budget-s", str(args.budget_s),
                                                  "--trials", str(args.trials), "--seed", str(args.seed)])
     if code != 0:
         return code

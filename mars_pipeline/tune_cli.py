@@ -153,8 +153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         mean_start = sum(f.start_cost for f in folds) / len(folds)
         mean_tuned = sum(f.tuned_cost for f in folds) / len(folds)
         print(f"  mean held-out objective: {mean_start:.2f} (start) -> {mean_tuned:.2f} (tuned)")
-    print(f"search on all sequences: {len(found.trials)} trials (of {found.planned_trials} planned; stopped by "
-          f"{found.stopped_by}), objective "
+    print(f"search on all sequences: {len(found.trials)} trials (stopped by {found.stopped_by}), objective "
           f"{found.start_cost:.2f} -> {found.best_cost:.2f}")
     print(before_after_table(found.start_scores, found.best_scores))
     changed = {k: v for k, v in found.best_values.items() if getattr(start, k) != v}
