@@ -17,6 +17,7 @@ HELP_EXPECTATIONS: Dict[str, tuple] = {
                                       "(default: the config's duration_s, else the whole drive)",
                                       "(default: mcap)", "(default: float32)", "(default: 300)"]),
     "mars-count": ("mars_pipeline.count_cli", [], ["(default: one per CPU,"]),
+    "mars-tune": ("mars_pipeline.tune_cli", [], ["(default: 180.0)", "(default: 60)", "(default: 0)"]),
     "mars-track-mot": ("mars_tracker.mot_cli", [], ["(default: 30.0)", "(default: hand_tuned)", "(default: 0)"]),
     "mars-hailo compile": ("mars_hailo.cli", ["compile"], ["(default: the config's hw_arch)",
                                                            "needed to compile"]),
