@@ -93,7 +93,7 @@ def test_rviz_config_shows_the_topics_the_nodes_publish():
     manager = rviz["Visualization Manager"]
     assert manager["Global Options"]["Fixed Frame"] == "map"
     topics = {d["Topic"]["Value"] for d in manager["Displays"] if "Topic" in d}
-    assert FusionNodeConfig().markers_topic in topics and TrackerNodeConfig().markers_topic in topics
-    latched = [d for d in manager["Displays"] if d.get("Topic", {}).get("Value") == FusionNodeConfig().markers_topic]
+    assert {f"/{FusionNodeConfig().markers_topic}", f"/{TrackerNodeConfig().markers_topic}"} <= topics  # root namespace
+    latched = [d for d in manager["Displays"] if d.get("Topic", {}).get("Value") == f"/{FusionNodeConfig().markers_topic}"]
     assert latched[0]["Topic"]["Durability Policy"] == "Transient Local"   # the fusion's map is latched
     assert {f"/{c}/debug_image" for c in load_rig(RIG).camera_names} <= topics
