@@ -124,6 +124,11 @@ class FrameDetector:
                                                 config.feature_pool_size, self.model_id,
                                                 context=config.feature_context)
 
+    @property
+    def model_file(self) -> str:
+        """The model file the backend loaded (.hef or .onnx), for diagnostics."""
+        return self._model_file()
+
     def _model_file(self) -> str:
         described = self.backend.describe()
         path = described.get("hef") or described.get("model") or self.config.resolved_model_path
