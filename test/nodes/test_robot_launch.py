@@ -6,7 +6,7 @@ import math
 import pytest
 import yaml
 
-from harness.launch_evaluation import evaluate_launch_file
+from harness.launch_evaluation import evaluate_launch_file, fake_ament_prefix
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_core.rig import load_rig
 
@@ -23,7 +23,8 @@ def _transform_args(node):
                                                                                     "yaw")]
 
 
-def test_robot_launch_brings_up_every_camera_transforms_and_jetson_nodes():
+def test_robot_launch_brings_up_every_camera_transforms_and_jetson_nodes(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMENT_PREFIX_PATH", fake_ament_prefix(tmp_path, "rviz2"))
     result = evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"robot_config": str(RIG)})
     rig = load_rig(RIG)
     cameras = [n for n in result.nodes if n.executable == "camera_node"]
