@@ -132,7 +132,7 @@ class CameraNode(LifecycleNode):
         self.detector: Optional[FrameDetector] = None
         self._source: Optional[Any] = None
         self._configure_error: Optional[Exception] = None
-        self._publishers: List[Any] = []
+        self._device_publishers: List[Any] = []
         self._image_subscription: Optional[Any] = None
         self._stats = StreamStatistics()
         self._stage_ms: Dict[str, float] = {}
@@ -209,7 +209,7 @@ class CameraNode(LifecycleNode):
         self._detections_pub = self.create_publisher(FlowerDetectionArray, self.config.detections_topic, qos)
         self._info_pub = self.create_publisher(CameraInfo, self.config.camera_info_topic, qos_profile("reliable"))
         self._debug_pub = self.create_publisher(CompressedImage, "debug_image/compressed", qos_profile("sensor_data"))
-        self._publishers = [self._detections_pub, self._info_pub, self._debug_pub]
+        self._device_publishers = [self._detections_pub, self._info_pub, self._debug_pub]
         self._last_error = ""
         self.get_logger().info(f"camera '{self.camera}': {self.detector.backend_reason}; model "
                                f"{self.detector.model_file} (id {self.detector.model_id}); source "
@@ -275,9 +275,9 @@ class CameraNode(LifecycleNode):
         if self.detector is not None:
             self.detector.backend.close()
             self.detector = None
-        for publisher in self._publishers:
+        for publisher in self._device_publishers:
             self.destroy_publisher(publisher)
-        self._publishers = []
+        self._device_publishers = []
 
     # ------------------------------------------------------------------ frames in
     def _capture_loop(self) -> None:
