@@ -39,8 +39,8 @@ ARGUMENTS = (
                    default="0.0", nodes=("fusion",), parameter="finalize_after_idle_s", kind="float"),
     LaunchArgument("fix_topic", "sensor_msgs/NavSatFix topic (GNSS)", default="gnss/fix", nodes=("fusion",),
                    parameter="fix_topic"),
-    LaunchArgument("imu_topic", "sensor_msgs/Imu heading topic (empty = course over ground)", default="imu/data",
-                   nodes=("fusion",), parameter="imu_topic", empty_is_unset=False),
+    LaunchArgument("imu_topic", "sensor_msgs/Imu heading topic (none = course over ground)", default="imu/data",
+                   nodes=("fusion",), parameter="imu_topic", kind="optional", empty_is_unset=False),
     LaunchArgument("odometry_topic", "nav_msgs/Odometry ego-motion prior of the tracker (empty = from the images)",
                    nodes=("tracker",), parameter="odometry_topic"),
 )
@@ -56,8 +56,10 @@ def jetson_nodes(values, share):
     for name in BOTH:
         parameters = params_files(ARGUMENTS, values, name)
         parameters.append({**node_parameters(ARGUMENTS, values, name), "robot_config": robot_config})
+        # The fusion's close() finalizes, saves and exports the map (map.png takes seconds): more than launch's
+        # default 5 s before it escalates SIGINT to SIGTERM.
         nodes.append(Node(package="mars_counting", executable=f"{name}_node", name=name, namespace=namespace,
-                          output="screen", parameters=parameters))
+                          output="screen", parameters=parameters, sigterm_timeout="30" if name == "fusion" else "5"))
     if values["rviz"]:
         nodes.append(Node(package="rviz2", executable="rviz2", name="rviz", output="log",  # shows the root namespace
                           arguments=["-d", os.path.join(share, "rviz", "mars_counting.rviz")],

@@ -45,8 +45,8 @@ ARGUMENTS = (
                    default="2.0", nodes=("fusion",), parameter="finalize_after_idle_s", kind="float"),
     LaunchArgument("fix_topic", "The bag's sensor_msgs/NavSatFix topic", default="gnss/fix", nodes=("fusion",),
                    parameter="fix_topic"),
-    LaunchArgument("imu_topic", "The bag's sensor_msgs/Imu heading topic (empty = course over ground)",
-                   default="imu/data", nodes=("fusion",), parameter="imu_topic", empty_is_unset=False),
+    LaunchArgument("imu_topic", "The bag's sensor_msgs/Imu heading topic (none = course over ground)",
+                   default="imu/data", nodes=("fusion",), parameter="imu_topic", kind="optional", empty_is_unset=False),
     LaunchArgument("shutdown_when_done", "End the launch when the player has finished (after the map is final)",
                    default="true", nodes=PLAYER, target=LAUNCH, kind="bool"),
 )
@@ -80,7 +80,7 @@ def _actions(context):
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "jetson.launch.py")),
         launch_arguments=[("robot_config", robot_config), ("use_sim_time", "true")]
         + [(name, _text(values[name])) for name in ("rviz", "params_file", "export_dir", "finalize_after_idle_s",
-                                                     "fix_topic", "imu_topic")])]
+                                                     "fix_topic")] + [("imu_topic", values["imu_topic"] or "none")])]
     if values["player"] == "ros2bag":
         require_ros_package("ros2bag", "player:=ros2bag (use player:=mars without a ROS install)")
         player = ExecuteProcess(cmd=["ros2", "bag", "play", bag, "--clock", "--rate", _text(values["rate"])],

@@ -36,8 +36,8 @@ ARGUMENTS = (
     LaunchArgument("export_dir", "Write the map files here on shutdown", nodes=("fusion",), parameter="export_dir"),
     LaunchArgument("fix_topic", "sensor_msgs/NavSatFix topic (GNSS)", default="gnss/fix", nodes=("fusion",),
                    parameter="fix_topic"),
-    LaunchArgument("imu_topic", "sensor_msgs/Imu heading topic (empty = course over ground)", default="imu/data",
-                   nodes=("fusion",), parameter="imu_topic", empty_is_unset=False),
+    LaunchArgument("imu_topic", "sensor_msgs/Imu heading topic (none = course over ground)", default="imu/data",
+                   nodes=("fusion",), parameter="imu_topic", kind="optional", empty_is_unset=False),
 )
 
 
@@ -71,7 +71,8 @@ def _nodes(context):
     actions.append(IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "jetson.launch.py")),
         launch_arguments=forwarded + [(name, _text(values[name])) for name in
-                                      ("rviz", "map_file", "export_dir", "fix_topic", "imu_topic")]))
+                                      ("rviz", "map_file", "export_dir", "fix_topic")]
+        + [("imu_topic", values["imu_topic"] or "none")]))
     return actions
 
 

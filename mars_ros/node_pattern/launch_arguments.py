@@ -44,7 +44,9 @@ class LaunchArgument:
     nodes: Tuple[str, ...] = ()            # names of the nodes it reaches (fnmatch patterns, e.g. "tf_*")
     parameter: str = ""                    # the declared parameter it sets on them, or "" (then `target`)
     target: str = ""                       # NAMESPACE, PARAMS_FILE, STARTS or LAUNCH when not a parameter
-    kind: str = "str"                      # str, bool, float, int, list (comma-separated strings)
+    kind: str = "str"                      # str, bool, float, int, list (comma-separated strings), or
+    #                                        optional: a str where "none" (any case) means "" (off): `ros2 launch`
+    #                                        refuses an empty value on its command line (`name:=`)
     choices: Tuple[str, ...] = ()          # allowed values (exact); bools accept any case instead
     empty_is_unset: bool = True            # str: "" leaves the node's own default (robot configuration)
 
@@ -63,6 +65,8 @@ class LaunchArgument:
             raise ValueError(f"launch argument {self.name}:={text!r} must be {'a number' if self.kind == 'float' else 'an integer'}") from None
         if self.kind == "list":
             return [item.strip() for item in text.split(",") if item.strip()]
+        if self.kind == "optional":
+            return "" if text.strip().lower() == "none" else text
         return text
 
     def reaches(self, node_name: str) -> bool:
@@ -95,7 +99,7 @@ def node_parameters(table: Sequence[LaunchArgument], values: Mapping[str, Any], 
         if not argument.parameter or not argument.reaches(node_name):
             continue
         value = values[argument.name]
-        if argument.kind == "str" and value == "" and argument.empty_is_unset:
+        if argument.kind in ("str", "optional") and value == "" and argument.empty_is_unset:
             continue
         out[argument.parameter] = value
     return out

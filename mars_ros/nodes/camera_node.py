@@ -290,6 +290,8 @@ class CameraNode(LifecycleNode):
             for result in detector.run(self._frames(), self.config.pipeline_depth, self._on_error):
                 self._publish(result, self._last_image)
         except Exception as exc:  # the node reports and stays up; diagnostics show the error
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: a publish into the closed context is expected, not an error
             self._errors += 1
             self._last_error = f"capture stopped: {type(exc).__name__}: {exc}"
             self.get_logger().error(self._last_error)

@@ -36,7 +36,7 @@ def _samples(tmp_path):
     rig.write_text(RIG.read_text())
     common = {"robot_config": str(rig), "namespace": "robot2", "params_file": str(params), "use_sim_time": "True",
               "rviz": "TRUE", "map_file": "/data/map.npz", "export_dir": "/data/export", "fix_topic": "/ublox/fix",
-              "imu_topic": "", "finalize_after_idle_s": "3.5"}
+              "imu_topic": "None", "finalize_after_idle_s": "3.5"}
     return {
         "camera.launch.py": {**{k: common[k] for k in ("robot_config", "namespace", "params_file", "use_sim_time")},
                              "camera": "cam_right", "backend": "onnx", "model_path": "/models/flower.onnx",

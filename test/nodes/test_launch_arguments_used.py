@@ -144,7 +144,7 @@ def test_jetson_launch_arguments_are_used(probe, tmp_path):
     result = evaluate_launch_file(LAUNCH_DIR / "jetson.launch.py", {
         "robot_config": str(rig), "namespace": "robot2", "params_file": str(params), "use_sim_time": "TRUE",
         "map_file": str(map_file), "export_dir": str(export), "finalize_after_idle_s": "3.5",
-        "fix_topic": "/ublox/fix", "imu_topic": "", "odometry_topic": "odom"})
+        "fix_topic": "/ublox/fix", "imu_topic": "None", "odometry_topic": "odom"})
     probe.watch("/diagnostics", DiagnosticArray)
     tracker, fusion = result.node("tracker").start(), result.node("fusion").start()
     with tracker, fusion:
@@ -229,3 +229,18 @@ def test_a_bad_params_file_is_named_at_start_up_with_exit_code_2(tmp_path, value
     with node:
         assert node.wait(60) == 2, node.output()
     assert message in node.output()
+
+
+def test_a_second_sigint_does_not_interrupt_the_shutdown(tmp_path):
+    """A terminal Ctrl-C reaches every process of the group and `ros2 launch` sends its own SIGINT as well
+    (found running the launch files with the real launch): the node still closes cleanly, exit 0."""
+    import signal
+
+    for module in ("mars_ros.nodes.tracker_node", "mars_ros.nodes.fusion_node"):
+        node = NodeProcess(module, ros_args({"robot_config": str(RIG)}))
+        with node:
+            wait_until(lambda: "QoS" in node.output(), 30, what=f"{module} started")
+            node.proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+            node.proc.send_signal(signal.SIGINT)
+            assert node.wait(30) == 0, node.output()
