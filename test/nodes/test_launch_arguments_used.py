@@ -244,3 +244,20 @@ def test_a_second_sigint_does_not_interrupt_the_shutdown(tmp_path):
             time.sleep(0.02)
             node.proc.send_signal(signal.SIGINT)
             assert node.wait(30) == 0, node.output()
+
+
+def test_the_replay_gate_opens_once_the_topics_have_subscribers(probe):
+    """replay.launch.py's subscriber_gate: exit 0 when every topic has its subscription (then `ros2 bag play`
+    starts), exit 1 naming the topic that has none after the timeout."""
+    from sensor_msgs.msg import NavSatFix
+
+    probe.node.create_subscription(NavSatFix, "/gate_test/fix", lambda msg: None, 10)
+    gate = NodeProcess("mars_ros.nodes.subscriber_gate", ros_args({"topics": ["/gate_test/fix"],
+                                                                   "subscribers": 1}))
+    with gate:
+        assert gate.wait(30) == 0, gate.output()
+    closed = NodeProcess("mars_ros.nodes.subscriber_gate", ros_args({"topics": ["/gate_test/nobody"],
+                                                                     "timeout_s": 1.0}))
+    with closed:
+        assert closed.wait(30) == 1, closed.output()
+    assert "no subscription on ['/gate_test/nobody']" in closed.output()
