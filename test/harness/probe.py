@@ -67,7 +67,7 @@ class Probe:
             time.sleep(0.02)
         raise AssertionError(f"no publisher on {topic} within {timeout} s")
 
-    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:
+    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 30.0) -> Any:
         """Call a service (waiting for it to appear) and return its response; fail after timeout seconds."""
         client = self.node.create_client(srv_type, name)
         try:
