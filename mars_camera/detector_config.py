@@ -53,8 +53,10 @@ class CameraDetectorConfig:
                                         minimum=0.0, maximum=1.0)
     max_detections: int = config_field(300, "Maximum boxes per frame after NMS", minimum=1, maximum=10000)
     class_filter: Tuple[int, ...] = config_field((), "Class ids kept (empty = all classes)", minimum=0)
-    feature_output: str = config_field("features", "Name of the model output holding the neck feature map "
-                                       "(empty = no features)", read_only=True)
+    feature_output: str = config_field("auto", "Name of the model output holding the neck feature map; 'auto' = "
+                                       "the output 'features' (mars-hailo export's) when the model has one, else "
+                                       "none with a warning (a plain Ultralytics/model-zoo export: the tracker "
+                                       "then associates on motion only); empty = no features", read_only=True)
     feature_dim: int = config_field(64, "Values per feature vector (0 = the pooled size, channels x pool^2; "
                                     "smaller values use a fixed orthogonal projection)", minimum=0, maximum=4096,
                                     read_only=True)

@@ -123,6 +123,20 @@ class FrameDetector:
             self.features = BoxFeatureExtractor(info.channels, info.stride, config.feature_dim,
                                                 config.feature_pool_size, self.model_id,
                                                 context=config.feature_context)
+        self.features_note: str = getattr(backend, "features_note", "")  # stand-in backends may lack it
+        if self.features_note:
+            LOG.warning("camera '%s': %s", self.camera_name, self.features_note)
+
+    @property
+    def appearance(self) -> str:
+        """What the detections carry for appearance, for logs and diagnostics."""
+        if self.features is not None:
+            return f"{self.features.feature_dim}-d features of model {self.features.model_id}"
+        if self.features_note:
+            return "none: the model has no feature output (tracker associates on motion only)"
+        if self._encoding == FeatureEncoding.NONE:
+            return "none: feature_encoding is 'none'"
+        return "none: feature_output is ''"
 
     @property
     def model_file(self) -> str:

@@ -95,6 +95,7 @@ def summary(report: CountReport, snapshot: Optional[MapSnapshot] = None) -> Dict
         "partly_unreadable": report.partly_unreadable,
         "problems": report.problems,
         "tracker_warnings": {name: len(log.warnings) for name, log in p.logs.items()},
+        "association": {name: tracker.association for name, tracker in p.trackers.items()},
     }
 
 

@@ -44,6 +44,7 @@ class FieldConfig:
     plant_spacing_m: float = 0.10
     plant_gap_probability: float = 0.05  # missing plants
     leaves_per_plant: int = 8
+    plot_length_m: float = 5.0           # trial plots along each row (truth/plots.geojson, hand_counts.csv)
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def _validate(cfg: SimConfig, where: str) -> None:
     f, fl, d, g, h, det = cfg.field, cfg.flowers, cfg.drive, cfg.gnss, cfg.heading, cfg.detection
     if f.rows < 1:
         raise ConfigError(f"{where}.field.rows must be at least 1, got {f.rows}")
-    for key in ("row_length_m", "row_spacing_m", "plant_spacing_m"):
+    for key in ("row_length_m", "row_spacing_m", "plant_spacing_m", "plot_length_m"):
         _positive(getattr(f, key), f"{where}.field.{key}")
     _probability(f.plant_gap_probability, f"{where}.field.plant_gap_probability")
     if fl.per_plant_mean < 0:

@@ -7,6 +7,8 @@
 - ``mot/<camera>/det_truth.txt``: every simulated detection, frame,true_id,left,top,width,height,score
   with true_id = -1 for false positives (the true flower behind each detection).
 - ``mot/<camera>/seqinfo.ini``: MOTChallenge sequence info (frame rate, length, image size).
+- ``plots.geojson`` and ``hand_counts.csv`` (plot_id,count,observed_count): the field's trial plots and the
+  flowers in each, what a hand count reports (mars_sim.field_plots).
 - ``robot_poses.csv`` (stamp_ns,x,y,yaw), ``gnss.csv`` (true and measured antenna), ``world.yaml`` (datum,
   UTM zone, preset, seed).
 """
@@ -18,6 +20,7 @@ from typing import Dict, Union
 import numpy as np
 import yaml
 
+from mars_sim.field_plots import write_plot_truth
 from mars_sim.simulation import SimulationResult
 
 FLOWERS_HEADER = "id,x,y,z,lat,lon,alt,diameter_m,row,prototype,observed"
@@ -35,6 +38,7 @@ def write_truth(result: SimulationResult, truth_dir: Union[str, Path]) -> Path:
         for i in range(len(f)):
             fh.write(f"{f.ids[i]},{f.xyz[i, 0]:.4f},{f.xyz[i, 1]:.4f},{f.xyz[i, 2]:.4f},{lat[i]:.9f},{lon[i]:.9f},"
                      f"{alt[i]:.4f},{f.diameter_m[i]:.4f},{f.row[i]},{f.prototype[i]},{observed[i]}\n")
+    write_plot_truth(result.config.field, result.datum, f.xyz[:, :2], observed.astype(bool), truth_dir)
     for name, stream in result.cameras.items():
         cam_dir = truth_dir / "mot" / name
         cam_dir.mkdir(parents=True, exist_ok=True)

@@ -79,6 +79,7 @@ class CameraTracker:
         self._ego_attempt_ns = -(1 << 62)
         self._ego_mode = "none"
         self._appearance_scale: Optional[float] = None
+        self._motion_only_said = False
 
     # ------------------------------------------------------------------ public API
     def reset(self, clear_counts: bool = False) -> TrackSnapshot:
@@ -114,6 +115,14 @@ class CameraTracker:
         return self.line_count if self.config.counting_line else self.confirmed_count
 
     @property
+    def association(self) -> str:
+        """What the association uses, for logs and diagnostics: appearance + motion, or motion only."""
+        if self.feature_model_id is not None:
+            return f"motion + appearance ({self.feature_dim}-d features of {self.feature_model_id})"
+        return "motion only (the detections carry no appearance features)" if self._motion_only_said \
+            else "not known yet (no detections seen)"
+
+    @property
     def track_count(self) -> int:
         """Live tracks (any status but REMOVED)."""
         return len(self._tracks)
@@ -140,6 +149,11 @@ class CameraTracker:
         self._last_stamp_ns = frame.stamp_ns
         self._lock_features(frame)
         det = frame.detections
+        if det.features is None and len(det) and self.feature_model_id is None and not self._motion_only_said:
+            # Said once: a plain export (no feature output) is a supported way to run, not a fault per frame.
+            self._motion_only_said = True
+            warnings.append(f"camera '{frame.camera_name}': the detections carry no appearance features "
+                            f"(a model without a feature output): associating on motion only")
         self._det_xywh = det.xywh.astype(np.float64)
         self._unit_features = _normalise_rows(det.features.astype(np.float64)) if det.features is not None \
             else np.zeros((len(det), 0))

@@ -70,6 +70,24 @@ class PendingInference(abc.ABC):
         """The outputs of the submitted frame."""
 
 
+FEATURE_OUTPUT_AUTO = "auto"
+EXPORTED_FEATURE_OUTPUT = "features"   # the name mars-hailo export gives the feature output
+
+
+def requested_feature_output(configured: str) -> Tuple[str, bool]:
+    """The feature output name to look for and whether the model must have it ('auto': 'features', optional)."""
+    if configured == FEATURE_OUTPUT_AUTO:
+        return EXPORTED_FEATURE_OUTPUT, False
+    return configured, bool(configured)
+
+
+def no_feature_output_note(model: str, outputs: Any) -> str:
+    """The one-line warning for a model without a feature output under feature_output 'auto'."""
+    return (f"model '{model}' has no feature output '{EXPORTED_FEATURE_OUTPUT}' (outputs: {outputs}): no "
+            f"appearance features are published and the tracker associates on motion only; `mars-hailo export` "
+            f"adds the feature output, feature_output: '' silences this")
+
+
 @dataclass(frozen=True)
 class FeatureMapInfo:
     """Shape facts of the feature output, for building the feature extractor."""
@@ -82,6 +100,8 @@ class DetectorBackend(abc.ABC):
     """One model on one runtime. submit() may overlap with the caller's pre/post-processing."""
 
     name: str = "backend"
+    # Why the model runs without appearance features although they were wanted ('' = features or none asked for).
+    features_note: str = ""
 
     @property
     @abc.abstractmethod

@@ -31,6 +31,8 @@ from mars_camera.detectors.base import (
     ModelOutputs,
     PendingInference,
     QuantParams,
+    no_feature_output_note,
+    requested_feature_output,
 )
 from mars_camera.detectors.hailo_output_roles import (
     REG_MAX,
@@ -245,18 +247,21 @@ class HailoDetectorBackend(DetectorBackend):
             described.append(f"{info.name} {tuple(info.shape)} (from {list(originals)})")
             streams.append(OutputStream(info.name, tuple(int(v) for v in info.shape),
                                         hailort_enum_name(info.format.order), originals))
-        wanted = frozenset(n for n in (feature_output, *feature_node_names) if n)
+        requested, required = requested_feature_output(feature_output)
+        wanted = frozenset(n for n in (requested, *feature_node_names) if n)
         # The class count is not configured: the raw heads tell it (a class conv is its box conv's grid partner).
         roles = assign_output_roles(streams, ExpectedOutputs(self._input_size[1], feature_names=wanted,
                                                              box_channels=4 * REG_MAX))
         role_of = {r.name: r.role for r in roles}
         feature = [i.name for i in infos if role_of[i.name] == "features"]
         nms = [i.name for i in infos if role_of[i.name] == "nms"]
-        if feature_output and len(feature) != 1:
+        if not required and requested and not feature:
+            self.features_note = no_feature_output_note(self.hef_path, [i.name for i in infos])
+        elif requested and len(feature) != 1:
             raise ModelMismatchError(
                 f"feature_output '{feature_output}' matches {len(feature)} outputs of HEF '{self.hef_path}'; its "
                 f"outputs are: {'; '.join(described)}. Compile the HEF with the feature end node, pass its "
-                "vstream/original name as feature_output, or set feature_output to ''")
+                "vstream/original name as feature_output, or set feature_output to 'auto' or ''")
         self._feature_name = feature[0] if feature else None
         self._nms_name = nms[0] if nms else None
         if len(nms) > 1:

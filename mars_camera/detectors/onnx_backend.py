@@ -18,6 +18,8 @@ from mars_camera.detectors.base import (
     ModelMismatchError,
     ModelOutputs,
     PendingInference,
+    no_feature_output_note,
+    requested_feature_output,
 )
 from mars_camera.yolo.letterbox import input_tensor_from_letterboxed
 
@@ -95,12 +97,15 @@ class OnnxDetectorBackend(DetectorBackend):
 
         outputs = {o.name: list(o.shape) for o in self._session.get_outputs()}
         self._feature_name: Optional[str] = None
-        if feature_output:
-            if feature_output not in outputs:
-                raise ModelMismatchError(
-                    f"feature_output '{feature_output}' is not an output of '{model_path}' (outputs: "
-                    f"{sorted(outputs)}); export with the feature output or set feature_output to ''")
-            self._feature_name = feature_output
+        wanted, required = requested_feature_output(feature_output)
+        if wanted in outputs:
+            self._feature_name = wanted
+        elif required:
+            raise ModelMismatchError(
+                f"feature_output '{feature_output}' is not an output of '{model_path}' (outputs: "
+                f"{sorted(outputs)}); export with the feature output, or set feature_output to 'auto' or ''")
+        elif wanted:
+            self.features_note = no_feature_output_note(model_path, sorted(outputs))
         detection = [n for n, s in outputs.items() if n != self._feature_name and len(s) == 3]
         if len(detection) != 1:
             raise ModelMismatchError(f"model '{model_path}' must have exactly one (1, 4+classes, anchors) "

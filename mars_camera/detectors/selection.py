@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Tuple
 
 from mars_camera.detector_config import CameraDetectorConfig
-from mars_camera.detectors.base import BackendUnavailableError, DetectorBackend
+from mars_camera.detectors.base import BackendUnavailableError, DetectorBackend, requested_feature_output
 
 LOG = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def create_backend(config: CameraDetectorConfig, device_present: Callable[[], bo
             backend: DetectorBackend = HailoDetectorBackend(
                 config.hef_path, config.input_size, config.feature_output, config.hailo_arch,
                 config.hailo_timeout_ms, config.hailo_scores_activated,
-                feature_node_names=feature_node_names(config.resolved_model_path, config.feature_output),
+                feature_node_names=feature_node_names(config.resolved_model_path,
+                                                      requested_feature_output(config.feature_output)[0]),
                 architecture_probe=architecture_probe or device_architecture, hailo_module=hailo_module)
             reason = f"backend={config.backend}: {why}"
             LOG.info("detector backend: hailo (%s)", reason)

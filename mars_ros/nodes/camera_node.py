@@ -212,9 +212,9 @@ class CameraNode(LifecycleNode):
         self._device_publishers = [self._detections_pub, self._info_pub, self._debug_pub]
         self._last_error = ""
         self.get_logger().info(f"camera '{self.camera}': {self.detector.backend_reason}; model "
-                               f"{self.detector.model_file} (id {self.detector.model_id}); source "
-                               f"{self.source_config.kind}; detections on {self._detections_pub.topic_name}, QoS "
-                               f"{describe_qos(qos)}")
+                               f"{self.detector.model_file} (id {self.detector.model_id}); appearance "
+                               f"{self.detector.appearance}; source {self.source_config.kind}; detections on "
+                               f"{self._detections_pub.topic_name}, QoS {describe_qos(qos)}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -373,7 +373,8 @@ class CameraNode(LifecycleNode):
                                      **self._stage_ms, **self._stats.latency_percentiles()}
         if detector is not None:
             described = detector.backend.describe()
-            values.update({"backend": detector.backend.name, "model_file": detector.model_file,
+            values.update({"backend": detector.backend.name, "appearance": detector.appearance,
+                           "model_file": detector.model_file,
                            "model_id": detector.model_id,
                            "detections_topic": self._detections_pub.topic_name})
             if "temperature_c" in described:

@@ -196,7 +196,8 @@ class TrackerNode(Node):
                 WARN if tracker.reset_count or missing else OK)
             values = {"rate_hz": stats.rate_hz(now), "frames": stats.total, "active_tracks": tracker.track_count,
                       "confirmed": tracker.confirmed_count, "resets": tracker.reset_count, "rejected": rejected,
-                      "missing_frames": missing, "min_hits": tracker.config.min_hits,
+                      "missing_frames": missing, "association": tracker.association,
+                      "min_hits": tracker.config.min_hits,
                       "detections_topic": self._detection_subscriptions[index].topic_name,
                       "tracks_topic": self._track_publishers[name].topic_name,
                       "use_sim_time": self.get_clock().ros_time_is_active,

@@ -2,6 +2,7 @@
 
     mars-eval --truth RUN/truth --result RESULT_DIR [--json scores.json] [--radius 0.15 | --radius auto]
     mars-eval --mot-gt gt.txt --mot-tracks tracker.txt [--json scores.json]
+    mars-eval --result RESULT_DIR --hand-counts plots.csv [--plots plots.geojson] [--figures DIR] [--truth ...]
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from mars_core.cli_help import HelpFormatter, plain_description
+from mars_sim.evaluation.hand_counts import (hand_count_scores, predicted_plot_counts, read_hand_counts,
+                                             render_hand_counts, write_hand_count_figures)
 from mars_sim.evaluation.mot_files import MotFileError
 from mars_sim.evaluation.run_evaluation import (AUTO_RADIUS_SIGMAS, DEFAULT_MATCH_RADIUS_M, EvaluationInputError,
                                                 ForeignResultError, evaluate_mot_files, evaluate_run, json_ready,
@@ -44,25 +47,65 @@ def build_parser() -> argparse.ArgumentParser:
                         f"the 95 %% circle of a 2-D Gaussian error, at least {DEFAULT_MATCH_RADIUS_M}")
     p.add_argument("--mot-gt", type=Path, help="external MOTChallenge ground truth (gt.txt)")
     p.add_argument("--mot-tracks", type=Path, help="tracker output for --mot-gt (MOTChallenge format)")
+    p.add_argument("--hand-counts", type=Path, metavar="CSV",
+                   help="hand counts per plot (CSV with plot_id,count) to compare the --result with: per-plot "
+                        "table, MAPE, RMSE, bias, R^2, a scatter and a Bland-Altman PNG; --truth is optional then")
+    p.add_argument("--plots", type=Path, metavar="GEOJSON",
+                   help="plot polygons (GeoJSON, 'plot_id' property) that put the result's flowers in the "
+                        "hand-counted plots by their lat/lon (default: the plot_id column of flowers.csv)")
+    p.add_argument("--figures", type=Path, metavar="DIR",
+                   help="folder for the hand-count figures (default: the --json file's folder, else the "
+                        "current folder)")
     p.add_argument("--json", type=Path, help="also write the scores as JSON to this file")
     return p
+
+
+def hand_count_comparison(args: argparse.Namespace) -> Dict[str, Any]:
+    """Scores of --result against --hand-counts; writes the two figures and prints the table."""
+    hand = read_hand_counts(args.hand_counts)
+    predicted, assignment = predicted_plot_counts(args.result, list(hand), args.plots)
+    scores = hand_count_scores(predicted, hand)
+    scores["assignment"] = assignment
+    figures_dir = args.figures or (args.json.parent if args.json is not None else Path("."))
+    try:
+        scores["figures"] = [str(p) for p in write_hand_count_figures(scores, figures_dir)]
+    except OSError as exc:
+        raise EvaluationInputError(f"cannot write the hand-count figures into {figures_dir}: "
+                                   f"{exc.strerror or exc}") from None
+    print(render_hand_counts(scores))
+    if assignment["outside_plots"]:
+        print(f"mars-eval: {assignment['outside_plots']} of {assignment['flowers']} flowers of the result lie in "
+              f"no hand-counted plot", file=sys.stderr)
+    print(f"figures: {', '.join(scores['figures'])}")
+    return scores
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of mars-eval; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    run_mode = args.truth is not None or args.result is not None
+    hand_mode = args.hand_counts is not None
+    run_mode = args.truth is not None or (args.result is not None and not hand_mode)
     mot_mode = args.mot_gt is not None or args.mot_tracks is not None
-    if run_mode == mot_mode:
-        print("mars-eval: give --truth and --result, or --mot-gt and --mot-tracks", file=sys.stderr)
+    if (args.plots is not None or args.figures is not None) and not hand_mode:
+        print("mars-eval: --plots and --figures go with --hand-counts", file=sys.stderr)
         return 2
+    if hand_mode and args.result is None:
+        print("mars-eval: --hand-counts needs the --result folder to compare", file=sys.stderr)
+        return 2
+    if (run_mode or hand_mode) == mot_mode:
+        print("mars-eval: give --truth and --result, --result and --hand-counts, or --mot-gt and --mot-tracks",
+              file=sys.stderr)
+        return 2
+    scores: Dict[str, Any] = {}
     try:
+        if hand_mode:
+            scores["hand_counts"] = hand_count_comparison(args)
         if run_mode:
             if args.truth is None or args.result is None:
                 print("mars-eval: --truth and --result go together", file=sys.stderr)
                 return 2
-            scores = evaluate_run(args.truth, args.result, args.radius)
-        else:
+            scores.update(evaluate_run(args.truth, args.result, args.radius))
+        elif mot_mode:
             if args.mot_gt is None or args.mot_tracks is None:
                 print("mars-eval: --mot-gt and --mot-tracks go together", file=sys.stderr)
                 return 2
@@ -75,7 +118,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (EvaluationInputError, MotFileError) as exc:
         print(f"mars-eval: {exc}", file=sys.stderr)
         return 2
-    print(render_table(scores))
+    if run_mode or mot_mode:
+        print(render_table(scores))
     for warning in scores.get("checks") or []:
         print(f"mars-eval: warning: {warning}", file=sys.stderr)
     if args.json is not None:
