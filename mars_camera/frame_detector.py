@@ -138,6 +138,11 @@ class FrameDetector:
             return "none: feature_encoding is 'none'"
         return "none: feature_output is ''"
 
+    @property
+    def model_file(self) -> str:
+        """The model file the backend loaded (.hef or .onnx), for diagnostics."""
+        return self._model_file()
+
     def _model_file(self) -> str:
         described = self.backend.describe()
         path = described.get("hef") or described.get("model") or self.config.resolved_model_path

@@ -60,6 +60,7 @@ class CameraTracker:
         self.feature_dim = feature_dim
         self._empty: Tuple[int, TrackSnapshot] = (-1, TrackSnapshot.empty())
         self.scorer: AssociationScorer = scorer if scorer is not None else default_scorer(self.config)
+        self._owns_scorer = scorer is None  # reconfigure() rebuilds only the default scorer
         self.camera_model = camera_model
         # Stages with more (track, detection) pairs than this associate on gated pairs only (no T x D arrays).
         self.dense_pair_limit = int(dense_pair_limit)
@@ -102,6 +103,17 @@ class CameraTracker:
             self.confirmed_count = 0
             self.line_count = 0
         return removed
+
+    def reconfigure(self, config: TrackerConfig) -> None:
+        """Use config from the next update() on (a live parameter change, between frames); tracks and counts
+        are kept. The box filter's noise model and the default scorer are rebuilt from it (a scorer given to
+        the constructor is the caller's and stays)."""
+        self.config = config
+        self._kalman = BoxKalmanModel(config.measurement_noise, config.size_measurement_noise,
+                                      config.acceleration_noise, config.size_change_noise,
+                                      config.initial_velocity_std)
+        if self._owns_scorer:
+            self.scorer = default_scorer(config)
 
     @property
     def count(self) -> int:

@@ -121,6 +121,10 @@ class ReopeningFrameSource(FrameSource):
         """Make a blocked read() return None (from another thread)."""
         self._stop.set()
 
+    def resume(self) -> None:
+        """Undo stop(): read() delivers frames again, the device stayed open (a lifecycle re-activation)."""
+        self._stop.clear()
+
     def close(self) -> None:
         self._stop.set()
         if self._open:

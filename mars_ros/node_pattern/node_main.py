@@ -1,7 +1,9 @@
 """main() of every MARS node: init, build the node, spin, and shut down cleanly on SIGINT or shutdown."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Callable, List, Optional
 
 import rclpy
@@ -36,6 +38,11 @@ def run_node(make_node: Callable[[], Node], args: Optional[List[str]] = None) ->
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A Ctrl-C in a terminal reaches every process of the group and `ros2 launch` sends its own SIGINT too:
+        # the second one must not interrupt the final save or the shutdown (launch escalates to SIGTERM and
+        # SIGKILL if this hangs).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if node is not None:
             close = getattr(node, "close", None)
             if callable(close):

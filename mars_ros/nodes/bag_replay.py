@@ -21,7 +21,7 @@ from mars_core.stamps import sec_nanosec
 from mars_ros.bags.bag_files import open_bag_reader
 from mars_ros.node_pattern.diagnostics import OK, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
-from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.parameters import RuntimeParameters
 from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 
@@ -62,7 +62,9 @@ class BagReplayNode(Node):
 
     def __init__(self) -> None:
         super().__init__("bag_replay")
-        self.config = declare_config_parameters(self, BagReplayConfig)
+        self.parameters = RuntimeParameters(self)  # runtime changes refused: playback is set up with them
+        self.config = self.parameters.declare(BagReplayConfig)
+        self.parameters.check_no_unknown_overrides()
         self.finished: Future = Future()
         self._reader = open_bag_reader(self.config.bag_path)
         wanted = set(self.config.topics)

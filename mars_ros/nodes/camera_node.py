@@ -3,8 +3,13 @@
 Publishes, in the camera's namespace: `detections` (FlowerDetectionArray, reliable; stamp = capture time,
 frame_id = <camera>_optical_frame), `camera_info` (from the robot configuration's intrinsics, same stamp),
 an optional rate-limited annotated `debug_image/compressed`, and diagnostics (fps, per-stage latency,
-dropped frames, backend, source state). The model and device are opened once and released on shutdown; a
-camera that disappears is reopened with back-off while the node keeps running.
+dropped frames, backend, model file, source kind and state, lifecycle state). A managed (lifecycle) node: the
+model and device are opened at configure and released at cleanup/shutdown (see CameraNode); a camera that
+disappears is reopened with back-off while the node keeps running.
+
+Runtime parameter changes (`ros2 param set`): debug_image_hz, exit_when_done and wait_for_subscribers are applied
+from the next frame; the `detector.*`, `source.*` and QoS parameters take effect at configure, so they are
+accepted while the node is unconfigured and refused with the reason otherwise; read-only ones never change.
 """
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import rclpy.logging
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.task import Future
 
 from mars_core.config_schema import config_field
@@ -29,7 +35,7 @@ from mars_core.package_files import default_robot_config
 from mars_core.rig import ConfigError, RigCamera, load_rig, load_robot_config
 from mars_ros.node_pattern.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
-from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.parameters import RuntimeParameters, change_text
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_ros.node_pattern.timers import steady_timer
 from mars_core.stream_statistics import StreamStatistics
@@ -58,6 +64,8 @@ class CameraNodeConfig:
                                              minimum=0)
     qos: str = config_field("reliable", "QoS of the detections", choices=QOS_CHOICES)
     qos_depth: int = config_field(30, "History depth of the detections publisher", minimum=1)
+    autostart: bool = config_field(True, "Configure and activate at start-up (false: wait for a lifecycle "
+                                         "manager's transitions)", read_only=True)
 
 
 def camera_info_msg(camera: RigCamera, stamp: Any) -> Any:
@@ -90,43 +98,42 @@ def annotated_jpeg(image: np.ndarray, result: DetectionResult, quality: int = 70
     return data.tobytes() if ok else b""
 
 
-class CameraNode(Node):
-    """Runs the FrameDetector on the configured source and publishes its detections."""
+class CameraNode(LifecycleNode):
+    """Runs the FrameDetector on the configured source and publishes its detections (a managed node).
+
+    configure: open the frame source and load the model (a failure is a failed transition, reported in the log and
+    diagnostics, the node stays unconfigured); activate: capture, detect and publish; deactivate: stop capture and
+    inference, the device and the model stay open; cleanup / shutdown: release them. With autostart (default)
+    the node configures and activates itself at start-up, as a plain node would.
+    """
 
     def __init__(self) -> None:
         super().__init__("camera")
-        self.config = declare_config_parameters(self, CameraNodeConfig)
+        self.parameters = RuntimeParameters(self)
+        refusal = self._refusal_when_configured
+        self.config = self.parameters.declare(
+            CameraNodeConfig, applied=("debug_image_hz", "exit_when_done", "wait_for_subscribers"), refusal=refusal)
         robot_config = self.config.robot_config or str(default_robot_config())
         robot = load_robot_config(robot_config)
         self.camera = self.config.camera_name or self.get_namespace().strip("/").split("/")[-1]
         if not self.camera:
             raise ConfigError("camera_name is empty and the node has no namespace: set one of them")
-        self.detector_config = declare_config_parameters(self, CameraDetectorConfig, prefix="detector.",
-                                                         defaults=robot.get("camera"),
-                                                         defaults_source=f"{robot_config}:camera")
-        self.source_config = declare_config_parameters(self, FrameSourceConfig, prefix="source.")
+        self.detector_config = self.parameters.declare(CameraDetectorConfig, prefix="detector.",
+                                                       defaults=robot.get("camera"),
+                                                       defaults_source=f"{robot_config}:camera", refusal=refusal)
+        self.source_config = self.parameters.declare(FrameSourceConfig, prefix="source.", refusal=refusal)
+        self.parameters.check_no_unknown_overrides()
         self.finished: Future = Future()
         self._rig_camera: Optional[RigCamera] = None
         try:
             self._rig_camera = load_rig(robot_config).camera(self.camera)
         except ConfigError as exc:
             self.get_logger().warning(f"no CameraInfo will be published: {exc}")
-        from mars_counting.msg import FlowerDetectionArray
-        from sensor_msgs.msg import CameraInfo, CompressedImage
-
-        qos = qos_profile(self.config.qos, self.config.qos_depth)
-        self._detections_pub = self.create_publisher(FlowerDetectionArray, self.config.detections_topic, qos)
-        self._info_pub = self.create_publisher(CameraInfo, self.config.camera_info_topic, qos_profile("reliable"))
-        self._debug_pub = (self.create_publisher(CompressedImage, "debug_image/compressed",
-                                                 qos_profile("sensor_data"))
-                           if self.config.debug_image_hz > 0 else None)
-        self._encoding = ENCODINGS[self.detector_config.feature_encoding]
-        # The model and the device are opened once for the node's lifetime.
-        self.detector = FrameDetector(self.detector_config, camera_name=self.camera)
-        self.get_logger().info(f"camera '{self.camera}': {self.detector.backend_reason}; model id "
-                               f"{self.detector.model_id}; appearance {self.detector.appearance}; source "
-                               f"{self.source_config.kind}; detections QoS "
-                               f"{describe_qos(qos)}")
+        self.detector: Optional[FrameDetector] = None
+        self._source: Optional[Any] = None
+        self._configure_error: Optional[Exception] = None
+        self._device_publishers: List[Any] = []
+        self._image_subscription: Optional[Any] = None
         self._stats = StreamStatistics()
         self._stage_ms: Dict[str, float] = {}
         self._errors = 0
@@ -136,30 +143,155 @@ class CameraNode(Node):
         self._last_debug = 0.0
         self._size_warned = False
         self._stop = threading.Event()
-        self._source = create_frame_source(self.source_config, self.detector_config.input_size, self.camera)
         self._thread: Optional[threading.Thread] = None
         self._last_image: Optional[np.ndarray] = None
+        self._topic_frames = 0
+        self._diagnostics = DiagnosticsPublisher(self, hardware_id=self.camera)
+        steady_timer(self, 1.0, self._publish_diagnostics)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def lifecycle_state(self) -> str:
+        """unconfigured, inactive, active, finalized (or a transition state)."""
+        return str(self._state_machine.current_state[1])
+
+    def _refusal_when_configured(self, name: str) -> Optional[str]:
+        """Source, detector and QoS settings take effect at configure: accepted only while unconfigured."""
+        if self.lifecycle_state == "unconfigured":
+            return None
+        return (f"used when the node is configured (state now {self.lifecycle_state}): deactivate and clean up "
+                f"the node (lifecycle), set it, then configure again; or restart the node")
+
+    def start(self) -> None:
+        """autostart: configure and activate; raises the configure error (ConfigError: exit code 2)."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            error = self._configure_error
+            if isinstance(error, ConfigError):
+                raise error
+            raise RuntimeError(f"configure failed: {self._last_error}")
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            raise RuntimeError(f"activate failed: {self._last_error}")
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Open the frame source and load the model (applying parameters set while unconfigured)."""
+        changed = []
+        for prefix in ("", "detector.", "source."):
+            change = self.parameters.take(prefix)
+            if change is None:
+                continue
+            changed.append(change_text(change[1]))
+            if prefix == "":
+                self.config = change[0]
+            elif prefix == "detector.":
+                self.detector_config = change[0]
+            else:
+                self.source_config = change[0]
+        if changed:
+            self.get_logger().info(f"parameters changed: {', '.join(changed)}")
+        from mars_counting.msg import FlowerDetectionArray
+        from sensor_msgs.msg import CameraInfo, CompressedImage
+
+        self._configure_error = None
+        try:
+            self.detector = FrameDetector(self.detector_config, camera_name=self.camera)
+            self._source = create_frame_source(self.source_config, self.detector_config.input_size, self.camera)
+            if self._source is not None:
+                self._source.open()
+        except Exception as exc:  # a missing model or device: a failed transition, the node stays up
+            self._configure_error = exc
+            self._errors += 1
+            self._last_error = f"configure failed: {type(exc).__name__}: {exc}"
+            self.get_logger().error(self._last_error)
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        self._encoding = ENCODINGS[self.detector_config.feature_encoding]
+        qos = qos_profile(self.config.qos, self.config.qos_depth)
+        self._detections_pub = self.create_publisher(FlowerDetectionArray, self.config.detections_topic, qos)
+        self._info_pub = self.create_publisher(CameraInfo, self.config.camera_info_topic, qos_profile("reliable"))
+        self._debug_pub = self.create_publisher(CompressedImage, "debug_image/compressed", qos_profile("sensor_data"))
+        self._device_publishers = [self._detections_pub, self._info_pub, self._debug_pub]
+        self._last_error = ""
+        self.get_logger().info(f"camera '{self.camera}': {self.detector.backend_reason}; model "
+                               f"{self.detector.model_file} (id {self.detector.model_id}); appearance "
+                               f"{self.detector.appearance}; source {self.source_config.kind}; detections on "
+                               f"{self._detections_pub.topic_name}, QoS {describe_qos(qos)}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start capturing and publishing."""
+        self._stop.clear()
+        resume = getattr(self._source, "resume", None)
+        if callable(resume):
+            resume()
         if self._source is None:  # kind 'topic': detect in the subscription callback
-            self._topic_frames = 0
-            self.create_subscription(CompressedImage if self.config.image_topic.endswith("compressed")
-                                     else _image_type(), self.config.image_topic, self._on_image,
-                                     qos_profile("sensor_data"))
+            from sensor_msgs.msg import CompressedImage
+
+            self._image_subscription = self.create_subscription(
+                CompressedImage if self.config.image_topic.endswith("compressed") else _image_type(),
+                self.config.image_topic, self._on_image, qos_profile("sensor_data"))
         else:
             self._thread = threading.Thread(target=self._capture_loop, name=f"{self.camera}-capture", daemon=True)
             self._thread.start()
-        self._diagnostics = DiagnosticsPublisher(self, hardware_id=self.camera)
-        steady_timer(self, 1.0, self._publish_diagnostics)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop capture and inference; the source's device and the model stay open."""
+        self._stop_capture()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the source, the model and the device."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop and release everything."""
+        self._stop_capture()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: release, back to unconfigured."""
+        self._stop_capture()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_capture(self) -> None:
+        self._stop.set()
+        stop = getattr(self._source, "stop", None)
+        if callable(stop):
+            stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        if self._image_subscription is not None:
+            self.destroy_subscription(self._image_subscription)
+            self._image_subscription = None
+
+    def _release(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+        if self.detector is not None:
+            self.detector.backend.close()
+            self.detector = None
+        for publisher in self._device_publishers:
+            self.destroy_publisher(publisher)
+        self._device_publishers = []
 
     # ------------------------------------------------------------------ frames in
     def _capture_loop(self) -> None:
         while (self._detections_pub.get_subscription_count() < self.config.wait_for_subscribers
                and not self._stop.is_set()):
             time.sleep(0.02)
+            self._take_live_changes()
+        detector = self.detector
         try:
-            self._source.open()
-            for result in self.detector.run(self._frames(), self.config.pipeline_depth, self._on_error):
+            for result in detector.run(self._frames(), self.config.pipeline_depth, self._on_error):
                 self._publish(result, self._last_image)
         except Exception as exc:  # the node reports and stays up; diagnostics show the error
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: a publish into the closed context is expected, not an error
             self._errors += 1
             self._last_error = f"capture stopped: {type(exc).__name__}: {exc}"
             self.get_logger().error(self._last_error)
@@ -169,8 +301,16 @@ class CameraNode(Node):
             self._publish_diagnostics()  # the final figures, even for a source shorter than the timer period
             self.finished.set_result(self._stats.total)
 
+    def _take_live_changes(self) -> None:
+        """debug_image_hz, exit_when_done, wait_for_subscribers set at runtime: used from the next frame on."""
+        change = self.parameters.take()
+        if change is not None:
+            self.config = change[0]
+            self.get_logger().info(f"parameters changed: {change_text(change[1])}")
+
     def _frames(self):
         while not self._stop.is_set():
+            self._take_live_changes()  # between frames
             frame = self._source.read()
             if frame is None:
                 return
@@ -178,6 +318,7 @@ class CameraNode(Node):
             yield frame
 
     def _on_image(self, msg: Any) -> None:
+        self._take_live_changes()
         try:
             frame = frame_from_message(msg, self._topic_frames, self.camera)
             self._topic_frames += 1
@@ -207,7 +348,8 @@ class CameraNode(Node):
                     f"intrinsics of {self.camera} are for {intr.width}x{intr.height}: geolocation will be wrong")
             self._info_pub.publish(camera_info_msg(self._rig_camera, msg.header.stamp))
         now = time.monotonic()
-        if self._debug_pub is not None and image is not None and now - self._last_debug >= 1.0 / self.config.debug_image_hz:
+        hz = self.config.debug_image_hz
+        if hz > 0 and image is not None and now - self._last_debug >= 1.0 / hz:
             from sensor_msgs.msg import CompressedImage
 
             self._last_debug = now
@@ -221,15 +363,23 @@ class CameraNode(Node):
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic_ns()
-        values: Dict[str, object] = {"fps": self._stats.rate_hz(now), "frames": self._stats.total,
-                                     "dropped_frames": self._dropped, "errors": self._errors,
-                                     "backend": self.detector.backend.name, "appearance": self.detector.appearance,
-                                     **self._stage_ms,
-                                     **self._stats.latency_percentiles()}
-        described = self.detector.backend.describe()
-        if "temperature_c" in described:
-            values["hailo_temperature_c"] = described["temperature_c"]
-        level, message = OK, "detecting"
+        state = self.lifecycle_state
+        detector = self.detector
+        # What the node uses, as it uses it: the backend chosen, the model file loaded, the source, the topic.
+        values: Dict[str, object] = {"lifecycle_state": state, "fps": self._stats.rate_hz(now),
+                                     "frames": self._stats.total, "dropped_frames": self._dropped,
+                                     "errors": self._errors, "source_kind": self.source_config.kind,
+                                     "use_sim_time": self.get_clock().ros_time_is_active,
+                                     **self._stage_ms, **self._stats.latency_percentiles()}
+        if detector is not None:
+            described = detector.backend.describe()
+            values.update({"backend": detector.backend.name, "appearance": detector.appearance,
+                           "model_file": detector.model_file,
+                           "model_id": detector.model_id,
+                           "detections_topic": self._detections_pub.topic_name})
+            if "temperature_c" in described:
+                values["hailo_temperature_c"] = described["temperature_c"]
+        level, message = OK, "detecting" if state == "active" else state
         status = getattr(self._source, "status", None)
         if callable(status):
             source_status = status().as_dict()
@@ -237,20 +387,15 @@ class CameraNode(Node):
             if source_status.get("state") == "reopening":
                 level, message = WARN, f"camera lost, reopening with back-off: {source_status.get('last_error')}"
         if self._last_error:
-            level, message = (ERROR if "capture stopped" in self._last_error else WARN), self._last_error
+            level = ERROR if ("capture stopped" in self._last_error or "configure failed" in self._last_error) \
+                else WARN
+            message = self._last_error
         self._diagnostics.publish({self.camera: (level, message, values)})
 
     def close(self) -> None:
         """Stop capturing and release the source, the model and the device."""
-        self._stop.set()
-        stop = getattr(self._source, "stop", None)
-        if callable(stop):
-            stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-        if self._source is not None:
-            self._source.close()
-        self.detector.backend.close()
+        self._stop_capture()
+        self._release()
         rclpy.logging.get_logger("mars.camera").info(f"{self.camera}: released after {self._stats.total} frames")
 
 
@@ -260,9 +405,22 @@ def _image_type() -> Any:
     return Image
 
 
+def make_camera_node() -> CameraNode:
+    """The camera node, configured and activated when its autostart parameter is true (the default)."""
+    node = CameraNode()
+    if node.config.autostart:
+        try:
+            node.start()
+        except Exception:
+            node.close()
+            node.destroy_node()
+            raise
+    return node
+
+
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point: `ros2 run mars_counting camera_node --ros-args -r __ns:=/cam_left -p source.kind:=picamera2`."""
-    return run_node(CameraNode, args)
+    return run_node(make_camera_node, args)
 
 
 if __name__ == "__main__":

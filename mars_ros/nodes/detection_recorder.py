@@ -19,7 +19,7 @@ from mars_ros.bags.bag_files import STORAGE_CHOICES, BagWriter
 from mars_ros.messages.detection_messages import DETECTION_ARRAY_TYPE, detection_frame_from_msg
 from mars_ros.node_pattern.diagnostics import OK, WARN, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
-from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.parameters import RuntimeParameters
 from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_core.stream_statistics import StreamStatistics
@@ -47,7 +47,9 @@ class DetectionRecorderNode(Node):
 
     def __init__(self) -> None:
         super().__init__("detection_recorder")
-        self.config = declare_config_parameters(self, DetectionRecorderConfig)
+        self.parameters = RuntimeParameters(self)  # runtime changes refused: the bag is open with them
+        self.config = self.parameters.declare(DetectionRecorderConfig)
+        self.parameters.check_no_unknown_overrides()
         from mars_counting.msg import FlowerDetectionArray
 
         self._writer = BagWriter(self.config.output_path, self.config.storage)

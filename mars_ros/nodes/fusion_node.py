@@ -4,6 +4,14 @@ Subscribes to /<camera>/tracks of every configured camera, NavSatFix and (option
 FlowerMapper core (the same as the offline counter) and publishes the flower array, the count and rviz markers
 (latched: late rviz sessions get the map), plus diagnostics. The map is saved atomically every save_period_s and
 on shutdown; a restarted node resumes from the saved map.
+
+Runtime parameter changes (`ros2 param set`): flowers_period_s and finalize_after_idle_s are applied at the next
+publication tick; the `fusion.*` parameters are start-up only (the pose track, reorder buffer, geolocator and
+flower map are built from them, and the map already collected depends on them), as are the timer periods and
+QoS: those changes are refused with the reason and the map is untouched. Each parameter's description says which.
+
+Not a lifecycle node: it owns no device, and deactivate/cleanup would mean dropping or freezing the map it
+collects; the map is saved (map_file) and resumed by a restarted process instead.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from mars_core.package_files import default_robot_config
 from mars_core.rig import load_rig, load_robot_config
 from mars_ros.node_pattern.diagnostics import OK, WARN, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
-from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.parameters import RuntimeParameters, change_text
 from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_fusion.config import FusionConfig
@@ -32,17 +40,18 @@ from mars_ros.messages.map_messages import flower_array_msg, flower_count_msg, f
 
 @dataclass(frozen=True)
 class FusionNodeConfig:
-    """Parameters of the fusion node (fusion settings are the `fusion.*` parameters)."""
+    """Parameters of the fusion node (fusion settings are the `fusion.*` parameters). Topic names without a leading
+    / resolve in the node's namespace."""
 
     robot_config: str = config_field("", "Robot configuration YAML with the rig (empty = the shipped MARS rig)",
                                      read_only=True)
     tracks_topic: str = config_field("tracks", "Tracks topic inside each camera's namespace", read_only=True)
-    fix_topic: str = config_field("/gnss/fix", "sensor_msgs/NavSatFix topic", read_only=True)
-    imu_topic: str = config_field("/imu/data", "sensor_msgs/Imu with the heading (empty = course over ground)",
+    fix_topic: str = config_field("gnss/fix", "sensor_msgs/NavSatFix topic", read_only=True)
+    imu_topic: str = config_field("imu/data", "sensor_msgs/Imu with the heading (empty = course over ground)",
                                   read_only=True)
-    flowers_topic: str = config_field("/mars/flowers", "GeoFlowerArray output (latched)", read_only=True)
-    count_topic: str = config_field("/mars/flower_count", "FlowerCount output (latched)", read_only=True)
-    markers_topic: str = config_field("/mars/flower_markers", "MarkerArray output (latched)", read_only=True)
+    flowers_topic: str = config_field("mars/flowers", "GeoFlowerArray output (latched)", read_only=True)
+    count_topic: str = config_field("mars/flower_count", "FlowerCount output (latched)", read_only=True)
+    markers_topic: str = config_field("mars/flower_markers", "MarkerArray output (latched)", read_only=True)
     publish_period_s: float = config_field(1.0, "Seconds between count and marker updates", minimum=0.05)
     flowers_period_s: float = config_field(
         5.0, "Seconds between full GeoFlowerArray publications (the whole map: costly for large maps)",
@@ -66,11 +75,17 @@ class FusionNode(Node):
 
     def __init__(self) -> None:
         super().__init__("fusion")
-        self.config = declare_config_parameters(self, FusionNodeConfig)
+        self.parameters = RuntimeParameters(self)
+        self.config = self.parameters.declare(
+            FusionNodeConfig, applied=("flowers_period_s", "finalize_after_idle_s"),
+            start_up_reason="timers and subscriptions are created with it at start-up: restart the node")
         robot_config = self.config.robot_config or str(default_robot_config())
-        self.fusion_config = declare_config_parameters(
-            self, FusionConfig, prefix="fusion.", defaults=load_robot_config(robot_config).get("fusion"),
-            defaults_source=f"{robot_config}:fusion")
+        self.fusion_config = self.parameters.declare(
+            FusionConfig, prefix="fusion.", defaults=load_robot_config(robot_config).get("fusion"),
+            defaults_source=f"{robot_config}:fusion",
+            start_up_reason="the map being collected is built with it: set it in the robot configuration and "
+                            "restart (the map is resumed from map_file)")
+        self.parameters.check_no_unknown_overrides()
         from mars_counting.msg import FlowerCount, FlowerTrackArray, GeoFlowerArray
         from sensor_msgs.msg import Imu, NavSatFix
         from visualization_msgs.msg import MarkerArray
@@ -86,10 +101,10 @@ class FusionNode(Node):
             self._plots_pending = True
         qos = qos_profile(self.config.qos, self.config.qos_depth)
         self._track_subscriptions = [
-            self.create_subscription(FlowerTrackArray, f"/{cam}/{self.config.tracks_topic}",
+            self.create_subscription(FlowerTrackArray, f"{cam}/{self.config.tracks_topic}",
                                      lambda msg, c=cam: self._on_tracks(c, msg), qos)
             for cam in self.rig.camera_names]
-        self.create_subscription(NavSatFix, self.config.fix_topic, self._on_fix, qos)
+        self._fix_subscription = self.create_subscription(NavSatFix, self.config.fix_topic, self._on_fix, qos)
         if self.config.imu_topic:
             self.create_subscription(Imu, self.config.imu_topic, self._on_imu, qos)
         latched = qos_profile("latched", 1)
@@ -138,6 +153,10 @@ class FusionNode(Node):
             self.mapper.add_heading(sample)
 
     def _tick(self) -> None:
+        change = self.parameters.take()
+        if change is not None:
+            self.config = change[0]
+            self.get_logger().info(f"parameters changed: {change_text(change[1])}")
         idle = time.monotonic() - self._last_tracks
         if (self.config.finalize_after_idle_s > 0 and self._dirty
                 and idle >= self.config.finalize_after_idle_s):
@@ -166,6 +185,7 @@ class FusionNode(Node):
 
     def _publish_diagnostics(self) -> None:
         values = {"flowers": self.mapper.count(), "rejected_track_messages": self._errors,
+                  "fix_topic": self._fix_subscription.topic_name, "use_sim_time": self.get_clock().ros_time_is_active,
                   **{k: v for k, v in self.mapper.diagnostics().items()}}
         level = WARN if self._errors else OK
         self._diagnostics.publish({"map": (level, self._last_error or "mapping", values)})

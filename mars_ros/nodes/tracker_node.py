@@ -4,9 +4,18 @@ Subscribes to /<camera>/detections of every configured camera, runs one CameraTr
 core as the offline counter) and publishes /<camera>/tracks (FlowerTrackArray), the per-camera counts
 (FlowerCount), track markers for rviz and diagnostics. Time going backwards on a camera (bag loop) resets
 that camera's tracks with a warning (the core's rule); features of an unexpected model are rejected.
+
+Runtime parameter changes (`ros2 param set`): every `tracker.*` parameter and marker_plane_height,
+prior_plane_height and feature_encoding are applied before the next detections message (validated as a whole
+new config; tracks and counts are kept); qos and qos_depth are start-up only and the read-only ones (topics,
+cameras, robot_config) cannot change: both are refused with the reason. Each parameter's description says which.
+
+Not a lifecycle node: it owns no device, and its state (live tracks, counts) is what a deactivate/cleanup
+would throw away; starting and stopping it is starting and stopping the process.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -21,7 +30,7 @@ from mars_core.package_files import default_robot_config
 from mars_core.rig import load_rig, load_robot_config
 from mars_ros.node_pattern.diagnostics import ERROR, OK, WARN, DiagnosticsPublisher
 from mars_ros.node_pattern.node_main import run_node
-from mars_ros.node_pattern.parameters import declare_config_parameters
+from mars_ros.node_pattern.parameters import RuntimeParameters, change_text
 from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_core.stream_statistics import StreamStatistics
@@ -37,7 +46,8 @@ ENCODINGS = {"float32": FeatureEncoding.FLOAT32, "uint8": FeatureEncoding.UINT8,
 
 @dataclass(frozen=True)
 class TrackerNodeConfig:
-    """Parameters of the tracker node (tracking settings are the `tracker.*` parameters)."""
+    """Parameters of the tracker node (tracking settings are the `tracker.*` parameters). Topic names without a
+    leading / resolve in the node's namespace."""
 
     robot_config: str = config_field("", "Robot configuration YAML with the rig (empty = the shipped MARS rig)",
                                      read_only=True)
@@ -46,9 +56,9 @@ class TrackerNodeConfig:
     detections_topic: str = config_field("detections", "Detections topic inside each camera's namespace",
                                          read_only=True)
     tracks_topic: str = config_field("tracks", "Tracks topic inside each camera's namespace", read_only=True)
-    counts_topic: str = config_field("/mars/track_counts", "FlowerCount of confirmed tracks per camera",
+    counts_topic: str = config_field("mars/track_counts", "FlowerCount of confirmed tracks per camera",
                                      read_only=True)
-    markers_topic: str = config_field("/mars/track_markers", "MarkerArray of live tracks (base_link)",
+    markers_topic: str = config_field("mars/track_markers", "MarkerArray of live tracks (base_link)",
                                       read_only=True)
     marker_plane_height: float = config_field(0.7, "Height (m) at which track markers are drawn", minimum=0.0)
     odometry_topic: str = config_field("", "nav_msgs/Odometry used as ego-motion prior (empty = estimate "
@@ -65,11 +75,15 @@ class TrackerNode(Node):
 
     def __init__(self) -> None:
         super().__init__("tracker")
-        self.config = declare_config_parameters(self, TrackerNodeConfig)
+        self.parameters = RuntimeParameters(self)
+        self.config = self.parameters.declare(
+            TrackerNodeConfig, applied=("marker_plane_height", "prior_plane_height", "feature_encoding"),
+            start_up_reason="the subscriptions and publishers are created with it at start-up: restart the node")
         robot_config = self.config.robot_config or str(default_robot_config())
-        self.tracker_config = declare_config_parameters(
-            self, TrackerConfig, prefix="tracker.", defaults=load_robot_config(robot_config).get("tracker"),
-            defaults_source=f"{robot_config}:tracker")
+        self.tracker_config = self.parameters.declare(
+            TrackerConfig, prefix="tracker.", defaults=load_robot_config(robot_config).get("tracker"),
+            defaults_source=f"{robot_config}:tracker", applied=[f.name for f in dataclasses.fields(TrackerConfig)])
+        self.parameters.check_no_unknown_overrides()
         from mars_counting.msg import FlowerCount, FlowerDetectionArray, FlowerTrackArray
         from visualization_msgs.msg import MarkerArray
 
@@ -93,10 +107,10 @@ class TrackerNode(Node):
         self._encoding = ENCODINGS[self.config.feature_encoding]
         qos = qos_profile(self.config.qos, self.config.qos_depth)
         self._track_publishers = {
-            name: self.create_publisher(FlowerTrackArray, f"/{name}/{self.config.tracks_topic}", qos)
+            name: self.create_publisher(FlowerTrackArray, f"{name}/{self.config.tracks_topic}", qos)
             for name in cameras}
         self._detection_subscriptions = [
-            self.create_subscription(FlowerDetectionArray, f"/{name}/{self.config.detections_topic}",
+            self.create_subscription(FlowerDetectionArray, f"{name}/{self.config.detections_topic}",
                                      lambda msg, cam=name: self._on_detections(cam, msg), qos)
             for name in cameras]
         self._count_publisher = self.create_publisher(FlowerCount, self.config.counts_topic, qos_profile("latched"))
@@ -108,15 +122,30 @@ class TrackerNode(Node):
         self._diagnostics = DiagnosticsPublisher(self)
         steady_timer(self, 0.5, self._publish_counts_and_markers)
         steady_timer(self, 1.0, self._publish_diagnostics)
-        self.get_logger().info(f"tracking cameras {list(cameras)}: /<camera>/{self.config.detections_topic} -> "
-                               f"/<camera>/{self.config.tracks_topic}, QoS {describe_qos(qos)}")
+        self.get_logger().info(f"tracking cameras {list(cameras)}: <camera>/{self.config.detections_topic} -> "
+                               f"<camera>/{self.config.tracks_topic} in namespace {self.get_namespace()}, QoS {describe_qos(qos)}")
 
     def _on_odometry(self, msg: Any) -> None:
         twist = msg.twist.twist
         self._prior = MotionPrior(float(twist.linear.x), float(twist.linear.y), float(twist.angular.z),
                                   self.config.prior_plane_height)
 
+    def _apply_parameter_changes(self) -> None:
+        """Hand accepted runtime parameter changes to the trackers (called between frames)."""
+        node_change = self.parameters.take()
+        if node_change is not None:
+            self.config, changes = node_change
+            self._encoding = ENCODINGS[self.config.feature_encoding]
+            self.get_logger().info(f"parameters changed: {change_text(changes)}")
+        tracker_change = self.parameters.take("tracker.")
+        if tracker_change is not None:
+            self.tracker_config, changes = tracker_change
+            for tracker in self._trackers.values():
+                tracker.reconfigure(self.tracker_config)
+            self.get_logger().info(f"tracker parameters changed (tracks and counts kept): {change_text(changes)}")
+
     def _on_detections(self, camera: str, msg: Any) -> None:
+        self._apply_parameter_changes()
         now = time.monotonic_ns()
         try:
             frame = detection_frame_from_msg(msg)
@@ -161,9 +190,10 @@ class TrackerNode(Node):
         self._marker_publisher.publish(markers)
 
     def _publish_diagnostics(self) -> None:
+        self._apply_parameter_changes()  # also without detections coming in (callbacks run between frames)
         now = time.monotonic_ns()
         statuses = {}
-        for name, tracker in self._trackers.items():
+        for index, (name, tracker) in enumerate(self._trackers.items()):
             stats = self._stats[name]
             rejected = self._rejected[name]
             missing = self._missing[name]
@@ -173,6 +203,10 @@ class TrackerNode(Node):
                       "confirmed": tracker.confirmed_count, "resets": tracker.reset_count, "rejected": rejected,
                       "missing_frames": missing, "association": tracker.association,
                       **{k: v for k, v in tracker.score_scale.as_dict().items() if v is not None},
+                      "min_hits": tracker.config.min_hits,
+                      "detections_topic": self._detection_subscriptions[index].topic_name,
+                      "tracks_topic": self._track_publishers[name].topic_name,
+                      "use_sim_time": self.get_clock().ros_time_is_active,
                       **stats.latency_percentiles()}
             message = self._last_error.get(name) or (f"{missing} frames missing" if missing else "tracking")
             statuses[name] = (level, message, values)

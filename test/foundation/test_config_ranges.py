@@ -21,6 +21,7 @@ from mars_tracker.config import TrackerConfig
 _VALID_BASE: Dict[str, Dict[str, Any]] = {
     "BagReplayConfig": {"bag_path": "some_bag"},
     "DetectionRecorderConfig": {"output_path": "out_bag", "topics": ["/cam/detections"]},
+    "SubscriberGateConfig": {"topics": ["/cam/detections"]},
 }
 
 
@@ -31,11 +32,12 @@ def _config_classes() -> List[type]:
         from mars_ros.nodes.camera_node import CameraNodeConfig
         from mars_ros.nodes.detection_recorder import DetectionRecorderConfig
         from mars_ros.nodes.fusion_node import FusionNodeConfig
+        from mars_ros.nodes.subscriber_gate import SubscriberGateConfig
         from mars_ros.nodes.tracker_node import TrackerNodeConfig
     except ImportError:
         return classes
     return classes + [TrackerNodeConfig, FusionNodeConfig, CameraNodeConfig, BagReplayConfig,
-                      DetectionRecorderConfig]
+                      DetectionRecorderConfig, SubscriberGateConfig]
 
 
 def _scalar_type(hint: Any) -> Any:

@@ -16,11 +16,13 @@ LAUNCH = REPO_ROOT / "launch" / "bag_replay.launch.py"
 def test_bag_replay_launch_declares_nodes_and_parameters(tmp_path):
     result = evaluate_launch_file(LAUNCH, {"bag": "/data/run", "record_to": str(tmp_path / "copy"),
                                            "topics": "/a/detections,/b/detections", "rate": "2.5"})
-    assert set(result.arguments) >= {"bag", "rate", "loop", "record_to", "topics", "storage"}
+    assert set(result.arguments) >= {"bag", "rate", "loop", "record_to", "topics", "storage", "publish_clock",
+                                     "use_sim_time"}
     replay = result.node("bag_replay")
     assert replay.executable == "bag_replay_node" and replay.package == "mars_counting"
     assert replay.effective_parameters() == {"bag_path": "/data/run", "rate": 2.5, "loop": False,
-                                             "wait_for_subscribers": 0}
+                                             "wait_for_subscribers": 0, "publish_clock": False,
+                                             "use_sim_time": False}
     recorder = result.node("detection_recorder")
     assert recorder.effective_parameters()["topics"] == ["/a/detections", "/b/detections"]
     assert replay.module() == "mars_ros.nodes.bag_replay"

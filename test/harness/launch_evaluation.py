@@ -209,3 +209,13 @@ def _resolve_value(value: Any, context: Any) -> Any:
         # A substitution yields text; launch_ros parses it as YAML into a typed parameter value.
         return yaml.safe_load(resolved) if resolved != "" else ""
     return resolved
+
+
+def fake_ament_prefix(root: Union[str, Path], *packages: str) -> str:
+    """An ament prefix under root that has these packages in its index (what launch files check before starting
+    e.g. rviz2 or `ros2 bag play`); set it as AMENT_PREFIX_PATH."""
+    index = Path(root) / "ament" / "share" / "ament_index" / "resource_index" / "packages"
+    index.mkdir(parents=True, exist_ok=True)
+    for package in packages:
+        (index / package).write_text("")
+    return str(Path(root) / "ament")

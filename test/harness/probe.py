@@ -67,6 +67,43 @@ class Probe:
             time.sleep(0.02)
         raise AssertionError(f"no publisher on {topic} within {timeout} s")
 
+    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 30.0) -> Any:
+        """Call a service (waiting for it to appear) and return its response; fail after timeout seconds."""
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise AssertionError(f"service {name} did not appear within {timeout} s")
+            future = client.call_async(request)
+            deadline = time.monotonic() + timeout
+            while not future.done():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"service {name} did not answer within {timeout} s")
+                time.sleep(0.01)
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def get_parameters(self, node: str, names: List[str]) -> Dict[str, Any]:
+        """The values of a node's parameters, read through its get_parameters service."""
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+
+        response = self.call(GetParameters, f"{node}/get_parameters", GetParameters.Request(names=names))
+        return {n: parameter_value_to_python(v) for n, v in zip(names, response.values)}
+
+    def set_parameter(self, node: str, name: str, value: Any) -> Any:
+        """Set one parameter through the node's set_parameters service; returns its SetParametersResult."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        return self.call(SetParameters, f"{node}/set_parameters", request).results[0]
+
+    def diagnostics(self, component: str) -> List[Dict[str, str]]:
+        """Key/values of every /diagnostics status whose name ends with ': component' (watch /diagnostics first)."""
+        return [{kv.key: kv.value for kv in s.values} | {"_message": s.message, "_level": s.level}
+                for d in self.messages("/diagnostics") for s in d.status if s.name.endswith(f": {component}")]
+
     def close(self) -> None:
         """Stop spinning and destroy the node."""
         self._stop = True

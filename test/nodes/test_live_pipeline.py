@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.launch_evaluation import evaluate_launch_file
+from harness.launch_evaluation import evaluate_launch_file, fake_ament_prefix
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_pipeline.bag_counting import count_bag
 
@@ -13,18 +13,22 @@ pytestmark = pytest.mark.ros
 LAUNCH = REPO_ROOT / "launch" / "replay.launch.py"
 
 
-def test_replay_launch_declares_the_jetson_pipeline(quick_run):
+def test_replay_launch_declares_the_jetson_pipeline(quick_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("AMENT_PREFIX_PATH", fake_ament_prefix(tmp_path, "rviz2", "ros2bag"))
     result = evaluate_launch_file(LAUNCH, {"bag": str(quick_run / "bag"), "player": "mars", "rviz": "true"})
     names = {n.name for n in result.nodes}
     assert names == {"tracker", "fusion", "bag_replay", "rviz"}
     assert result.node("tracker").effective_parameters() == {"robot_config": str(quick_run / "rig.yaml"),
                                                             "use_sim_time": True}
+    assert result.node("bag_replay").effective_parameters()["bag_path"] == str(quick_run / "bag")
     fusion = result.node("fusion").effective_parameters()
     assert fusion["use_sim_time"] is True and fusion["finalize_after_idle_s"] == 2.0
     assert result.node("bag_replay").effective_parameters()["publish_clock"] is True
     assert result.node("rviz").arguments[-1].endswith("rviz/mars_counting.rviz")
-    ros2bag = evaluate_launch_file(LAUNCH, {"bag": "/data/b"})
-    assert [a.cmd[:3] for a in ros2bag.other_actions if hasattr(a, "cmd")] == [["ros2", "bag", "play"]]
+    ros2bag = evaluate_launch_file(LAUNCH, {"bag": "/data/b"})  # played once the gate saw the subscriptions
+    handlers = [a.event_handler for a in ros2bag.other_actions if type(a).__name__ == "RegisterEventHandler"]
+    started = [a for h in handlers if getattr(h.target_action, "name", None) == "replay_gate" for a in h.actions_on_exit(0)]
+    assert [a.cmd[:3] for a in started] == [["ros2", "bag", "play"]]
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import math
 import pytest
 import yaml
 
-from harness.launch_evaluation import evaluate_launch_file
+from harness.launch_evaluation import evaluate_launch_file, fake_ament_prefix
 from harness.ros_processes import REPO_ROOT, wait_until
 from mars_core.rig import load_rig
 
@@ -23,7 +23,8 @@ def _transform_args(node):
                                                                                     "yaw")]
 
 
-def test_robot_launch_brings_up_every_camera_transforms_and_jetson_nodes():
+def test_robot_launch_brings_up_every_camera_transforms_and_jetson_nodes(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMENT_PREFIX_PATH", fake_ament_prefix(tmp_path, "rviz2"))
     result = evaluate_launch_file(LAUNCH_DIR / "robot.launch.py", {"robot_config": str(RIG)})
     rig = load_rig(RIG)
     cameras = [n for n in result.nodes if n.executable == "camera_node"]
@@ -93,7 +94,7 @@ def test_rviz_config_shows_the_topics_the_nodes_publish():
     manager = rviz["Visualization Manager"]
     assert manager["Global Options"]["Fixed Frame"] == "map"
     topics = {d["Topic"]["Value"] for d in manager["Displays"] if "Topic" in d}
-    assert FusionNodeConfig().markers_topic in topics and TrackerNodeConfig().markers_topic in topics
-    latched = [d for d in manager["Displays"] if d.get("Topic", {}).get("Value") == FusionNodeConfig().markers_topic]
+    assert {f"/{FusionNodeConfig().markers_topic}", f"/{TrackerNodeConfig().markers_topic}"} <= topics  # root namespace
+    latched = [d for d in manager["Displays"] if d.get("Topic", {}).get("Value") == f"/{FusionNodeConfig().markers_topic}"]
     assert latched[0]["Topic"]["Durability Policy"] == "Transient Local"   # the fusion's map is latched
     assert {f"/{c}/debug_image" for c in load_rig(RIG).camera_names} <= topics

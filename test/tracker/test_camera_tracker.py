@@ -322,3 +322,22 @@ def test_lost_track_keeps_its_parallax_and_forgets_its_drift_across_the_ego_moti
     assert velocity[1] == pytest.approx(0.7 * ego[1], rel=0.05)     # along the ego-motion: parallax kept
     assert abs(velocity[0]) < 0.2 * 100.0                            # across it: relaxed over 2 s (tau 1 s)
     assert len(run(TrackerConfig(lost_motion_relax_seconds=0.0))[0]) == 2
+
+
+def test_reconfigure_keeps_tracks_and_counts_and_applies_from_the_next_frame() -> None:
+    """A live parameter change (tracker node): the new config is used from the next update on, nothing
+    collected is lost."""
+    tracker = CameraTracker(TrackerConfig(min_hits=2))
+    for i in range(5):
+        update = tracker.update(frame(i, [[100 + 10 * i, 300, 40, 40]]))
+    assert update.confirmed_count == 1 and tracker.track_count == 1
+    ids_before = list(update.tracks.track_ids)
+    tracker.reconfigure(TrackerConfig(min_hits=7, measurement_noise=0.1))
+    assert tracker.confirmed_count == 1 and tracker.track_count == 1
+    update = tracker.update(frame(5, [[150, 300, 40, 40], [600, 500, 40, 40]]))
+    assert list(update.tracks.track_ids)[:1] == ids_before  # the live track continues under the new config
+    for i in range(6, 11):  # a new object needs 7 hits now
+        update = tracker.update(frame(i, [[100 + 10 * i, 300, 40, 40], [600 + 10 * (i - 5), 500, 40, 40]]))
+    assert update.confirmed_count == 1
+    update = tracker.update(frame(11, [[210, 300, 40, 40], [660, 500, 40, 40]]))
+    assert update.confirmed_count == 2 and tracker.config.min_hits == 7

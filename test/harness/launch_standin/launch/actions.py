@@ -54,3 +54,21 @@ class ExecuteProcess(Action):
         super().__init__(kwargs.get("condition"))
         self.cmd = list(cmd)
         self.kwargs = kwargs
+
+
+class RegisterEventHandler(Action):
+    def __init__(self, event_handler: Any, **kwargs: Any) -> None:
+        super().__init__(kwargs.get("condition"))
+        self.event_handler = event_handler
+
+
+class EmitEvent(Action):
+    def __init__(self, *, event: Any, **kwargs: Any) -> None:
+        super().__init__(kwargs.get("condition"))
+        self.event = event
+
+
+class TimerAction(Action):
+    def __init__(self, *, period: Any, actions: Iterable[Any], **kwargs: Any) -> None:
+        super().__init__(kwargs.get("condition"))
+        self.period, self.actions = period, list(actions)
