@@ -114,6 +114,7 @@ class CameraTracker:
                                       config.initial_velocity_std)
         if self._owns_scorer:
             self.scorer = default_scorer(config)
+        self.score_scale.reconfigure(config.reference_flower_score, config.adapt_score_scale)
 
     @property
     def count(self) -> int:

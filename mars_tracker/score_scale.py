@@ -51,6 +51,17 @@ class ScoreScale:
         idx = (self._count + np.arange(scores.size)) % WINDOW
         self._samples[idx] = scores
         self._count += scores.size
+        self._update()
+
+    def reconfigure(self, reference_flower_score: float, enabled: bool) -> None:
+        """A new reference or on/off (a live parameter change); the samples seen so far are kept."""
+        self.reference = float(reference_flower_score)
+        self.enabled = bool(enabled)
+        self.shift_logit = 0.0
+        if self.enabled:
+            self._update()
+
+    def _update(self) -> None:
         n = min(self._count, WINDOW)
         if n < MIN_SAMPLES:
             return

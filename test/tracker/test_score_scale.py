@@ -39,6 +39,13 @@ def test_a_lower_detector_is_shifted_onto_the_reference_scale():
     near = ScoreScale(0.8)
     near.observe(np.full(100, 1 / (1 + np.exp(-(_logit(0.8) - 0.9 * DEAD_BAND_LOGIT)))))
     assert near.shift_logit == 0.0
+    # A live parameter change keeps what was learned: off, then on again, then another reference.
+    scale.reconfigure(0.8, enabled=False)
+    assert scale.shift_logit == 0.0
+    scale.reconfigure(0.8, enabled=True)
+    assert scale.shift_logit == pytest.approx(_logit(0.8) - _logit(0.55))
+    scale.reconfigure(0.7, enabled=True)
+    assert scale.shift_logit == pytest.approx(_logit(0.7) - _logit(0.55))
     off = ScoreScale(0.8, enabled=False)
     off.observe(np.full(100, 0.3))
     assert off.shift_logit == 0.0 and off.as_dict()["typical_flower_score"] is None
