@@ -478,7 +478,7 @@ def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16, tracks_per_p
         return 1e3 * (time.process_time() - start)
 
     out: Dict[int, Dict[str, float]] = {}
-    for n in sizes:
+    for k, n in enumerate([100, *sizes]):     # the first, small map loads the message modules (not reported)
         rng = np.random.default_rng(0)
         xyz = field_flowers(n, rng)
         path = np.stack([np.linspace(0, 100, 200), np.zeros(200)], 1)
@@ -493,17 +493,18 @@ def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16, tracks_per_p
         whole = publish(tracker, tiles, full=True)    # the first publication is the whole map
         per_period = []
         row = 0.97 * (n // 330 // 2)                     # a row in the middle of the field
-        for k in range(periods):
+        for period in range(periods):
             for j in range(tracks_per_period):
-                x = 10.0 + 0.5 * (k * tracks_per_period + j) / tracks_per_period   # the robot drives on
+                x = 10.0 + 0.5 * (period * tracks_per_period + j) / tracks_per_period   # the robot drives on
                 near = np.flatnonzero((np.abs(xyz[:, 0] - x) < 0.5) & (np.abs(xyz[:, 1] - row) < 0.3))
                 if j % 2 == 0 and near.size:
                     p = xyz[rng.choice(near)] + np.array([0.01, -0.01, 0.0])
                 else:
                     p = np.array([x, row + 0.45, 0.7])
-                mapper.flower_map.add_track(make_track(p, 1000.0 + k + 0.01 * j, j % 3, rng, k * 1000 + j))
+                mapper.flower_map.add_track(make_track(p, 1000.0 + period + 0.01 * j, j % 3, rng, period * 1000 + j))
             per_period.append(publish(tracker, tiles, full=False))
-        out[n] = {"period": float(np.median(per_period)), "whole": whole}
+        if k:
+            out[n] = {"period": float(np.median(per_period)), "whole": whole}
     return out
 
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from mars_core.camera_colours import camera_colour
 from mars_core.stamps import sec_nanosec
-from mars_fusion.map_changes import MapChanges
 
 
 def _time(ns: int) -> Any:
@@ -48,7 +47,7 @@ def flower_array_msg(snapshot: Any, stamp: Any, flowers: Optional[List[Any]] = N
     return msg
 
 
-def flower_update_msg(changes: MapChanges, stamp: Any, flowers: Optional[List[Any]] = None) -> Any:
+def flower_update_msg(changes: Any, stamp: Any, flowers: Optional[List[Any]] = None) -> Any:
     """GeoFlowerMapUpdate of one publication of the map's changes (flowers: geo_flowers(changes.changed))."""
     from mars_counting.msg import GeoFlowerMapUpdate, RemovedFlower
 
@@ -93,7 +92,7 @@ class FlowerMarkerTiles:
     def _marker_id(self, key: int, camera: int) -> int:
         return self._ids.setdefault((key, camera), len(self._ids))
 
-    def markers_msg(self, changes: MapChanges, stamp: Any) -> Any:
+    def markers_msg(self, changes: Any, stamp: Any) -> Any:
         """MarkerArray in 'map' of one publication: the changed tiles and the robot path."""
         from geometry_msgs.msg import Point
         from std_msgs.msg import ColorRGBA
