@@ -3,8 +3,8 @@
 Subscribes to /<camera>/tracks of every configured camera, NavSatFix and (optionally) an Imu heading; feeds the
 FlowerMapper core (the same as the offline counter) and publishes the flower array, the count and rviz markers
 (latched: late rviz sessions get the map), plus diagnostics. Every publish_period_s only what changed goes out
-(GeoFlowerMapUpdate, the changed marker tiles, the count), every flowers_period_s and on request the whole map. The map is saved atomically every save_period_s and
-on shutdown; a restarted node resumes from the saved map.
+(GeoFlowerMapUpdate, the changed marker tiles, the count), every flowers_period_s and on request the whole map.
+The map is saved atomically every save_period_s and on shutdown; a restarted node resumes from the saved map.
 """
 from __future__ import annotations
 
