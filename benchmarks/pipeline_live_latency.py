@@ -5,7 +5,8 @@ configuration YAML) a short drive is simulated with mars_sim and written as a ba
 fusion_node run as subprocesses with that robot configuration; a feed process publishes the bag's detections,
 GNSS fixes and IMU samples in real time, every stamp moved by one constant offset so that
 header.stamp = the scheduled publish time (wall clock) and the relative timing of all topics is the recorded
-one. A probe in this process records the arrival of every /<cam>/tracks message and every /mars/flowers map.
+one. A probe in this process records the arrival of every /<cam>/tracks message and every map update
+(/mars/flower_updates).
 
 Figures:
 - tracker latency: detection header stamp (= publish time) -> arrival of the /<cam>/tracks message with the
@@ -16,7 +17,7 @@ Figures:
   (its idle rate subtracted; tracker capacity = cameras at 30 fps one core could serve: rclpy's executor runs
   the callbacks in one thread), and the cores taken by other work on the (shared) machine meanwhile, which
   explains latency spikes that are not the pipeline's own.
-- map latency, per map update event (a flower appears on /mars/flowers or its last_seen advances):
+- map latency, per map update event (a flower appears on /mars/flower_updates or its last_seen advances):
   * "last detection -> map": arrival of the map containing the update - the stamp of the newest detection
     folded into it. It includes the algorithm's waits (the tracker ends a track only after max_lost_seconds
     without a match, the fusion holds messages reorder_delay_s and maps a track once fixes cover it).
@@ -25,9 +26,12 @@ Figures:
     (the stamp of the message whose arrival released the update). This is the pipeline's own delay (fusion
     processing, the publish_period_s tick, transport) on top of the algorithmic waits. Live and reference
     updates are matched on last_seen (the stamp of one camera frame).
-The fusion publishes its map every PUBLISH_PERIOD_S (set here, default of the node is 1.0 s). Last, the CPU cost
-of one map publication (FusionNode._publish_map: snapshot + GeoFlowerArray + count + markers) is measured in
-this process for maps of 250, 2000 and 10000 flowers: the node republishes the whole map every period.
+The fusion publishes the map's changes every PUBLISH_PERIOD_S (set here, default of the node is 1.0 s). Last, the
+CPU cost of one publication is measured in this process for maps of 1 thousand to 1 million flowers
+(--map-sizes): per period (MapChangeTracker.publish + GeoFlowerMapUpdate + the changed marker tiles + the count,
+serialized) after a period's worth of tracks (--tracks-per-period: half re-observe flowers near the robot, half
+are new), and the whole map (GeoFlowerArray + a full update + every marker tile + the count): what every period
+cost before the changes alone were published (issue 19), and what the node still pays every flowers_period_s.
 
 All ROS traffic stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, a random ROS_DOMAIN_ID).
 Run: .venv/bin/python benchmarks/pipeline_live_latency.py [--cameras 3 16] [--duration 20]
@@ -307,16 +311,16 @@ def tracker_figures(feed: Dict[str, np.ndarray], tracks: Dict[str, List[Tuple[in
             "feed_late_p99_ms": percentiles_ms(published[det] - stamps[det])[1]}
 
 
-def map_events(flower_msgs: List[Tuple[int, bytes]]) -> List[Tuple[int, int, int]]:
+def map_events(update_msgs: List[Tuple[int, bytes]]) -> List[Tuple[int, int, int]]:
     """(arrival ns, flower id, last_seen ns) of every map update: a new flower or an advanced last_seen."""
-    from mars_counting.msg import GeoFlowerArray
+    from mars_counting.msg import GeoFlowerMapUpdate
     from rclpy.serialization import deserialize_message
 
     known: Dict[int, int] = {}
     events = []
-    for arrival, data in flower_msgs:
-        msg = deserialize_message(data, GeoFlowerArray)
-        for f in msg.flowers:
+    for arrival, data in update_msgs:
+        msg = deserialize_message(data, GeoFlowerMapUpdate)
+        for f in msg.changed:
             last = stamp_to_ns(f.last_seen)
             if known.get(f.id, -1) < last:
                 known[f.id] = last
@@ -441,42 +445,66 @@ def other_load_per_bin(samples: np.ndarray, t0: int, bin_ns: int, n_bins: int) -
     return list(np.diff(at) / (bin_ns / 1e9))
 
 
-def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16) -> Dict[int, float]:
-    """CPU ms of one fusion map publication (mapper.snapshot + the three messages + serialization, as in
-    FusionNode._publish_map) for maps of the given sizes, in this process."""
+def map_publication_cost(sizes: Sequence[int], n_cameras: int = 16, tracks_per_period: int = 30, periods: int = 5
+                         ) -> Dict[int, Dict[str, float]]:
+    """CPU ms of the fusion node's publications (FusionNode._publish_map) for maps of the given sizes, in this
+    process: 'period' = the median over `periods` periods of publishing the changes after tracks_per_period
+    tracks (half re-observing flowers near the robot, half new); 'whole' = publishing the whole map (the first
+    publication)."""
     from builtin_interfaces.msg import Time
     from rclpy.serialization import serialize_message
 
     from mars_core.rig import rig_from_dict
     from mars_fusion.config import FusionConfig
+    from mars_fusion.map_changes import MapChangeTracker
     from mars_fusion.map_store import MapState
     from mars_fusion.mapper import FlowerMapper
-    from mars_ros.messages.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
+    from mars_ros.messages.map_messages import (FlowerMarkerTiles, count_msg, flower_array_msg, flower_update_msg,
+                                                geo_flowers)
+    from fusion_scale import field_flowers, make_track
 
     rig = rig_from_dict(boom_rig(n_cameras))
-    out = {}
-    for n in sizes:
+    stamp = Time(sec=1, nanosec=0)
+
+    def publish(tracker: MapChangeTracker, tiles: FlowerMarkerTiles, full: bool) -> float:
+        start = time.process_time()
+        for changes in tracker.publish(full=full):
+            flowers = geo_flowers(changes.changed)
+            serialize_message(flower_update_msg(changes, stamp, flowers))
+            if changes.full:
+                serialize_message(flower_array_msg(changes.changed, stamp, flowers))
+            serialize_message(tiles.markers_msg(changes, stamp))
+        serialize_message(count_msg(changes.total, changes.per_camera, changes.per_plot, stamp))
+        return 1e3 * (time.process_time() - start)
+
+    out: Dict[int, Dict[str, float]] = {}
+    for k, n in enumerate([100, *sizes]):     # the first, small map loads the message modules (not reported)
         rng = np.random.default_rng(0)
+        xyz = field_flowers(n, rng)
         path = np.stack([np.linspace(0, 100, 200), np.zeros(200)], 1)
-        arrays = {"ids": np.arange(1, n + 1, dtype=np.uint64),
-                  "xyz": np.column_stack([rng.uniform(0, 100, n), rng.uniform(-4, 4, n), rng.uniform(0.3, 1.2, n)]),
+        arrays = {"ids": np.arange(1, n + 1, dtype=np.int64), "xyz": xyz,
                   "cov": np.tile(np.eye(2) * 1e-4, (n, 1, 1)), "n_obs": np.full(n, 20), "n_tracks": np.full(n, 2),
                   "camera_mask": rng.integers(1, 1 << n_cameras, n), "first_ns": np.full(n, 10 ** 18, np.int64),
                   "last_ns": np.full(n, 10 ** 18 + 10 ** 9, np.int64), "gnss_var": np.full(n, 1e-4),
                   "score_sum": np.full(n, 16.0), "path_xy": path}
         mapper = FlowerMapper(FusionConfig(), rig)
         mapper.restore(MapState((31.474, -83.5285, 110.0), "utm", rig.camera_names, n + 1, arrays, {}))
-        stamp = Time(sec=1, nanosec=0)
-        best = float("inf")
-        for _ in range(3):
-            start = time.process_time()
-            snapshot = mapper.snapshot()
-            for msg in (flower_array_msg(snapshot, stamp),
-                        flower_count_msg(snapshot, mapper.counts_per_camera(), stamp),
-                        flower_markers_msg(snapshot, stamp)):
-                serialize_message(msg)
-            best = min(best, time.process_time() - start)
-        out[n] = 1e3 * best
+        tracker, tiles = MapChangeTracker(mapper), FlowerMarkerTiles()
+        whole = publish(tracker, tiles, full=True)    # the first publication is the whole map
+        per_period = []
+        row = 0.97 * (n // 330 // 2)                     # a row in the middle of the field
+        for period in range(periods):
+            for j in range(tracks_per_period):
+                x = 10.0 + 0.5 * (period * tracks_per_period + j) / tracks_per_period   # the robot drives on
+                near = np.flatnonzero((np.abs(xyz[:, 0] - x) < 0.5) & (np.abs(xyz[:, 1] - row) < 0.3))
+                if j % 2 == 0 and near.size:
+                    p = xyz[rng.choice(near)] + np.array([0.01, -0.01, 0.0])
+                else:
+                    p = np.array([x, row + 0.45, 0.7])
+                mapper.flower_map.add_track(make_track(p, 1000.0 + period + 0.01 * j, j % 3, rng, period * 1000 + j))
+            per_period.append(publish(tracker, tiles, full=False))
+        if k:
+            out[n] = {"period": float(np.median(per_period)), "whole": whole}
     return out
 
 
@@ -550,19 +578,19 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     dets_per_frame = float(np.mean([len(f.detections.scores) for s in result.cameras.values() for f in s.frames]))
     run_dir = write_run(result, work / f"cams{n_cameras}")
     robot = write_robot_config(run_dir)
-    from mars_counting.msg import FlowerTrackArray, GeoFlowerArray
+    from mars_counting.msg import FlowerTrackArray, GeoFlowerMapUpdate
 
     probe = RawProbe()
     for cam in cameras:
         probe.watch(f"/{cam}/tracks", FlowerTrackArray)
-    probe.watch("/mars/flowers", GeoFlowerArray, depth=100)
+    probe.watch("/mars/flower_updates", GeoFlowerMapUpdate, depth=1000)
     tracker = NodeProcess("mars_ros.nodes.tracker_node", ros_args({"robot_config": str(robot)}))
     fusion = NodeProcess("mars_ros.nodes.fusion_node", ros_args({"robot_config": str(robot),
                                                                     "publish_period_s": PUBLISH_PERIOD_S}))
     feed_out = run_dir / "feed.npz"
     feed: Optional[subprocess.Popen] = None
     try:
-        probe.wait_for_publishers([f"/{c}/tracks" for c in cameras] + ["/mars/flowers"], timeout=60.0)
+        probe.wait_for_publishers([f"/{c}/tracks" for c in cameras] + ["/mars/flower_updates"], timeout=60.0)
         feed = subprocess.Popen([sys.executable, __file__, "--feed", str(run_dir / "bag"), "--feed-out", str(feed_out),
                                  "--feed-cameras", *cameras], cwd=REPO_ROOT)
         pids = {"tracker": tracker.proc.pid, "fusion": fusion.proc.pid, "feed": feed.pid}
@@ -596,7 +624,7 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     tracker_fig = tracker_figures(feed_arrays, probe.received, cameras)
     det = feed_arrays["kinds"] >= 0
     t0, t_end = int(feed_arrays["published"][det].min()), int(feed_arrays["published"][det].max())
-    events = map_events(probe.received.get("/mars/flowers", []))
+    events = map_events(probe.received.get("/mars/flower_updates", []))
     released, ref_count = reference_events(robot, run_dir / "bag", int(feed_arrays["offset"]), cameras, probe.received)
     map_fig = map_figures(events, released, t0, t_end)
     live_count = len({e[1] for e in events})
@@ -614,7 +642,7 @@ def run_pipeline(n_cameras: int, duration_s: float, flowers_per_plant: float, wo
     in_bin = [(since_start >= b) & ((since_start < b + 4 * NS_PER_S) | (b == bins[-1])) for b in bins]
     tracker_fig["p50_per_4s_ms"] = [percentiles_ms(latency[m])[0] for m in in_bin]
     return {"cameras": n_cameras, "dets_per_frame": dets_per_frame, "tracker": tracker_fig, "map": map_fig,
-            "cpu": cpu, "map_publications": len(probe.received.get("/mars/flowers", [])),
+            "cpu": cpu, "map_publications": len(probe.received.get("/mars/flower_updates", [])),
             "live_flowers": live_count, "reference_flowers": ref_count}
 
 
@@ -698,6 +726,17 @@ def print_report(results: List[Dict[str, Any]], duration_s: float) -> None:
           "run on the same 2 cores (on the robot the detections come from the camera computers).")
 
 
+def print_publication_cost(cost: Dict[int, Dict[str, float]]) -> None:
+    """The table of the fusion node's publication costs per map size."""
+    print("fusion map publication, CPU ms in this process (16-camera rig, serialized messages):")
+    print(f"{'flowers':>10} {'per period (changes)':>22} {'whole map':>12}")
+    for n, c in cost.items():
+        print(f"{n:>10} {c['period']:>22.2f} {c['whole']:>12.0f}")
+    print("per period = the changes of one publish_period_s with the tracks it mapped (GeoFlowerMapUpdate, the "
+          "changed marker tiles, the count); whole map = GeoFlowerArray + full update + every tile (before issue "
+          "19 the node paid about this every period; now every flowers_period_s)")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Benchmark entry point (the --feed options are the feed subprocess)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -705,12 +744,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of drive per rig size")
     parser.add_argument("--flowers-per-plant", type=float, default=0.35, help="flower density (field preset: 0.35)")
     parser.add_argument("--keep", help="keep the runs (bags, robot configs) in this folder")
+    parser.add_argument("--map-sizes", type=int, nargs="+", default=[1000, 10000, 100000, 1000000],
+                        help="map sizes (flowers) of the publication cost")
+    parser.add_argument("--tracks-per-period", type=int, default=30, help="tracks mapped per publish period")
+    parser.add_argument("--publication-only", action="store_true",
+                        help="only the publication cost (no nodes, no simulation)")
     parser.add_argument("--feed", help=argparse.SUPPRESS)
     parser.add_argument("--feed-out", help=argparse.SUPPRESS)
     parser.add_argument("--feed-cameras", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.feed:
         return run_feed(args.feed, args.feed_out, args.feed_cameras)
+    if args.publication_only:
+        print_publication_cost(map_publication_cost(args.map_sizes, tracks_per_period=args.tracks_per_period))
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="mars_live_latency_") as tmp:
         work = Path(args.keep) if args.keep else Path(tmp)
@@ -718,10 +765,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"running {n} cameras ...", flush=True)
             results.append(run_pipeline(n, args.duration, args.flowers_per_plant, work))
     print_report(results, args.duration)
-    cost = map_publication_cost([250, 2000, 10000])
-    print("fusion map publication (snapshot + GeoFlowerArray + count + markers, serialized), CPU ms in this "
-          "process, 16-camera rig: " + ", ".join(f"{n} flowers {ms:.0f} ms" for n, ms in cost.items())
-          + "; the node does this every publish_period_s for the whole map")
+    print_publication_cost(map_publication_cost(args.map_sizes, tracks_per_period=args.tracks_per_period))
     return 0
 
 

@@ -236,14 +236,22 @@ class FlowerMapper:
             empty = np.zeros(len(table))
             return MapSnapshot(table, empty, empty, empty, np.full(len(table), "", object), self.rig.camera_names,
                                path, (math.nan, math.nan, math.nan), self.config.map_projection)
+        return self.snapshot_of(table, path)
+
+    def snapshot_of(self, table: FlowerTable, path: np.ndarray) -> MapSnapshot:
+        """A MapSnapshot of some flowers (lat/lon/alt and plot ids computed for them) with the given path."""
+        if self.map_frame is None:
+            raise ValueError("a snapshot with geodetic positions needs the map datum (a good fix or a configured one)")
         lat, lon, alt = self.map_frame.geodetic_from_map(table.xyz[:, 0], table.xyz[:, 1], table.xyz[:, 2])
-        if self.plots is not None:
-            plot_ids = self.plots.assign(table.xyz[:, :2])
-        else:
-            plot_ids = row_segment_ids(table.xyz[:, :2], path, self.config.row_segment_length_m)
         mf = self.map_frame
-        return MapSnapshot(table, lat, lon, alt, plot_ids, self.rig.camera_names, path,
+        return MapSnapshot(table, lat, lon, alt, self.plot_ids(table.xyz[:, :2], path), self.rig.camera_names, path,
                            (mf.latitude, mf.longitude, mf.altitude), mf.projection)
+
+    def plot_ids(self, xy: np.ndarray, path: np.ndarray) -> np.ndarray:
+        """Plot id per map point (N, 2): from the plot polygons, else the row segment along the path."""
+        if self.plots is not None:
+            return self.plots.assign(xy)
+        return row_segment_ids(xy, path, self.config.row_segment_length_m)
 
     def gnss_report(self) -> Dict[str, Any]:
         """What the map's positions rest on, by name: the GNSS regime, the share of fixes per regime (no fix

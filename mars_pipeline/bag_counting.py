@@ -3,11 +3,13 @@ CountingPipeline (the same cores as the live nodes). Bad bags are reported preci
 read is still counted."""
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Union
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from mars_core.config_schema import config_from_dict
 from mars_ros.bags.bag_files import BagError, open_recorded_bag
@@ -23,6 +25,8 @@ from mars_tracker.config import TrackerConfig
 NAVSATFIX_TYPE = "sensor_msgs/msg/NavSatFix"
 IMU_TYPE = "sensor_msgs/msg/Imu"
 IMAGE_TYPES = ("sensor_msgs/msg/CompressedImage", "sensor_msgs/msg/Image")
+IMAGE_BATCH_FRAMES = 4      # recorded images per inference call (ONNX Runtime; the live camera runs one by one)
+READ_AHEAD_MESSAGES = 256   # messages read, deserialized and image-decoded ahead while the detector runs
 
 
 def camera_of_topic(topic: str) -> str:
@@ -31,18 +35,16 @@ def camera_of_topic(topic: str) -> str:
 
 
 class ImageDetection:
-    """Runs the camera node's detector on recorded images (one shared backend, one FrameDetector per camera)."""
+    """Runs the camera node's detector on recorded images: one detector for all cameras (the same settings),
+    IMAGE_BATCH_FRAMES frames per inference call where the backend batches (ONNX Runtime on any provider)."""
 
     def __init__(self, cameras: List[str], camera_section: Optional[Dict[str, Any]], source: str) -> None:
         from mars_camera.detector_config import CameraDetectorConfig
         from mars_camera.frame_detector import FrameDetector
 
         config = config_from_dict(CameraDetectorConfig, camera_section, f"{source}:camera")
-        first = FrameDetector(config, camera_name=cameras[0])
-        self.detectors = {cameras[0]: first}
-        for name in cameras[1:]:
-            self.detectors[name] = FrameDetector(config, backend=first.backend, camera_name=name)
-        self.backend_reason = first.backend_reason
+        self.detector = FrameDetector(config, camera_name=cameras[0], max_batch=IMAGE_BATCH_FRAMES)
+        self.backend_reason = self.detector.backend_reason
         self._frame_numbers: Dict[str, Dict[int, int]] = {}
         self._counters: Dict[str, int] = {name: 0 for name in cameras}
 
@@ -50,14 +52,18 @@ class ImageDetection:
         """Recorded detections' frame numbers by stamp, so image frames keep the camera's numbering."""
         self._frame_numbers[camera] = by_stamp
 
-    def detect(self, camera: str, msg: Any) -> Any:
-        """The DetectionFrame of one image message."""
+    def frame(self, camera: str, msg: Any) -> Any:
+        """The decoded Frame of one image message (call in message order: it numbers the camera's frames)."""
         from mars_camera.frame_sources.image_messages import frame_from_message, stamp_ns_of
 
         stamp = stamp_ns_of(msg)
         number = self._frame_numbers.get(camera, {}).get(stamp, self._counters[camera])
         self._counters[camera] += 1
-        return self.detectors[camera].detect(frame_from_message(msg, number, camera)).frame
+        return frame_from_message(msg, number, camera)
+
+    def detect(self, frames: List[Any], cameras: List[str]) -> List[Any]:
+        """The DetectionFrames of decoded frames of the given cameras (batched inference)."""
+        return [r.frame for r in self.detector.detect_batch(frames, cameras)]
 
 
 @dataclass
@@ -198,41 +204,131 @@ def _report_missing_inputs(topics: _BagTopics, rig: RigConfig, report: CountRepo
 
 def _read_and_count(reader: Any, topics: _BagTopics, images: Optional[ImageDetection], pipeline: CountingPipeline,
                     report: CountReport, progress: bool) -> None:
-    """Feed the messages to the pipeline in log-time order; corrupt records and a broken end are reported."""
+    """Feed the messages to the pipeline in log-time order; corrupt records and a broken end are reported.
+
+    A reader thread reads, deserializes and decodes images ahead (OpenCV and ONNX Runtime release the GIL, so
+    decoding overlaps with inference); images are detected IMAGE_BATCH_FRAMES at a time and every message
+    reaches the pipeline in the order it was read, so the count is the same as one message at a time."""
     wanted = topics.detections + topics.images + topics.fixes + topics.headings
     total = sum(c.msgcount for c in wanted)
     bar = _progress(total, report.bag.name) if progress else None
+    pending: List[Tuple[Any, Any]] = []      # (connection, message or image slot) waiting for their batch
+    frames: List[Any] = []
+    cameras: List[str] = []
+
+    def flush() -> None:
+        batch, names, waiting = list(frames), list(cameras), list(pending)
+        frames.clear()
+        cameras.clear()
+        pending.clear()
+        detected = images.detect(batch, names) if batch else []  # type: ignore[union-attr]
+        for conn, item in waiting:
+            if conn.msgtype in IMAGE_TYPES:
+                pipeline.on_detections(detected[item])
+            else:
+                _count_message(conn, item, pipeline, report)
+
     try:
-        for conn, _, data in reader.messages(connections=wanted):
-            try:
-                msg = reader.deserialize(data, conn.msgtype)
-            except Exception:  # a corrupt record: count it, keep going
+        for conn, msg in _read_ahead(reader, wanted, images):
+            if msg is _UNDECODABLE:  # a corrupt record: count it, keep going
                 report.undecodable[conn.topic] += 1
                 continue
             report.messages_read += 1
             if bar is not None:
                 bar.update(1)
-            if conn.msgtype == DETECTION_ARRAY_TYPE:
-                frame = detection_frame_from_msg(msg)
-                if frame.camera_name in pipeline.trackers:
-                    pipeline.on_detections(frame)
-                else:
-                    report.undecodable[f"{conn.topic} (camera not in rig)"] += 1
-            elif conn.msgtype in IMAGE_TYPES:
-                pipeline.on_detections(images.detect(camera_of_topic(conn.topic), msg))  # type: ignore[union-attr]
-            elif conn.msgtype == NAVSATFIX_TYPE:
-                pipeline.on_fix(gnss_fix_from_msg(msg))
+            if conn.msgtype in IMAGE_TYPES:
+                pending.append((conn, len(frames)))
+                frames.append(msg)
+                cameras.append(camera_of_topic(conn.topic))
+                if len(frames) >= IMAGE_BATCH_FRAMES:
+                    flush()
+            elif frames:
+                pending.append((conn, msg))
             else:
-                sample = heading_from_imu_msg(msg)
-                if sample is not None:
-                    pipeline.on_heading(sample)
+                _count_message(conn, msg, pipeline, report)
+        flush()
     except Exception as exc:  # truncated or corrupt storage: keep what was read
+        flush_error = None
+        try:
+            flush()
+        except Exception as again:  # noqa: BLE001 - the first error is the one to report
+            flush_error = again
         report.truncated = True
         report.problems.append(f"bag {report.bag} could not be read to the end ({type(exc).__name__}: {exc}); "
                                f"counted the {report.messages_read} messages read before")
+        if flush_error is not None:
+            report.problems.append(f"the last images before could not be detected ({flush_error})")
     finally:
         if bar is not None:
             bar.close()
+
+
+_UNDECODABLE = object()   # a record that failed to deserialize
+_END = object()
+
+
+def _read_ahead(reader: Any, connections: List[Any], images: Optional[ImageDetection]) -> Iterator[Tuple[Any, Any]]:
+    """(connection, message) in read order from a reader thread: messages deserialized, images decoded into
+    Frames; a record that fails to deserialize comes as _UNDECODABLE; an error of the reader (or of decoding
+    an image) is raised here after everything read before it."""
+    ahead: "queue.Queue[Any]" = queue.Queue(maxsize=READ_AHEAD_MESSAGES)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for conn, _, data in reader.messages(connections=connections):
+                try:
+                    msg = reader.deserialize(data, conn.msgtype)
+                except Exception:
+                    if not put((conn, _UNDECODABLE)):
+                        return
+                    continue
+                if conn.msgtype in IMAGE_TYPES:
+                    msg = images.frame(camera_of_topic(conn.topic), msg)  # type: ignore[union-attr]
+                if not put((conn, msg)):
+                    return
+            put((None, _END))
+        except BaseException as exc:  # handed to the consumer, raised there in order
+            put((None, exc))
+
+    thread = threading.Thread(target=read, name="bag-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            conn, item = ahead.get()
+            if item is _END:
+                return
+            if conn is None and isinstance(item, BaseException):
+                raise item
+            yield conn, item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _count_message(conn: Any, msg: Any, pipeline: CountingPipeline, report: CountReport) -> None:
+    """One recorded detection array, fix or heading into the pipeline."""
+    if conn.msgtype == DETECTION_ARRAY_TYPE:
+        frame = detection_frame_from_msg(msg)
+        if frame.camera_name in pipeline.trackers:
+            pipeline.on_detections(frame)
+        else:
+            report.undecodable[f"{conn.topic} (camera not in rig)"] += 1
+    elif conn.msgtype == NAVSATFIX_TYPE:
+        pipeline.on_fix(gnss_fix_from_msg(msg))
+    else:
+        sample = heading_from_imu_msg(msg)
+        if sample is not None:
+            pipeline.on_heading(sample)
 
 
 def _report_unusable(report: CountReport, fix_conns: List[Any]) -> None:

@@ -126,6 +126,15 @@ class DetectorBackend(abc.ABC):
         """Synchronous inference."""
         return self.submit(letterboxed_rgb).result()
 
+    @property
+    def max_batch(self) -> int:
+        """Frames one infer_batch() call runs through the model at once (1: one by one)."""
+        return 1
+
+    def infer_batch(self, letterboxed_rgb: Sequence[np.ndarray]) -> List[ModelOutputs]:
+        """Synchronous inference of several images, one ModelOutputs each (backends that batch override it)."""
+        return [self.infer(image) for image in letterboxed_rgb]
+
     @abc.abstractmethod
     def describe(self) -> Dict[str, Any]:
         """Facts for logs and diagnostics (runtime, model, providers/device, outputs)."""

@@ -21,6 +21,7 @@ from mars_camera.detectors.base import (
     no_feature_output_note,
     requested_feature_output,
 )
+from mars_camera.detectors.onnx_batching import dynamic_batch_model
 from mars_camera.yolo.letterbox import input_tensor_from_letterboxed
 
 LOG = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class OnnxDetectorBackend(DetectorBackend):
 
     def __init__(self, model_path: str, input_size: Tuple[int, int], feature_output: str = "features",
                  providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 0,
-                 tensorrt_cache_dir: str = "") -> None:
+                 tensorrt_cache_dir: str = "", max_batch: int = 1) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - onnxruntime is a runtime requirement
@@ -63,6 +64,8 @@ class OnnxDetectorBackend(DetectorBackend):
         if not chosen:
             raise BackendUnavailableError(f"onnx_providers: none of {list(providers)} is available; "
                                           f"this onnxruntime offers {available}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         options = ort.SessionOptions()
         if threads > 0:
             options.intra_op_num_threads = threads
@@ -73,7 +76,9 @@ class OnnxDetectorBackend(DetectorBackend):
             (p, {"trt_engine_cache_enable": True, "trt_engine_cache_path": trt_cache, "trt_fp16_enable": True})
             if p == "TensorrtExecutionProvider" else p for p in chosen]
         try:
-            self._session = ort.InferenceSession(str(path), sess_options=options, providers=provider_list)
+            # Batches (offline counting) need a batch axis; batch 1 (the live camera) runs the file as it is.
+            model: Any = str(path) if max_batch == 1 else dynamic_batch_model(path)
+            self._session = ort.InferenceSession(model, sess_options=options, providers=provider_list)
         except Exception as exc:
             raise ModelMismatchError(f"model_path: cannot load ONNX model '{model_path}': {exc}") from exc
         self.model_path = str(path)
@@ -124,6 +129,7 @@ class OnnxDetectorBackend(DetectorBackend):
                 raise ModelMismatchError(f"feature output '{self._feature_name}' has shape {fshape}, expected a "
                                          "static (1, C, H, W) neck map")
             self._feature_info = FeatureMapInfo(channels=int(fshape[1]), stride=want_h // int(fshape[2]))
+        self._max_batch = int(max_batch)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnx-infer")
         self._closed = False
 
@@ -151,6 +157,36 @@ class OnnxDetectorBackend(DetectorBackend):
         out.inference_s = time.perf_counter() - t1
         return out
 
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch
+
+    def infer_batch(self, letterboxed_rgb: Sequence[np.ndarray]) -> List[ModelOutputs]:
+        """Up to max_batch frames per session.run (the same outputs per frame as one by one)."""
+        w, h = self._input_size
+        for image in letterboxed_rgb:
+            if image.shape != (h, w, 3):
+                raise DetectorError(f"input image must be ({h}, {w}, 3), got {image.shape}")
+        out: List[ModelOutputs] = []
+        for start in range(0, len(letterboxed_rgb), self._max_batch):
+            chunk = letterboxed_rgb[start:start + self._max_batch]
+            t0 = time.perf_counter()
+            tensor = np.concatenate([input_tensor_from_letterboxed(image) for image in chunk])
+            t1 = time.perf_counter()
+            try:
+                results = self._session.run(self._output_names, {self._input_name: tensor})
+            except Exception as exc:
+                raise DetectorError(f"ONNX Runtime inference of {len(chunk)} frames failed: {exc}") from exc
+            t2 = time.perf_counter()
+            for k in range(len(chunk)):
+                frame_out = ModelOutputs(layout=LAYOUT_DECODED, decoded=results[0][k:k + 1],
+                                         feature_map=results[1][k:k + 1] if self._feature_name else None,
+                                         feature_channels_last=False)
+                frame_out.to_tensor_s = (t1 - t0) / len(chunk)
+                frame_out.inference_s = (t2 - t1) / len(chunk)
+                out.append(frame_out)
+        return out
+
     def submit(self, letterboxed_rgb: np.ndarray) -> PendingInference:
         if self._closed:
             raise DetectorError("the ONNX backend is closed")
@@ -170,7 +206,7 @@ class OnnxDetectorBackend(DetectorBackend):
 
     def describe(self) -> Dict[str, Any]:
         return {"backend": self.name, "model": self.model_path, "providers": self.providers,
-                "input_size": list(self._input_size), "num_classes": self._num_classes,
+                "input_size": list(self._input_size), "num_classes": self._num_classes, "max_batch": self._max_batch,
                 "detection_output": self._detection_name, "feature_output": self._feature_name,
                 "feature_channels": self._feature_info.channels if self._feature_info else 0,
                 "feature_stride": self._feature_info.stride if self._feature_info else 0}

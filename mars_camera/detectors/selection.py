@@ -41,8 +41,10 @@ def _hailo_ready(config: CameraDetectorConfig, device_present: Callable[[], bool
 
 def create_backend(config: CameraDetectorConfig, device_present: Callable[[], bool] = hailo_device_present,
                    hailo_module: Any = None,
-                   architecture_probe: Optional[Callable[[], Optional[str]]] = None) -> BackendChoice:
-    """Build the configured backend; `auto` logs what it picked and why."""
+                   architecture_probe: Optional[Callable[[], Optional[str]]] = None,
+                   max_batch: int = 1) -> BackendChoice:
+    """Build the configured backend; `auto` logs what it picked and why. max_batch > 1 (offline counting):
+    the ONNX backend runs up to that many frames per inference call (the Hailo backend runs them one by one)."""
     if config.backend in ("hailo", "auto"):
         ok, why = _hailo_ready(config, device_present) if hailo_module is None else (True, "hailo module given")
         if config.backend == "hailo" or ok:
@@ -64,7 +66,8 @@ def create_backend(config: CameraDetectorConfig, device_present: Callable[[], bo
         reason = "backend=onnx configured"
     from mars_camera.detectors.onnx_backend import OnnxDetectorBackend
     backend = OnnxDetectorBackend(config.resolved_model_path, config.input_size, config.feature_output,
-                                  config.onnx_providers, config.onnx_threads, config.tensorrt_cache_dir)
+                                  config.onnx_providers, config.onnx_threads, config.tensorrt_cache_dir,
+                                  max_batch=max_batch)
     reason += f" (providers {backend.describe()['providers']})"
     LOG.info("detector backend: onnx (%s)", reason)
     return BackendChoice(backend, reason)

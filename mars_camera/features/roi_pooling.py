@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
+
+from mars_core.jit import kernel
 
 
 def roi_align(feature_map: np.ndarray, boxes_xyxy: np.ndarray, spatial_scale: float, output_size: int = 1,
@@ -33,40 +34,72 @@ def roi_align(feature_map: np.ndarray, boxes_xyxy: np.ndarray, spatial_scale: fl
     if n == 0:
         return np.zeros((0, channels * bins), np.float32)
 
-    b = boxes * np.float32(spatial_scale) - np.float32(0.5)  # aligned=True: pixel centres at +0.5
-    roi_w = b[:, 2] - b[:, 0]
-    roi_h = b[:, 3] - b[:, 1]
-    s = sampling_ratio
-    ky, kx = _sample_grid(output_size, s)   # bin-major sample positions in units of 1 / (output_size * s)
-    py = b[:, 1:2] + roi_h[:, None] * ky[None, :]          # (N, P)
-    px = b[:, 0:1] + roi_w[:, None] * kx[None, :]
+    ky, kx = _sample_grid(output_size, sampling_ratio)   # bin-major sample positions, 1 / (output_size * s) units
+    pooled = np.zeros((n * bins, channels), np.float32)
+    _pool_boxes(flat.astype(np.float32, copy=False), bool(channels_last), boxes, np.float32(spatial_scale),
+                height, width, ky, kx, sampling_ratio, bins, pooled)
+    return pooled.reshape(n, bins * channels)
 
-    valid = (py >= -1.0) & (py <= height) & (px >= -1.0) & (px <= width)
-    py = np.clip(py, 0.0, None)
-    px = np.clip(px, 0.0, None)
-    y0 = np.minimum(np.floor(py).astype(np.int64), height - 1)
-    x0 = np.minimum(np.floor(px).astype(np.int64), width - 1)
-    y1 = np.minimum(y0 + 1, height - 1)
-    x1 = np.minimum(x0 + 1, width - 1)
-    py = np.where(y0 >= height - 1, y0.astype(np.float32), py)
-    px = np.where(x0 >= width - 1, x0.astype(np.float32), px)
-    ly = (py - y0).astype(np.float32)
-    lx = (px - x0).astype(np.float32)
-    hy = 1.0 - ly
-    hx = 1.0 - lx
-    scale = valid.astype(np.float32) / np.float32(s * s)   # average of the s*s samples of a bin
 
-    # A sparse (N*bins, H*W) interpolation matrix in CSR form, built directly: samples are bin-major, so
-    # each row (box, bin) owns a contiguous run of s*s samples x 4 bilinear corners. Pooling is then one
-    # sparse x dense product (nnz * C multiply-adds) instead of gathering every corner's channels.
-    cols = np.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1], axis=-1)
-    vals = np.stack([hy * hx * scale, hy * lx * scale, ly * hx * scale, ly * lx * scale], axis=-1)
-    per_row = s * s * 4
-    indptr = np.arange(0, n * bins * per_row + 1, per_row, dtype=np.int64)
-    matrix = sparse.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(n * bins, height * width))
-    data = flat.astype(np.float32, copy=False)
-    pooled = matrix @ (data if channels_last else data.T)   # (N*bins, C)
-    return np.asarray(pooled, dtype=np.float32).reshape(n, bins * channels)
+@kernel
+def _pool_boxes(data: np.ndarray, channels_last: bool, boxes: np.ndarray, spatial_scale: np.float32, height: int,
+                width: int, ky: np.ndarray, kx: np.ndarray, s: int, bins: int, out: np.ndarray) -> None:
+    """ROI-align of every box into out[(box, bin), channel], from data (H*W, C) or (C, H*W).
+
+    Every value is computed in float32 in the order the earlier numpy + sparse-matrix version used (sample
+    positions, validity, bilinear corners, then the sum of s*s samples x 4 corners of a bin in order), so the
+    features are bit-identical to it; one pass per box, straight from the map in either layout (no copy)."""
+    channels = out.shape[1]
+    half = np.float32(0.5)
+    one = np.float32(1.0)
+    lowest = np.float32(-1.0)
+    top_y = np.float32(height)
+    top_x = np.float32(width)
+    scale = one / np.float32(s * s)            # average of the s*s samples of a bin
+    per_bin = s * s
+    per_row = per_bin * 4
+    cols = np.empty(bins * per_row, np.int64)      # one box's bilinear corners (bin, sample, corner) ...
+    vals = np.empty(bins * per_row, np.float32)    # ... and their weights
+    for n in range(boxes.shape[0]):
+        x_lo = boxes[n, 0] * spatial_scale - half    # aligned=True: pixel centres at +0.5
+        y_lo = boxes[n, 1] * spatial_scale - half
+        roi_w = (boxes[n, 2] * spatial_scale - half) - x_lo
+        roi_h = (boxes[n, 3] * spatial_scale - half) - y_lo
+        for p in range(bins * per_bin):
+            py = y_lo + roi_h * ky[p]
+            px = x_lo + roi_w * kx[p]
+            weight = scale if (py >= lowest and py <= top_y and px >= lowest and px <= top_x) else np.float32(0.0)
+            py = max(py, np.float32(0.0))
+            px = max(px, np.float32(0.0))
+            y0 = min(int(np.floor(py)), height - 1)
+            x0 = min(int(np.floor(px)), width - 1)
+            y1 = min(y0 + 1, height - 1)
+            x1 = min(x0 + 1, width - 1)
+            if y0 >= height - 1:
+                py = np.float32(y0)
+            if x0 >= width - 1:
+                px = np.float32(x0)
+            ly = py - np.float32(y0)
+            lx = px - np.float32(x0)
+            hy = one - ly
+            hx = one - lx
+            k = 4 * p
+            cols[k], cols[k + 1], cols[k + 2], cols[k + 3] = (y0 * width + x0, y0 * width + x1, y1 * width + x0,
+                                                              y1 * width + x1)
+            vals[k], vals[k + 1] = hy * hx * weight, hy * lx * weight
+            vals[k + 2], vals[k + 3] = ly * hx * weight, ly * lx * weight
+        for b in range(bins):
+            row = n * bins + b
+            for k in range(b * per_row, (b + 1) * per_row):
+                w = vals[k]
+                col = cols[k]
+                if channels_last:
+                    pixel = data[col]
+                    for c in range(channels):
+                        out[row, c] += w * pixel[c]
+                else:
+                    for c in range(channels):
+                        out[row, c] += w * data[c, col]
 
 
 _GRIDS: dict = {}

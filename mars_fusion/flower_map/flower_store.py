@@ -76,6 +76,15 @@ class FlowerStore:
         self.laterals = LateralHistogram()       # every mapped track's lateral offset: the own row's swath
         self._swath: Optional[RowSwath] = None
         self._swath_tracks = 0                   # histogram size when _swath was derived
+        # Rows whose columns changed since the last take, kept only once a live publisher asked for them
+        # (track_changes): the offline counter pays nothing.
+        self.change_log: Optional[RowChangeLog] = None
+
+    def track_changes(self) -> "RowChangeLog":
+        """Start logging the rows whose columns change (new, merged, absorbed, bulk-inserted flowers)."""
+        if self.change_log is None:
+            self.change_log = RowChangeLog()
+        return self.change_log
 
     # ------------------------------------------------------------------ passes
     def _wandering_gnss(self, est: TrackEstimate) -> bool:
@@ -194,6 +203,8 @@ class FlowerStore:
         c["lateral_left"][i], c["lateral_right"][i] = _lateral_sides(est.lateral_m)
         self._alive_count += 1
         self.grid.insert(i, float(est.xyz[0]), float(est.xyz[1]))
+        if self.change_log is not None:
+            self.change_log.mark(i)
         return i
 
     def _merge_into(self, i: int, est: TrackEstimate) -> None:
@@ -222,6 +233,8 @@ class FlowerStore:
         c["lateral_left"][i] = min(c["lateral_left"][i], left)
         c["lateral_right"][i] = max(c["lateral_right"][i], right)
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
+        if self.change_log is not None:
+            self.change_log.mark(i)
 
     def _absorb_columns(self, i: int, j: int) -> None:
         """Merge flower j's columns into flower i's and retire j (its id now maps to i's)."""
@@ -250,6 +263,9 @@ class FlowerStore:
         self._alive_count -= 1
         self.grid.remove(j, float(c["xyz"][j, 0]), float(c["xyz"][j, 1]))
         self.grid.move(i, old_xy, (float(xy[0]), float(xy[1])))
+        if self.change_log is not None:
+            self.change_log.mark(i)
+            self.change_log.mark(j)
 
     # ------------------------------------------------------------------ bulk and output
     def insert_many(self, xyz: np.ndarray, cov: np.ndarray, n_obs: np.ndarray, first_ns: np.ndarray,
@@ -293,6 +309,8 @@ class FlowerStore:
         c["lateral_left"][sl] = 0.0    # unknown (resumed): taken as the own row, so always reported
         c["lateral_right"][sl] = 0.0
         self.grid.insert_many(np.arange(self._n, self._n + n), xyz[:, :2])
+        if self.change_log is not None:
+            self.change_log.mark_range(self._n, self._n + n)
         self._n += n
         self._alive_count += n
 
@@ -304,6 +322,33 @@ class FlowerStore:
         return FlowerTable(c["ids"][alive].copy(), c["xyz"][alive].copy(), np.linalg.inv(unpack_sym2(c["info"][alive])),
                            c["n_obs"][alive].copy(), c["n_tracks"][alive].copy(), c["camera_mask"][alive].copy(),
                            c["first_ns"][alive].copy(), c["last_ns"][alive].copy())
+
+    def reported_mask(self, rows: np.ndarray) -> np.ndarray:
+        """Per store row, whether flowers() reports it (alive, scored, not left to a neighbouring row)."""
+        c = self._cols
+        ok = c["alive"][rows].copy()
+        thr = self.config.min_flower_mean_score
+        if thr > 0:
+            ok &= c["score_sum"][rows] >= thr * c["n_obs"][rows]
+        return ok & ~self._across_rows(c["gnss_var"][rows], c["lateral_left"][rows], c["lateral_right"][rows])
+
+    def table_of(self, rows: np.ndarray) -> FlowerTable:
+        """Copies of the given rows' columns as flowers() hands them out, in the given order."""
+        c = self._cols
+        return FlowerTable(c["ids"][rows], c["xyz"][rows], np.linalg.inv(unpack_sym2(c["info"][rows])),
+                           c["n_obs"][rows], c["n_tracks"][rows], c["camera_mask"][rows],
+                           c["first_ns"][rows], c["last_ns"][rows])
+
+    @property
+    def row_count(self) -> int:
+        """Store rows in use (live and retired flowers): row indices run below it."""
+        return self._n
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of one store column over the rows in use (alive, ids, xyz, camera_mask, ...)."""
+        view = self._cols[name][:self._n]
+        view.flags.writeable = False
+        return view
 
     def gnss_var(self) -> np.ndarray:
         """GNSS variance per reported flower (ordered as flowers())."""
@@ -329,6 +374,28 @@ class FlowerStore:
     def cameras_of(self, mask: int) -> List[str]:
         """Camera names in a camera bitmask."""
         return [name for i, name in enumerate(self.camera_names) if mask >> i & 1]
+
+
+class RowChangeLog:
+    """The store rows whose columns changed since the last take() (a row touched twice is listed once)."""
+
+    def __init__(self) -> None:
+        self._rows: List[int] = []
+        self._ranges: List[np.ndarray] = []
+
+    def mark(self, row: int) -> None:
+        """Log one changed row."""
+        self._rows.append(row)
+
+    def mark_range(self, start: int, stop: int) -> None:
+        """Log rows start..stop-1 (bulk insertion)."""
+        self._ranges.append(np.arange(start, stop, dtype=np.int64))
+
+    def take(self) -> np.ndarray:
+        """The changed rows (sorted, unique) since the previous take; the log starts empty again."""
+        rows = np.unique(np.concatenate([np.asarray(self._rows, dtype=np.int64), *self._ranges]))
+        self._rows, self._ranges = [], []
+        return rows
 
 
 def _lateral_sides(lateral_m: float) -> Tuple[float, float]:

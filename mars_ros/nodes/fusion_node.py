@@ -2,8 +2,9 @@
 
 Subscribes to /<camera>/tracks of every configured camera, NavSatFix and (optionally) an Imu heading; feeds the
 FlowerMapper core (the same as the offline counter) and publishes the flower array, the count and rviz markers
-(latched: late rviz sessions get the map), plus diagnostics. The map is saved atomically every save_period_s and
-on shutdown; a restarted node resumes from the saved map.
+(latched: late rviz sessions get the map), plus diagnostics. Every publish_period_s only what changed goes out
+(GeoFlowerMapUpdate, the changed marker tiles, the count), every flowers_period_s and on request the whole map.
+The map is saved atomically every save_period_s and on shutdown; a restarted node resumes from the saved map.
 
 Runtime parameter changes (`ros2 param set`): flowers_period_s and finalize_after_idle_s are applied at the next
 publication tick; the `fusion.*` parameters are start-up only (the pose track, reorder buffer, geolocator and
@@ -15,6 +16,7 @@ collects; the map is saved (map_file) and resumed by a restarted process instead
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, List, Optional
@@ -33,9 +35,11 @@ from mars_ros.node_pattern.timers import steady_timer
 from mars_ros.node_pattern.qos import QOS_CHOICES, describe_qos, qos_profile
 from mars_fusion.config import FusionConfig
 from mars_fusion.exports import write_all
+from mars_fusion.map_changes import MapChangeTracker
 from mars_fusion.mapper import FlowerMapper
 from mars_ros.messages.fusion_inputs import gnss_fix_from_msg, heading_from_imu_msg, track_frame_from_msg
-from mars_ros.messages.map_messages import flower_array_msg, flower_count_msg, flower_markers_msg
+from mars_ros.messages.map_messages import (FlowerMarkerTiles, count_msg, flower_array_msg, flower_update_msg,
+                                            geo_flowers)
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,18 @@ class FusionNodeConfig:
     fix_topic: str = config_field("gnss/fix", "sensor_msgs/NavSatFix topic", read_only=True)
     imu_topic: str = config_field("imu/data", "sensor_msgs/Imu with the heading (empty = course over ground)",
                                   read_only=True)
-    flowers_topic: str = config_field("mars/flowers", "GeoFlowerArray output (latched)", read_only=True)
+    flowers_topic: str = config_field("mars/flowers", "GeoFlowerArray output: the whole map (latched)",
+                                      read_only=True)
+    updates_topic: str = config_field(
+        "mars/flower_updates", "GeoFlowerMapUpdate output: the map's changes, and the whole map every "
+        "flowers_period_s (latched with the updates since it)", read_only=True)
     count_topic: str = config_field("mars/flower_count", "FlowerCount output (latched)", read_only=True)
     markers_topic: str = config_field("mars/flower_markers", "MarkerArray output (latched)", read_only=True)
-    publish_period_s: float = config_field(1.0, "Seconds between count and marker updates", minimum=0.05)
+    publish_period_s: float = config_field(1.0, "Seconds between publications of the map's changes (updates, "
+                                           "markers, count)", minimum=0.05)
     flowers_period_s: float = config_field(
-        5.0, "Seconds between full GeoFlowerArray publications (the whole map: costly for large maps)",
-        minimum=0.05)
+        60.0, "Seconds between publications of the whole map (GeoFlowerArray, a full update, every marker tile: "
+        "costly for large maps; also on request and when finalized)", minimum=0.05)
     map_file: str = config_field("", "Map state file: saved atomically, resumed at start (empty = no saving)",
                                  read_only=True)
     save_period_s: float = config_field(30.0, "Seconds between map saves", minimum=1.0)
@@ -86,7 +95,8 @@ class FusionNode(Node):
             start_up_reason="the map being collected is built with it: set it in the robot configuration and "
                             "restart (the map is resumed from map_file)")
         self.parameters.check_no_unknown_overrides()
-        from mars_counting.msg import FlowerCount, FlowerTrackArray, GeoFlowerArray
+        from mars_counting.msg import FlowerCount, FlowerTrackArray, GeoFlowerArray, GeoFlowerMapUpdate
+        from std_msgs.msg import Empty
         from sensor_msgs.msg import Imu, NavSatFix
         from visualization_msgs.msg import MarkerArray
 
@@ -108,9 +118,17 @@ class FusionNode(Node):
         if self.config.imu_topic:
             self.create_subscription(Imu, self.config.imu_topic, self._on_imu, qos)
         latched = qos_profile("latched", 1)
+        # Updates and markers keep the publications since the last whole map: a late subscriber gets that map
+        # and every change after it.
+        history = qos_profile("latched", self.map_history_depth())
         self._flowers_pub = self.create_publisher(GeoFlowerArray, self.config.flowers_topic, latched)
+        self._updates_pub = self.create_publisher(GeoFlowerMapUpdate, self.config.updates_topic, history)
         self._count_pub = self.create_publisher(FlowerCount, self.config.count_topic, latched)
-        self._markers_pub = self.create_publisher(MarkerArray, self.config.markers_topic, latched)
+        self._markers_pub = self.create_publisher(MarkerArray, self.config.markers_topic, history)
+        self.create_subscription(Empty, "~/publish_full_map", self._on_full_map_request, qos_profile("reliable", 1))
+        self._map_changes = MapChangeTracker(self.mapper)
+        self._marker_tiles = FlowerMarkerTiles()
+        self._full_map_requested = False
         self._diagnostics = DiagnosticsPublisher(self)
         self._last_tracks = time.monotonic()
         self._dirty = False
@@ -146,11 +164,19 @@ class FusionNode(Node):
         if getattr(self, "_plots_pending", False) and self.mapper.map_frame is not None:
             self.mapper.set_plots(self.config.plots_geojson)
             self._plots_pending = False
+            self._full_map_requested = True   # every flower's plot id changed
 
     def _on_imu(self, msg: Any) -> None:
         sample = heading_from_imu_msg(msg)
         if sample is not None:
             self.mapper.add_heading(sample)
+
+    def map_history_depth(self) -> int:
+        """Publications kept for late subscribers of the updates and markers: the whole map and those after it."""
+        return math.ceil(self.config.flowers_period_s / self.config.publish_period_s) + 1
+
+    def _on_full_map_request(self, _msg: Any) -> None:
+        self._full_map_requested = True
 
     def _tick(self) -> None:
         change = self.parameters.take()
@@ -164,20 +190,26 @@ class FusionNode(Node):
             self.get_logger().info(f"no tracks for {idle:.1f} s: finalized the map, {self._finalized_count} flowers")
             self._dirty = False
             self._publish_map()
-        elif self._dirty:
+        elif self._dirty or self._full_map_requested:
             self._publish_map()
 
     def _publish_map(self) -> None:
         if self.mapper.map_frame is None:
             return  # no datum yet: nothing can be geo-located
-        snapshot = self.mapper.snapshot()
         stamp = self.get_clock().now().to_msg()
         now = time.monotonic()
-        if now - self._last_flowers >= self.config.flowers_period_s or self._finalized_count is not None:
+        full = (now - self._last_flowers >= self.config.flowers_period_s or self._finalized_count is not None
+                or self._full_map_requested)
+        if full:
             self._last_flowers = now
-            self._flowers_pub.publish(flower_array_msg(snapshot, stamp))
-        self._count_pub.publish(flower_count_msg(snapshot, self.mapper.counts_per_camera(), stamp))
-        self._markers_pub.publish(flower_markers_msg(snapshot, stamp))
+            self._full_map_requested = False
+        for changes in self._map_changes.publish(full=full):
+            flowers = geo_flowers(changes.changed)
+            self._updates_pub.publish(flower_update_msg(changes, stamp, flowers))
+            if changes.full:
+                self._flowers_pub.publish(flower_array_msg(changes.changed, stamp, flowers))
+            self._markers_pub.publish(self._marker_tiles.markers_msg(changes, stamp))
+        self._count_pub.publish(count_msg(changes.total, changes.per_camera, changes.per_plot, stamp))
 
     def _save(self) -> None:
         if self.mapper.map_frame is not None:

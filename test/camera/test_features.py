@@ -98,3 +98,53 @@ def test_same_object_in_two_frames_is_more_similar_than_different_objects():
     b = ext(shifted, np.array([[96, 80, 176, 160]], np.float32), True)
     c = ext(shifted, np.array([[200, 200, 280, 280]], np.float32), True)
     assert float((a @ b.T)[0, 0]) > 0.99 > float((a @ c.T)[0, 0])
+
+
+def _sparse_roi_align(fmap, boxes, spatial_scale, output_size, s, channels_last):
+    """The numpy + scipy sparse-matrix ROI-align the compiled kernel replaced (its float32 arithmetic)."""
+    from scipy import sparse
+
+    from mars_camera.features.roi_pooling import _sample_grid
+
+    if channels_last:
+        height, width, channels = fmap.shape
+        flat = fmap.reshape(height * width, channels)
+    else:
+        channels, height, width = fmap.shape
+        flat = fmap.reshape(channels, height * width)
+    n, bins = boxes.shape[0], output_size * output_size
+    b = boxes * np.float32(spatial_scale) - np.float32(0.5)
+    roi_w, roi_h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    ky, kx = _sample_grid(output_size, s)
+    py = b[:, 1:2] + roi_h[:, None] * ky[None, :]
+    px = b[:, 0:1] + roi_w[:, None] * kx[None, :]
+    valid = (py >= -1.0) & (py <= height) & (px >= -1.0) & (px <= width)
+    py, px = np.clip(py, 0.0, None), np.clip(px, 0.0, None)
+    y0 = np.minimum(np.floor(py).astype(np.int64), height - 1)
+    x0 = np.minimum(np.floor(px).astype(np.int64), width - 1)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    py = np.where(y0 >= height - 1, y0.astype(np.float32), py)
+    px = np.where(x0 >= width - 1, x0.astype(np.float32), px)
+    ly, lx = (py - y0).astype(np.float32), (px - x0).astype(np.float32)
+    hy, hx = 1.0 - ly, 1.0 - lx
+    scale = valid.astype(np.float32) / np.float32(s * s)
+    cols = np.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1], axis=-1)
+    vals = np.stack([hy * hx * scale, hy * lx * scale, ly * hx * scale, ly * lx * scale], axis=-1)
+    per_row = s * s * 4
+    indptr = np.arange(0, n * bins * per_row + 1, per_row, dtype=np.int64)
+    matrix = sparse.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(n * bins, height * width))
+    pooled = matrix @ (flat if channels_last else flat.T)
+    return np.asarray(pooled, dtype=np.float32).reshape(n, bins * channels)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_the_compiled_roi_align_is_bit_identical_to_the_sparse_product(channels_last):
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        h, w, c = (int(v) for v in rng.integers(4, 60, 3))
+        fmap = rng.normal(size=(h, w, c) if channels_last else (c, h, w)).astype(np.float32)
+        xy = rng.uniform(-20, 8 * max(h, w) + 20, (int(rng.integers(0, 40)), 2)).astype(np.float32)
+        boxes = np.concatenate([xy, xy + rng.uniform(0, 90, xy.shape).astype(np.float32)], 1)
+        for out in (1, 3):
+            np.testing.assert_array_equal(roi_align(fmap, boxes, 1 / 8, out, 2, channels_last),
+                                          _sparse_roi_align(fmap, boxes, 1 / 8, out, 2, channels_last))

@@ -15,7 +15,8 @@ from mars_ros.bags.typestore import message_definitions, mars_typestore
 pytestmark = pytest.mark.ros
 
 ALL_TYPES = ["BoundingBox", "FlowerDetection", "FeatureBlock", "FlowerDetectionArray", "FlowerTrack",
-             "FlowerTrackArray", "GeoFlower", "GeoFlowerArray", "NamedCount", "FlowerCount"]
+             "FlowerTrackArray", "GeoFlower", "GeoFlowerArray", "GeoFlowerMapUpdate", "RemovedFlower",
+             "NamedCount", "FlowerCount"]
 
 
 def _frame(n: int = 4, dim: int = 8) -> DetectionFrame:
