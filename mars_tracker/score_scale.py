@@ -15,7 +15,7 @@ few tracks alone do not move it), and stays while it is outside the dead band.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class ScoreScale:
         shifted = 1.0 / (1.0 + np.exp(-(_logit(scores.astype(np.float64)) + self.shift_logit)))
         return shifted.astype(scores.dtype)
 
-    def as_dict(self) -> Dict[str, float]:
+    def as_dict(self) -> Dict[str, Optional[float]]:
         """Figures for diagnostics and summaries."""
         return {"typical_flower_score": round(self.typical_score, 4) if self._count >= MIN_SAMPLES else None,
                 "reference_flower_score": self.reference, "score_shift_logit": round(self.shift_logit, 4),
