@@ -275,27 +275,28 @@ def pair_features(inputs: AssociationInputs, rows: np.ndarray, cols: np.ndarray)
         app = app_clean[rows, cols]
         has = has_full[rows, cols].astype(np.float64)
         app_row, app_col = app_row * has, app_col * has
-        scale = inputs.appearance_scale if inputs.appearance_scale else 1.0
-        app_rel, app_rel_row = np.minimum(app / scale, 50.0), np.minimum(app_row / scale, 50.0)
     else:
         app = np.zeros(rows.shape[0])
         has = np.zeros(rows.shape[0])
-        app_row = app_col = app_rel = app_rel_row = app
+        app_row = app_col = app
     return learned_feature_columns(
         app, has, inputs.iou[rows, cols], motion[rows, cols], d_xywh, t_xywh, size,
         inputs.mahalanobis[rows, cols], inputs.track_seconds_since_update[rows], inputs.det_scores[cols],
         inputs.track_hits[rows], app_row, app_col,
         _minus_best(motion, inputs.allowed, 1)[rows, cols], _minus_best(motion, inputs.allowed, 0)[rows, cols],
-        app_rel, app_rel_row)
+        inputs.appearance_scale)
 
 
 def learned_feature_columns(app: np.ndarray, has: np.ndarray, iou: np.ndarray, motion: np.ndarray,
                             d_xywh: np.ndarray, t_xywh: np.ndarray, size: np.ndarray, mahalanobis: np.ndarray,
                             seconds_since_update: np.ndarray, det_scores: np.ndarray, track_hits: np.ndarray,
                             app_row: np.ndarray, app_col: np.ndarray, motion_row: np.ndarray, motion_col: np.ndarray,
-                            app_rel: np.ndarray, app_rel_row: np.ndarray) -> np.ndarray:
+                            appearance_scale: Optional[float]) -> np.ndarray:
     """The learned scorer's input (P, 18) float32 from per-pair columns, in the order the model was trained on
-    (one layout for the dense and the gated-sparse association)."""
+    (one layout for the dense and the gated-sparse association); the appearance distances also relative to the
+    camera's appearance scale (1 while it is unknown), capped at 50."""
+    scale = appearance_scale if appearance_scale else 1.0
+    app_rel, app_rel_row = np.minimum(app / scale, 50.0), np.minimum(app_row / scale, 50.0)
     out = np.stack([
         app, has, iou, motion,
         (d_xywh[:, 0] - t_xywh[:, 0]) / size, (d_xywh[:, 1] - t_xywh[:, 1]) / size,

@@ -257,16 +257,14 @@ def pair_features_of(pairs: PairInputs) -> np.ndarray:
         has = has_mask.astype(np.float64)
         app_row = _minus_best(app, rows, n_t, has_mask) * has
         app_col = _minus_best(app, cols, n_d, has_mask) * has
-        scale = pairs.appearance_scale if pairs.appearance_scale else 1.0
-        app_rel, app_rel_row = np.minimum(app / scale, 50.0), np.minimum(app_row / scale, 50.0)
     else:
         app = np.zeros(rows.shape[0])
         has = np.zeros(rows.shape[0])
-        app_row = app_col = app_rel = app_rel_row = app
+        app_row = app_col = app
     return learned_feature_columns(
         app, has, pairs.iou, motion, d_xywh, t_xywh, size, pairs.mahalanobis,
         pairs.track_seconds_since_update[rows], pairs.det_scores[cols], pairs.track_hits[rows], app_row, app_col,
-        _minus_best(motion, rows, n_t, every), _minus_best(motion, cols, n_d, every), app_rel, app_rel_row)
+        _minus_best(motion, rows, n_t, every), _minus_best(motion, cols, n_d, every), pairs.appearance_scale)
 
 
 def learned_pair_appearance_scale(scale: Optional[float], pairs: PairInputs, matched: np.ndarray,
