@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List, Tuple
 
 REGIMES = ("field-short", "rtk-float", "rtk-dropouts", "two-pass-fixed", "two-pass-float", "gnss-imu", "gnss-no-imu",
            "hard")
@@ -29,20 +29,25 @@ def _tool(name: str) -> List[str]:
         "mars-eval": "mars_sim.evaluation.cli"}[name]]
 
 
-def run_one(regime: str, seed: int, work: Path) -> Dict[str, float]:
-    """sim -> count -> eval for one regime and seed; the scores as a flat dict."""
-    run, result = work / f"{regime}-{seed}", work / f"{regime}-{seed}-count"
-    sim = ["--config", str(work / "field-short.yaml")] if regime == "field-short" else ["--preset", regime]
-    subprocess.run(_tool("mars-sim") + sim + ["--seed", str(seed), "--out", str(run)], check=True,
+def user_path(name: str, sim_args: List[str], seed: int, work: Path) -> Tuple[Dict[str, Any], Dict[str, Any], float]:
+    """`mars-sim SIM_ARGS --seed S`, `mars-count` with no options, `mars-eval --json`: the scores, mars-count's
+    summary.json and the seconds mars-count took."""
+    run, result = work / f"{name}-{seed}", work / f"{name}-{seed}-count"
+    subprocess.run(_tool("mars-sim") + sim_args + ["--seed", str(seed), "--out", str(run)], check=True,
                    capture_output=True)
     started = time.perf_counter()
     subprocess.run(_tool("mars-count") + [str(run / "bag"), "--out", str(result)], check=True, capture_output=True)
     seconds = time.perf_counter() - started
-    scores_path = work / f"{regime}-{seed}.json"
+    scores_path = work / f"{name}-{seed}.json"
     subprocess.run(_tool("mars-eval") + ["--truth", str(run / "truth"), "--result", str(result), "--json",
                                          str(scores_path)], check=True, capture_output=True)
-    scores = json.loads(scores_path.read_text())
-    summary = json.loads((result / "summary.json").read_text())
+    return json.loads(scores_path.read_text()), json.loads((result / "summary.json").read_text()), seconds
+
+
+def run_one(regime: str, seed: int, work: Path) -> Dict[str, float]:
+    """sim -> count -> eval for one regime and seed; the scores as a flat dict."""
+    sim = ["--config", str(work / "field-short.yaml")] if regime == "field-short" else ["--preset", regime]
+    scores, summary, seconds = user_path(regime, sim, seed, work)
     per_camera = summary.get("per_camera", {})
     return {"count_error_pct": scores["count"]["error_pct"], "predicted": scores["count"]["predicted"],
             "true": scores["count"]["true"], "duplicates_pct": 100.0 * scores["map"]["duplicates"] /

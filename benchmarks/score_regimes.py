@@ -12,30 +12,19 @@ flowers it detected at least twice) and the score scale the tracker learned (typ
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-from gnss_regimes import _tool  # the console scripts next to this interpreter, as the user runs them
+from gnss_regimes import user_path  # the user's three commands, as gnss_regimes runs them
 
 REGIMES = ("scores-default", "scores-low", "scores-recalibrated", "scores-quantized", "scores-overlap")
 
 
 def run_one(regime: str, seed: int, work: Path) -> Dict[str, Any]:
     """sim -> count -> eval for one regime and seed."""
-    run, result = work / f"{regime}-{seed}", work / f"{regime}-{seed}-count"
-    subprocess.run(_tool("mars-sim") + ["--preset", regime, "--seed", str(seed), "--out", str(run)], check=True,
-                   capture_output=True)
-    subprocess.run(_tool("mars-count") + [str(run / "bag"), "--out", str(result), "--no-progress"], check=True,
-                   capture_output=True)
-    scores_path = work / f"{regime}-{seed}.json"
-    subprocess.run(_tool("mars-eval") + ["--truth", str(run / "truth"), "--result", str(result), "--json",
-                                         str(scores_path)], check=True, capture_output=True)
-    scores = json.loads(scores_path.read_text())
-    summary = json.loads((result / "summary.json").read_text())
+    scores, summary, _ = user_path(regime, ["--preset", regime], seed, work)
     return {"count": scores["count"], "cameras": scores.get("count_per_camera", {}), "f1": scores["map"]["f1"],
             "typical": {k: v.get("typical_flower_score") for k, v in summary.get("score_scale", {}).items()}}
 
